@@ -1,0 +1,290 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A specialised [`Result`](std::result::Result) whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, as a value to match on.
+///
+/// # Examples
+///
+/// ```
+/// use fasteners::{ErrorKind, ReaderWriterLock};
+///
+/// let lock = ReaderWriterLock::new();
+/// let err = lock.release_read_lock().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotHeld);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A non-blocking attempt found the lock taken.
+    WouldBlock,
+    /// A timed attempt gave up: the lock stayed taken for the whole timeout.
+    TimedOut,
+    /// Waiting could never end: the calling thread already holds the lock in a
+    /// way that conflicts with the request (re-acquiring a lock that is not
+    /// re-entrant, or asking for the write side while holding the read side).
+    WouldDeadlock,
+    /// A release was asked for a lock that the caller does not hold.
+    NotHeld,
+    /// The operating system refused an operation on the lock file: opening it,
+    /// creating its directory, locking or unlocking it.
+    /// [`Error::io_error`] (and [`std::error::Error::source`]) gives the OS error.
+    Io,
+}
+
+/// The error of every fallible operation in this crate.
+///
+/// It names the lock it is about (the lock file's path, or the kind of
+/// in-process lock), says what happened, and, for [`ErrorKind::Io`], carries
+/// the [`io::Error`] the operating system returned, available through
+/// [`source`](std::error::Error::source).
+///
+/// # Examples
+///
+/// ```
+/// use fasteners::{ErrorKind, InterProcessLock};
+///
+/// let dir = std::env::temp_dir();
+/// // A directory cannot be a lock file.
+/// let lock = InterProcessLock::new(&dir);
+/// let err = lock.lock().unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Io);
+/// assert_eq!(err.path(), Some(dir.as_path()));
+/// assert!(err.to_string().contains(&*dir.to_string_lossy()));
+/// ```
+pub struct Error {
+    kind: ErrorKind,
+    lock: LockName,
+    detail: Detail,
+}
+
+/// Which lock an error is about.
+#[derive(Debug, Clone)]
+enum LockName {
+    Path(PathBuf),
+    InProcess(&'static str),
+}
+
+#[derive(Debug)]
+enum Detail {
+    None,
+    Message(&'static str),
+    Timeout(Duration),
+    Io {
+        action: &'static str,
+        source: io::Error,
+    },
+}
+
+impl Error {
+    fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
+        Error { kind, lock, detail }
+    }
+
+    /// A non-blocking attempt on the lock file at `path` found it taken.
+    pub(crate) fn would_block(path: &Path) -> Self {
+        Self::new(
+            ErrorKind::WouldBlock,
+            LockName::Path(path.to_owned()),
+            Detail::None,
+        )
+    }
+
+    /// A timed attempt on the lock file at `path` gave up after `timeout`.
+    pub(crate) fn timed_out(path: &Path, timeout: Duration) -> Self {
+        Self::new(
+            ErrorKind::TimedOut,
+            LockName::Path(path.to_owned()),
+            Detail::Timeout(timeout),
+        )
+    }
+
+    /// The lock file at `path` cannot be acquired by this caller without
+    /// deadlocking; `why` completes the sentence "would deadlock: ...".
+    pub(crate) fn would_deadlock(path: &Path, why: &'static str) -> Self {
+        Self::new(
+            ErrorKind::WouldDeadlock,
+            LockName::Path(path.to_owned()),
+            Detail::Message(why),
+        )
+    }
+
+    /// The caller released the lock file at `path` without holding it.
+    pub(crate) fn not_held(path: &Path, what: &'static str) -> Self {
+        Self::new(
+            ErrorKind::NotHeld,
+            LockName::Path(path.to_owned()),
+            Detail::Message(what),
+        )
+    }
+
+    /// The OS refused `action` (for example "open", "lock", "unlock") on `path`.
+    pub(crate) fn io(path: &Path, action: &'static str, source: io::Error) -> Self {
+        Self::new(
+            ErrorKind::Io,
+            LockName::Path(path.to_owned()),
+            Detail::Io { action, source },
+        )
+    }
+
+    /// An in-process lock, described by `lock` (for example
+    /// "reader-writer lock"), refused with `kind`; `message` says why.
+    pub(crate) fn in_process(kind: ErrorKind, lock: &'static str, message: &'static str) -> Self {
+        Self::new(kind, LockName::InProcess(lock), Detail::Message(message))
+    }
+
+    /// An in-process lock, described by `lock`, timed out after `timeout`.
+    pub(crate) fn in_process_timed_out(lock: &'static str, timeout: Duration) -> Self {
+        Self::new(
+            ErrorKind::TimedOut,
+            LockName::InProcess(lock),
+            Detail::Timeout(timeout),
+        )
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The path of the lock file this error is about, if it is about a file lock.
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        match &self.lock {
+            LockName::Path(path) => Some(path),
+            LockName::InProcess(_) => None,
+        }
+    }
+
+    /// The operating system's error, for [`ErrorKind::Io`].
+    #[must_use]
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match &self.detail {
+            Detail::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// Whether a later attempt may succeed without anything changing on the
+    /// caller's side: true for [`ErrorKind::WouldBlock`] and [`ErrorKind::TimedOut`].
+    #[must_use]
+    pub fn is_contention(&self) -> bool {
+        matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = f.debug_struct("Error");
+        s.field("kind", &self.kind);
+        match &self.lock {
+            LockName::Path(path) => s.field("path", path),
+            LockName::InProcess(name) => s.field("lock", name),
+        };
+        match &self.detail {
+            Detail::None => {}
+            Detail::Message(message) => {
+                s.field("message", message);
+            }
+            Detail::Timeout(timeout) => {
+                s.field("timeout", timeout);
+            }
+            Detail::Io { action, source } => {
+                s.field("action", action).field("source", source);
+            }
+        }
+        s.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.lock {
+            LockName::Path(path) => write!(f, "lock file `{}`: ", path.display())?,
+            LockName::InProcess(name) => write!(f, "{name}: ")?,
+        }
+        match (&self.detail, self.kind) {
+            (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}"),
+            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}"),
+            (Detail::Message(message), ErrorKind::WouldDeadlock) => {
+                write!(f, "would deadlock: {message}")
+            }
+            (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}"),
+            (Detail::Message(message), _) => f.write_str(message),
+            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)"),
+            (Detail::None, kind) => write!(f, "{kind:?}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.io_error().map(|e| e as _)
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Turns the error into an [`io::Error`] of the matching kind
+    /// ([`io::ErrorKind::WouldBlock`], [`io::ErrorKind::TimedOut`],
+    /// [`io::ErrorKind::Deadlock`] is unstable so [`io::ErrorKind::Other`]
+    /// stands for would-deadlock and not-held, and the OS error's own kind for
+    /// I/O), keeping the message, so that functions returning [`io::Result`]
+    /// can use `?` on this crate's results.
+    fn from(err: Error) -> Self {
+        let kind = match err.kind {
+            ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
+            ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+            ErrorKind::WouldDeadlock | ErrorKind::NotHeld => io::ErrorKind::Other,
+            ErrorKind::Io => err.io_error().map_or(io::ErrorKind::Other, io::Error::kind),
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_the_path_and_the_os_reason() {
+        let source = io::Error::from_raw_os_error(13);
+        let reason = source.to_string();
+        let err = Error::io(Path::new("/x/y.lock"), "open", source);
+        let text = err.to_string();
+        assert!(text.contains("/x/y.lock"), "{text}");
+        assert!(text.contains(&reason), "{text}");
+        assert_eq!(err.kind(), ErrorKind::Io);
+        assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn io_conversion_keeps_the_kind() {
+        let err = Error::timed_out(Path::new("a.lock"), Duration::from_millis(5));
+        assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
+        let err = Error::would_block(Path::new("a.lock"));
+        assert_eq!(io::Error::from(err).kind(), io::ErrorKind::WouldBlock);
+        let err = Error::io(
+            Path::new("a.lock"),
+            "open",
+            io::ErrorKind::PermissionDenied.into(),
+        );
+        assert_eq!(io::Error::from(err).kind(), io::ErrorKind::PermissionDenied);
+    }
+
+    #[test]
+    fn in_process_errors_name_the_lock() {
+        let err = Error::in_process(ErrorKind::NotHeld, "reader-writer lock", "no read lock");
+        assert_eq!(err.path(), None);
+        assert_eq!(
+            err.to_string(),
+            "reader-writer lock: not held: no read lock"
+        );
+    }
+}
