@@ -15,3 +15,12 @@ mod lock_traits;
 
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
+
+mod macro_support;
+
+#[doc(hidden)]
+pub use macro_support::__private;
+pub use macro_support::{
+    interprocess_locked, interprocess_read_locked, interprocess_write_locked, locked, read_locked,
+    write_locked,
+};

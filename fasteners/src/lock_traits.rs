@@ -172,6 +172,25 @@ impl Error {
     pub fn would_block_in_process(lock: &'static str) -> Self {
         Error::in_process(ErrorKind::WouldBlock, lock, "held elsewhere (would block)")
     }
+
+    /// The error a [`TimedLockable::try_lock_for`] implementation returns when
+    /// the lock stayed taken for the whole `timeout`; `lock` names the kind of
+    /// lock for the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{Error, ErrorKind};
+    ///
+    /// let err = Error::timed_out_in_process("my lock", Duration::from_millis(5));
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// assert_eq!(err.to_string(), "my lock: timed out after 5ms");
+    /// ```
+    #[must_use]
+    pub fn timed_out_in_process(lock: &'static str, timeout: Duration) -> Self {
+        Error::in_process_timed_out(lock, timeout)
+    }
 }
 
 const STD_MUTEX: &str = "std::sync::Mutex";

@@ -1,0 +1,340 @@
+//! Code generation: wraps the function body in the guards of its locks.
+
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
+use syn::{AttrStyle, Expr, ItemFn, Path, ReturnType, Signature, Type};
+
+use crate::args::{Args, LockKind, Locks, Side, Wait};
+
+/// Expands one attribute; on a mistake, emits the error *and* the untouched
+/// function, so that one typo gives one error rather than a cascade.
+pub(crate) fn attribute(kind: LockKind, args: TokenStream, item: TokenStream) -> TokenStream {
+    match expand(kind, args, item.clone()) {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            let mut tokens = err.to_compile_error();
+            tokens.extend(item);
+            tokens
+        }
+    }
+}
+
+// Input:
+//     #[locked(lock = [a, b])]
+//     #[inline]
+//     pub fn f(&self, x: u32) -> u32 { #![allow(unused)] body }
+// Output:
+//     #[inline]
+//     pub fn f(&self, x: u32) -> u32 {
+//         #![allow(unused)]
+//         let __fasteners_guard_0 = /* take self.a, see `acquire` */;
+//         let __fasteners_guard_1 = /* take self.b */;
+//         { body }
+//     }
+// The guards drop in reverse order of declaration, after the body's value is
+// computed: on return, on `?`, on panic.
+fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = Args::parse(kind, args)?;
+    let func: ItemFn = syn::parse2(item).map_err(|err| {
+        syn::Error::new(
+            err.span(),
+            format!(
+                "#[{}] goes on a function or method with a body ({err})",
+                kind.name()
+            ),
+        )
+    })?;
+    check_signature(kind, &args, &func.sig)?;
+
+    let acquire = acquire(kind, &args, &func.sig);
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = func;
+    let outer = attrs.iter().filter(|a| matches!(a.style, AttrStyle::Outer));
+    let inner = attrs
+        .iter()
+        .filter(|a| matches!(a.style, AttrStyle::Inner(_)));
+    let mut body = Group::new(
+        Delimiter::Brace,
+        quote! {
+            #(#inner)*
+            #acquire
+            #block
+        },
+    );
+    body.set_span(block.brace_token.span.join());
+    Ok(quote!(#(#outer)* #vis #sig #body))
+}
+
+/// Rejects what the expansion cannot honour, pointing at the offending token.
+fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<()> {
+    let name = kind.name();
+    if let Some(constness) = &sig.constness {
+        return Err(syn::Error::new_spanned(
+            constness,
+            format!(
+                "#[{name}] cannot go on a `const fn`: a lock is taken at run time; remove `const`"
+            ),
+        ));
+    }
+    if let Some(asyncness) = &sig.asyncness {
+        return Err(syn::Error::new_spanned(
+            asyncness,
+            format!(
+                "#[{name}] does not support `async fn` yet; take the lock inside the body instead, \
+                 around the code that needs it, e.g. `let _guard = fasteners::Lockable::lock(&self.lock)?;`"
+            ),
+        ));
+    }
+    if let Locks::DefaultField(span) = args.locks {
+        if sig.receiver().is_none() {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "#[{name}] without `lock = ...` locks the field `self.lock`, but `{}` has no `self`; \
+                     name a static lock instead: #[{name}(lock = MY_LOCK)]",
+                    sig.ident
+                ),
+            ));
+        }
+    }
+    if result_type(sig).is_none() {
+        if let Some((span, option)) = args.wait.option_span() {
+            return Err(syn::Error::new(
+                span,
+                format!(
+                    "#[{name}({option} ...)] can fail, so `{}` must return `Result<_, E>` \
+                     with `E: From<fasteners::Error>`",
+                    sig.ident
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The return type if it is syntactically a `Result` (`Result<T, E>`,
+/// `io::Result<T>`, `fasteners::Result<T>`): the lock's error then goes out
+/// through `?`; any other function panics instead.
+fn result_type(sig: &Signature) -> Option<&Type> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        return None;
+    };
+    match &**ty {
+        Type::Path(path)
+            if path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "Result") =>
+        {
+            Some(ty)
+        }
+        _ => None,
+    }
+}
+
+/// One lock to take: where it is, how to name it in a panic, where errors point.
+struct Place {
+    /// `&self.field`, `&path::TO::STATIC`, or a block giving the function's file lock.
+    reference: TokenStream,
+    description: String,
+    span: Span,
+}
+
+// Input:
+//     #[locked(lock = [a, crate::B], timeout = t)]
+//     fn f(&self) -> io::Result<()> { body }
+// Output (before the body):
+//     let __fasteners_deadline = ::fasteners::__private::Deadline::after(t);
+//     let __fasteners_guard_0 = match ::fasteners::TimedLockable::try_lock_for(
+//         &self.a,
+//         __fasteners_deadline.remaining(),
+//     ) {
+//         ::core::result::Result::Ok(g) => g,
+//         ::core::result::Result::Err(e) => {
+//             return ::core::result::Result::Err(::core::convert::From::from(e));
+//         }
+//     };
+//     let __fasteners_guard_1 = /* the same for &crate::B */;
+// A function that does not return a `Result` takes each lock with
+// `::fasteners::__private::guard_or_panic(call, "#[locked] on `f` could not take `self.a`")`.
+fn acquire(kind: LockKind, args: &Args, sig: &Signature) -> TokenStream {
+    let places = places(kind, &args.locks, sig);
+    let deadline = Ident::new("__fasteners_deadline", Span::mixed_site());
+    let mut tokens = TokenStream::new();
+    let timeout = match &args.wait {
+        Wait::Timeout(_, expr) if places.len() > 1 => {
+            tokens.extend(quote! {
+                let #deadline = ::fasteners::__private::Deadline::after(#expr);
+            });
+            Some(quote!(#deadline.remaining()))
+        }
+        Wait::Timeout(_, expr) => Some(expr.to_token_stream()),
+        Wait::Forever | Wait::NonBlocking(_) => None,
+    };
+    let non_blocking = matches!(args.wait, Wait::NonBlocking(_));
+    for (i, place) in places.iter().enumerate() {
+        let guard = if places.len() == 1 {
+            Ident::new("__fasteners_guard", Span::mixed_site())
+        } else {
+            format_ident!("__fasteners_guard_{}", i, span = Span::mixed_site())
+        };
+        let call = lock_call(kind.side(), place, timeout.as_ref(), non_blocking);
+        let guarded = match result_type(sig) {
+            // What `?` would do, spelled out so that an error type lacking
+            // `From<fasteners::Error>` is reported at the return type (`?`
+            // would report it at the attribute).
+            Some(ty) => {
+                let error = Ident::new("__fasteners_error", Span::mixed_site());
+                let at_return_type = Span::mixed_site().located_at(ty.span());
+                let converted = Ident::new("__fasteners_error", at_return_type);
+                let from = quote_spanned!(at_return_type=> ::core::convert::From::from(#converted));
+                quote! {
+                    match #call {
+                        ::core::result::Result::Ok(#guard) => #guard,
+                        ::core::result::Result::Err(#error) => {
+                            return ::core::result::Result::Err(#from);
+                        }
+                    }
+                }
+            }
+            None => {
+                let message = format!(
+                    "#[{}] on `{}` could not take {}",
+                    kind.name(),
+                    sig.ident,
+                    place.description
+                );
+                quote!(::fasteners::__private::guard_or_panic(#call, #message))
+            }
+        };
+        tokens.extend(quote!(let #guard = #guarded;));
+    }
+    tokens
+}
+
+/// Resolves `lock = ...` by the documented rule: a single identifier in a
+/// method with `self` is a field; any other path (or any path in a function
+/// without `self`) is a static.
+fn places(kind: LockKind, locks: &Locks, sig: &Signature) -> Vec<Place> {
+    let has_self = sig.receiver().is_some();
+    match locks {
+        Locks::DefaultField(span) => vec![field(&Ident::new("lock", *span))],
+        Locks::Named(paths) => paths
+            .iter()
+            .map(|path| match path.get_ident() {
+                Some(ident) if has_self => field(ident),
+                _ => static_item(path),
+            })
+            .collect(),
+        Locks::File(path) => vec![file_lock(kind, path)],
+    }
+}
+
+fn field(ident: &Ident) -> Place {
+    let span = ident.span();
+    Place {
+        reference: quote_spanned!(span=> &self.#ident),
+        description: format!("`self.{ident}`"),
+        span,
+    }
+}
+
+fn static_item(path: &Path) -> Place {
+    let span = path.span();
+    Place {
+        reference: quote_spanned!(span=> &#path),
+        description: format!("`{}`", path.to_token_stream().to_string().replace(' ', "")),
+        span,
+    }
+}
+
+// Input:
+//     #[interprocess_read_locked(path_expr)]
+// Output (the lock reference):
+//     {
+//         static __FASTENERS_LOCK: ::fasteners::__private::LazyLock<
+//             ::fasteners::InterProcessReaderWriterLock,
+//         > = ::fasteners::__private::LazyLock::new(|| {
+//             ::fasteners::InterProcessReaderWriterLock::new(path_expr)
+//         });
+//         ::fasteners::__private::LazyLock::force(&__FASTENERS_LOCK)
+//     }
+// One lock object per annotated function, created on the first call. Being a
+// static initializer, `path_expr` cannot use the function's parameters,
+// generics or `Self`: a compile error rather than a path silently fixed by
+// whichever call came first.
+fn file_lock(kind: LockKind, path: &Expr) -> Place {
+    let span = path.span();
+    let lock_type = match kind.side() {
+        Side::Exclusive => quote_spanned!(span=> ::fasteners::InterProcessLock),
+        Side::Read | Side::Write => {
+            quote_spanned!(span=> ::fasteners::InterProcessReaderWriterLock)
+        }
+    };
+    let lock = Ident::new("__FASTENERS_LOCK", Span::mixed_site());
+    Place {
+        reference: quote_spanned! {span=>
+            {
+                static #lock: ::fasteners::__private::LazyLock<#lock_type> =
+                    ::fasteners::__private::LazyLock::new(|| #lock_type::new(#path));
+                ::fasteners::__private::LazyLock::force(&#lock)
+            }
+        },
+        description: "its lock file".to_owned(),
+        span,
+    }
+}
+
+/// The trait call taking one lock. Absolute trait paths rather than method
+/// syntax: std's `Mutex` has inherent `lock`/`try_lock` that method syntax
+/// would pick; and a field that is not a lock gets a plain "trait bound not
+/// satisfied" error pointing at the attribute's argument.
+fn lock_call(
+    side: Side,
+    place: &Place,
+    timeout: Option<&TokenStream>,
+    non_blocking: bool,
+) -> TokenStream {
+    let Place {
+        reference, span, ..
+    } = place;
+    match (side, timeout, non_blocking) {
+        (Side::Exclusive, Some(timeout), _) => {
+            quote_spanned!(*span=> ::fasteners::TimedLockable::try_lock_for(#reference, #timeout))
+        }
+        (Side::Exclusive, None, true) => {
+            quote_spanned!(*span=> ::fasteners::Lockable::try_lock(#reference))
+        }
+        (Side::Exclusive, None, false) => {
+            quote_spanned!(*span=> ::fasteners::Lockable::lock(#reference))
+        }
+        (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
+            ::fasteners::SharedTimedLockable::try_lock_shared_for(#reference, #timeout)
+        },
+        (Side::Read, None, true) => {
+            quote_spanned!(*span=> ::fasteners::SharedLockable::try_lock_shared(#reference))
+        }
+        (Side::Read, None, false) => {
+            quote_spanned!(*span=> ::fasteners::SharedLockable::lock_shared(#reference))
+        }
+        // The write side is the `Lockable` part of a `SharedLockable`; the
+        // helpers require `SharedLockable` so that `#[write_locked]` on a
+        // plain mutex is an error, not a silent `#[locked]`.
+        (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
+            ::fasteners::__private::try_lock_write_for(#reference, #timeout)
+        },
+        (Side::Write, None, true) => {
+            quote_spanned!(*span=> ::fasteners::__private::try_lock_write(#reference))
+        }
+        (Side::Write, None, false) => {
+            quote_spanned!(*span=> ::fasteners::__private::lock_write(#reference))
+        }
+    }
+}
