@@ -100,11 +100,11 @@ impl Obj {
     }
 
     #[locked]
-    fn generic<T: Display + ?Sized, const N: usize>(&self, t: &T, bytes: [u8; N]) -> String
+    fn generic<T: Display + ?Sized, U, const N: usize>(&self, t: &T, u: U, bytes: [u8; N]) -> String
     where
-        T: Debug,
+        U: Debug + Copy,
     {
-        format!("{t} {N} {} {}", bytes.len(), is_locked(&self.lock))
+        format!("{t} {u:?} {N} {} {}", bytes.len(), is_locked(&self.lock))
     }
 
     #[locked]
@@ -333,7 +333,7 @@ fn lock_forms() {
 #[test]
 fn signature_shapes() {
     let obj = Obj::new();
-    assert_eq!(obj.generic("x", [1, 2]), "x 2 2 true");
+    assert_eq!(obj.generic("x", 'u', [1, 2]), "x 'u' 2 2 true");
     assert_eq!(obj.impl_trait().collect::<Vec<_>>(), [true]);
     assert!(obj.attributed());
     assert!(obj.inner_attribute());

@@ -19,7 +19,7 @@ pub fn record(event: impl Into<String>) {
 
 /// Takes this thread's log.
 pub fn take_events() -> Vec<String> {
-    EVENTS.with(|events| events.take())
+    EVENTS.with(RefCell::take)
 }
 
 /// A user-defined reader-writer lock with timeouts, to show that the
@@ -73,7 +73,7 @@ impl ToyLock {
                     state = self
                         .changed
                         .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
                 Some(deadline) => {
                     let left: Duration = deadline.saturating_duration_since(Instant::now());

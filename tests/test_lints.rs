@@ -1,0 +1,145 @@
+//! Every attribute, in every form, under the strictest lints: the generated
+//! code must not trigger any warning in the user's crate (checked by
+//! `cargo clippy --all-targets -- -D warnings`, and by rustc here).
+#![deny(warnings, clippy::pedantic)]
+
+mod macros_support;
+
+use std::io;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use fasteners::{locked, read_locked, write_locked};
+use macros_support::ToyLock;
+
+static STATIC: Mutex<()> = Mutex::new(());
+
+/// A struct with every kind of lock field.
+pub struct Obj {
+    lock: Mutex<()>,
+    rw: RwLock<()>,
+    toy: ToyLock,
+    other: ToyLock,
+}
+
+impl Obj {
+    /// `#[locked]`.
+    #[locked]
+    pub fn locked(&self) -> u8 {
+        1
+    }
+
+    /// `#[locked]` with a unit body.
+    #[locked]
+    pub fn unit(&self) {}
+
+    /// Several locks.
+    #[locked(lock = [lock, self::STATIC])]
+    pub fn several(&self) -> u8 {
+        2
+    }
+
+    /// Timeout, several locks.
+    ///
+    /// # Errors
+    ///
+    /// When a lock stays taken.
+    #[locked(lock = [toy, other], timeout = Duration::from_millis(10))]
+    pub fn timeout(&self) -> fasteners::Result<u8> {
+        Ok(3)
+    }
+
+    /// Non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// When the lock is taken.
+    #[locked(blocking = false)]
+    pub fn non_blocking(&self) -> io::Result<u8> {
+        Ok(4)
+    }
+
+    /// Read side.
+    #[read_locked(lock = rw)]
+    pub fn read(&self) -> u8 {
+        5
+    }
+
+    /// Read side, timeout.
+    ///
+    /// # Errors
+    ///
+    /// When a writer holds the lock.
+    #[read_locked(lock = toy, timeout = Duration::from_millis(10))]
+    pub fn read_timeout(&self) -> fasteners::Result<u8> {
+        Ok(6)
+    }
+
+    /// Write side.
+    #[write_locked(lock = rw)]
+    pub fn write(&self) -> u8 {
+        7
+    }
+
+    /// Write side, non-blocking, early return.
+    ///
+    /// # Errors
+    ///
+    /// When the lock is taken.
+    #[write_locked(lock = rw, blocking = false)]
+    pub fn write_non_blocking(&self, early: bool) -> fasteners::Result<u8> {
+        if early {
+            return Ok(0);
+        }
+        Ok(8)
+    }
+
+    /// Write side, timeout, `?` in the body.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken, or `text` is not a number.
+    #[write_locked(lock = toy, timeout = Duration::from_millis(10))]
+    pub fn write_timeout(&self, text: &str) -> Result<u8, Box<dyn std::error::Error>> {
+        Ok(text.parse()?)
+    }
+
+    /// `&mut self`.
+    #[locked]
+    pub fn by_mut(&mut self) -> u8 {
+        let _ = &mut self.rw;
+        10
+    }
+}
+
+/// A free function on a static.
+#[locked(lock = STATIC)]
+#[must_use]
+pub fn free() -> u8 {
+    11
+}
+
+#[test]
+fn everything_runs() {
+    let mut obj = Obj {
+        lock: Mutex::new(()),
+        rw: RwLock::new(()),
+        toy: ToyLock::new("toy"),
+        other: ToyLock::new("other"),
+    };
+    obj.unit();
+    let results = [
+        obj.locked(),
+        obj.several(),
+        obj.timeout().unwrap(),
+        obj.non_blocking().unwrap(),
+        obj.read(),
+        obj.read_timeout().unwrap(),
+        obj.write(),
+        obj.write_non_blocking(false).unwrap(),
+        obj.write_timeout("9").unwrap(),
+        obj.by_mut(),
+        free(),
+    ];
+    assert_eq!(results, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+}
