@@ -95,7 +95,7 @@ impl Wait {
         match self {
             Wait::Forever => None,
             Wait::NonBlocking(span) => Some((*span, "blocking = false")),
-            Wait::Timeout(span, _) => Some((*span, "timeout")),
+            Wait::Timeout(span, _) => Some((*span, "timeout = ...")),
         }
     }
 }

@@ -107,8 +107,9 @@ fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<
             return Err(syn::Error::new(
                 span,
                 format!(
-                    "#[{name}({option} ...)] can fail, so `{}` must return `Result<_, E>` \
-                     with `E: From<fasteners::Error>`",
+                    "#[{name}({option})] may not get the lock, so `{}` must return \
+                     `Result<_, E>` with `E: From<fasteners::Error>` \
+                     (e.g. `fasteners::Result<_>` or `std::io::Result<_>`)",
                     sig.ident
                 ),
             ));

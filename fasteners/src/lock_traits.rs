@@ -67,6 +67,11 @@ use crate::{Error, ErrorKind, Result};
 /// drop(guard);
 /// assert!(fasteners::try_lock(&lock).unwrap().is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lock",
+    label = "`{Self}` does not implement `fasteners::Lockable`",
+    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc` or `Box` of one, or a type implementing `fasteners::Lockable`"
+)]
 pub trait Lockable {
     /// Holds the lock until dropped.
     type Guard<'a>
@@ -92,6 +97,11 @@ pub trait Lockable {
 }
 
 /// An exclusive lock that can give up waiting after a timeout.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot give up waiting after a timeout",
+    label = "`{Self}` does not implement `fasteners::TimedLockable`",
+    note = "std's locks have no timed acquisition: use a lock of `fasteners`, or `blocking = false`"
+)]
 pub trait TimedLockable: Lockable {
     /// Waits at most `timeout` for the lock.
     ///
@@ -104,6 +114,11 @@ pub trait TimedLockable: Lockable {
 
 /// A reader-writer lock: many holders of the shared (read) side at once, or
 /// one holder of the exclusive (write) side, which is its [`Lockable`] part.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reader-writer lock",
+    label = "`{Self}` does not implement `fasteners::SharedLockable`",
+    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc` or `Box` of one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
+)]
 pub trait SharedLockable: Lockable {
     /// Holds the shared side until dropped.
     type SharedGuard<'a>
@@ -127,6 +142,11 @@ pub trait SharedLockable: Lockable {
 }
 
 /// A reader-writer lock whose both sides can give up waiting after a timeout.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reader-writer lock that can give up waiting after a timeout",
+    label = "`{Self}` does not implement `fasteners::SharedTimedLockable`",
+    note = "std's `RwLock` has no timed acquisition: use a reader-writer lock of `fasteners`, or `blocking = false`"
+)]
 pub trait SharedTimedLockable: SharedLockable + TimedLockable {
     /// Waits at most `timeout` for the shared side.
     ///
