@@ -278,6 +278,24 @@ impl<L: Lockable> Generic<L> {
     }
 }
 
+/// A struct that borrows its lock.
+struct Borrowed<'a> {
+    lock: &'a Mutex<()>,
+    rw: &'a RwLock<()>,
+}
+
+impl Borrowed<'_> {
+    #[locked]
+    fn held(&self) -> bool {
+        is_locked(self.lock)
+    }
+
+    #[read_locked(lock = rw)]
+    fn read(&self) -> bool {
+        is_read_locked(self.rw)
+    }
+}
+
 #[locked(lock = STATIC_LOCK)]
 fn free_function(x: u32) -> (u32, bool) {
     (x * 2, is_locked(&STATIC_LOCK))

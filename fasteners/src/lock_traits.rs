@@ -70,7 +70,7 @@ use crate::{Error, ErrorKind, Result};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a lock",
     label = "`{Self}` does not implement `fasteners::Lockable`",
-    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc` or `Box` of one, or a type implementing `fasteners::Lockable`"
+    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::Lockable`"
 )]
 pub trait Lockable {
     /// Holds the lock until dropped.
@@ -117,7 +117,7 @@ pub trait TimedLockable: Lockable {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reader-writer lock",
     label = "`{Self}` does not implement `fasteners::SharedLockable`",
-    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc` or `Box` of one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
+    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
 )]
 pub trait SharedLockable: Lockable {
     /// Holds the shared side until dropped.
@@ -273,9 +273,12 @@ impl<T: ?Sized> SharedLockable for RwLock<T> {
 /// Forwards every lock trait through a smart pointer, so that a field of type
 /// `Arc<L>`, `Box<L>` or `&L` works wherever `L` does.
 macro_rules! forward_through_pointer {
-    ($($pointer:ident)::+ <$l:ident>) => {
-        impl<$l: Lockable + ?Sized> Lockable for $($pointer)::+<$l> {
-            type Guard<'a> = $l::Guard<'a> where Self: 'a;
+    ($l:ident => $pointer:ty) => {
+        impl<$l: Lockable + ?Sized> Lockable for $pointer {
+            type Guard<'a>
+                = $l::Guard<'a>
+            where
+                Self: 'a;
 
             fn lock(&self) -> Result<Self::Guard<'_>> {
                 self.deref().lock()
@@ -286,14 +289,17 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: TimedLockable + ?Sized> TimedLockable for $($pointer)::+<$l> {
+        impl<$l: TimedLockable + ?Sized> TimedLockable for $pointer {
             fn try_lock_for(&self, timeout: Duration) -> Result<Self::Guard<'_>> {
                 self.deref().try_lock_for(timeout)
             }
         }
 
-        impl<$l: SharedLockable + ?Sized> SharedLockable for $($pointer)::+<$l> {
-            type SharedGuard<'a> = $l::SharedGuard<'a> where Self: 'a;
+        impl<$l: SharedLockable + ?Sized> SharedLockable for $pointer {
+            type SharedGuard<'a>
+                = $l::SharedGuard<'a>
+            where
+                Self: 'a;
 
             fn lock_shared(&self) -> Result<Self::SharedGuard<'_>> {
                 self.deref().lock_shared()
@@ -304,7 +310,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: SharedTimedLockable + ?Sized> SharedTimedLockable for $($pointer)::+<$l> {
+        impl<$l: SharedTimedLockable + ?Sized> SharedTimedLockable for $pointer {
             fn try_lock_shared_for(&self, timeout: Duration) -> Result<Self::SharedGuard<'_>> {
                 self.deref().try_lock_shared_for(timeout)
             }
@@ -312,8 +318,9 @@ macro_rules! forward_through_pointer {
     };
 }
 
-forward_through_pointer!(Arc<L>);
-forward_through_pointer!(Box<L>);
+forward_through_pointer!(L => Arc<L>);
+forward_through_pointer!(L => Box<L>);
+forward_through_pointer!(L => &L);
 
 #[cfg(test)]
 mod tests {

@@ -81,7 +81,7 @@
 /// `self`, names a static. To name a static from a method, write
 /// `lock = self::STATIC` or `lock = crate::STATIC`. A list may mix both. The
 /// field may be any type implementing the trait (`Mutex<()>`, `Arc<Mutex<()>>`,
-/// `Box<L>`), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
+/// `Box<L>`, `&L`), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
 /// In a `&mut self` method the body may use the other fields, but not call
 /// another `&mut self` method, since the guard borrows the lock's field.
 ///
