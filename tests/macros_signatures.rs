@@ -373,6 +373,15 @@ fn signature_shapes() {
         lock: ToyLock::new("generic")
     }
     .held());
+    let (mutex, rw) = (Mutex::new(()), RwLock::new(()));
+    assert!(Generic { lock: &mutex }.held());
+    let borrowed = Borrowed {
+        lock: &mutex,
+        rw: &rw,
+    };
+    assert!(borrowed.held());
+    assert!(borrowed.read());
+    assert!(!is_locked(&mutex) && !is_locked(&rw));
     assert!(!is_locked(&obj.lock));
 }
 
