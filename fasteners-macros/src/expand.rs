@@ -1,9 +1,9 @@
 //! Code generation: wraps the function body in the guards of its locks.
 
-use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Expr, ItemFn, Path, ReturnType, Signature, Type};
+use syn::{AttrStyle, Expr, FnArg, ItemFn, Path, ReturnType, Signature, Type};
 
 use crate::args::{Args, LockKind, Locks, Side, Wait};
 
@@ -102,6 +102,9 @@ fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<
             ));
         }
     }
+    if let Locks::File(path) = &args.locks {
+        check_path_is_static(kind, path, sig)?;
+    }
     if result_type(sig).is_none() {
         if let Some((span, option)) = args.wait.option_span() {
             return Err(syn::Error::new(
@@ -116,6 +119,53 @@ fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<
         }
     }
     Ok(())
+}
+
+/// The path expression is evaluated in a static initializer, once: rustc's
+/// own error for a parameter there ("attempt to use a non-constant value in
+/// a constant") would not say why.
+fn check_path_is_static(kind: LockKind, path: &Expr, sig: &Signature) -> syn::Result<()> {
+    let mut parameters: Vec<Ident> = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                parameters.push(Ident::new("self", receiver.self_token.span));
+            }
+            FnArg::Typed(typed) => collect_idents(typed.pat.to_token_stream(), &mut parameters),
+        }
+    }
+    let mut used = Vec::new();
+    collect_idents(path.to_token_stream(), &mut used);
+    match used.iter().find(|ident| parameters.contains(ident)) {
+        Some(parameter) => Err(syn::Error::new(
+            parameter.span(),
+            format!(
+                "#[{name}] evaluates the path once, on the first call, so it cannot use the \
+                 parameter `{parameter}`; use a constant, a static or a function call, \
+                 as in #[{name}(std::env::temp_dir().join(\"app.lock\"))]",
+                name = kind.name(),
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The identifiers of `tokens` that can name a local: not a field or method
+/// (after `.`), not a path's leading segment (before `::`).
+fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    for (i, token) in tokens.iter().enumerate() {
+        let is_punct = |j: usize, c: char| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == c);
+        match token {
+            TokenTree::Group(group) => collect_idents(group.stream(), out),
+            TokenTree::Ident(ident)
+                if !(i > 0 && is_punct(i - 1, '.')) && !is_punct(i + 1, ':') =>
+            {
+                out.push(ident.clone());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The return type if it is syntactically a `Result` (`Result<T, E>`,

@@ -274,18 +274,25 @@ pub use fasteners_macros::interprocess_locked;
 /// # Examples
 ///
 /// ```
+/// use std::path::PathBuf;
 /// use std::{fs, io};
 ///
-/// const LOCK: &str = "/tmp/fasteners-doc-settings.lock";
-///
-/// #[fasteners::interprocess_read_locked(LOCK)]
-/// fn load() -> io::Result<String> {
-///     fs::read_to_string("/tmp/fasteners-doc-settings")
+/// fn settings_lock() -> PathBuf {
+///     std::env::temp_dir().join("fasteners-doc-settings.lock")
 /// }
 ///
-/// #[fasteners::interprocess_write_locked(LOCK)]
+/// fn settings_file() -> PathBuf {
+///     std::env::temp_dir().join("fasteners-doc-settings")
+/// }
+///
+/// #[fasteners::interprocess_read_locked(settings_lock())]
+/// fn load() -> io::Result<String> {
+///     fs::read_to_string(settings_file())
+/// }
+///
+/// #[fasteners::interprocess_write_locked(settings_lock())]
 /// fn store(text: &str) -> io::Result<()> {
-///     fs::write("/tmp/fasteners-doc-settings", text)
+///     fs::write(settings_file(), text)
 /// }
 ///
 /// store("dark mode")?;
