@@ -155,14 +155,12 @@ fn check_path_is_static(kind: LockKind, path: &Expr, sig: &Signature) -> syn::Re
 fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     for (i, token) in tokens.iter().enumerate() {
-        let is_punct = |j: usize, c: char| matches!(tokens.get(j), Some(TokenTree::Punct(p)) if p.as_char() == c);
+        let is_punct = |j: Option<usize>, c: char| matches!(j.and_then(|j| tokens.get(j)), Some(TokenTree::Punct(p)) if p.as_char() == c);
+        let after_dot = is_punct(i.checked_sub(1), '.');
+        let before_colons = is_punct(Some(i + 1), ':');
         match token {
             TokenTree::Group(group) => collect_idents(group.stream(), out),
-            TokenTree::Ident(ident)
-                if !(i > 0 && is_punct(i - 1, '.')) && !is_punct(i + 1, ':') =>
-            {
-                out.push(ident.clone());
-            }
+            TokenTree::Ident(ident) if !after_dot && !before_colons => out.push(ident.clone()),
             _ => {}
         }
     }
