@@ -55,6 +55,22 @@ impl Three {
     }
 }
 
+/// Stacked attributes nest: the outer one takes its lock first.
+struct Stacked {
+    outer: ToyLock,
+    inner: ToyLock,
+    patience: Duration,
+}
+
+impl Stacked {
+    #[locked(lock = outer)]
+    #[read_locked(lock = inner, timeout = self.patience)]
+    fn both(&self) -> Result<()> {
+        macros_support::record("body");
+        Ok(())
+    }
+}
+
 fn events(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
@@ -78,6 +94,31 @@ fn several_locks_are_taken_in_order_and_released_in_reverse() {
         take_events(),
         events(&["lock b", "lock a", "body", "unlock a", "unlock b"])
     );
+}
+
+#[test]
+fn stacked_attributes_nest_and_the_timeout_may_use_self() {
+    let stacked = Stacked {
+        outer: ToyLock::new("outer"),
+        inner: ToyLock::new("inner"),
+        patience: Duration::from_millis(10),
+    };
+    take_events();
+    stacked.both().unwrap();
+    assert_eq!(
+        take_events(),
+        events(&[
+            "lock outer",
+            "lock inner",
+            "body",
+            "unlock inner",
+            "unlock outer"
+        ])
+    );
+    let writing = stacked.inner.lock().unwrap();
+    assert_eq!(stacked.both().unwrap_err().kind(), ErrorKind::TimedOut);
+    drop(writing);
+    assert!(!stacked.outer.is_locked() && !stacked.inner.is_locked());
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Expr, FnArg, ItemFn, Path, ReturnType, Signature, Type};
+use syn::{AttrStyle, Block, Expr, FnArg, ItemFn, Pat, Path, ReturnType, Signature, Stmt, Type};
 
 use crate::args::{Args, LockKind, Locks, Side, Wait};
 
@@ -58,16 +58,49 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
     let inner = attrs
         .iter()
         .filter(|a| matches!(a.style, AttrStyle::Inner(_)));
+    let (earlier_guards, nested) = split_earlier_guards(&block);
     let mut body = Group::new(
         Delimiter::Brace,
         quote! {
             #(#inner)*
+            #(#earlier_guards)*
             #acquire
-            #block
+            #nested
         },
     );
     body.set_span(block.brace_token.span.join());
     Ok(quote!(#(#outer)* #vis #sig #body))
+}
+
+// Input (the output of an attribute stacked above this one, which expanded first):
+//     #[read_locked(lock = b)]
+//     fn f(&self) { let __fasteners_guard = /* take self.a */; { body } }
+// Output:
+//     fn f(&self) {
+//         let __fasteners_guard = /* take self.a */;
+//         let __fasteners_guard = /* take self.b */;  // a distinct, hygienic binding
+//         { body }
+//     }
+// Attribute macros expand from the top down, each seeing the ones below it
+// in its input; putting this attribute's guards *after* those of the
+// attributes above keeps the order of stacked Python decorators: the top
+// lock is taken first and released last.
+fn split_earlier_guards(block: &Block) -> (&[Stmt], TokenStream) {
+    let Some((Stmt::Expr(Expr::Block(nested), None), guards)) = block.stmts.split_last() else {
+        return (&[], block.to_token_stream());
+    };
+    let is_ours = |stmt: &Stmt| match stmt {
+        Stmt::Local(local) => matches!(
+            &local.pat,
+            Pat::Ident(pat) if pat.ident.to_string().starts_with("__fasteners_")
+        ),
+        _ => false,
+    };
+    if !guards.is_empty() && guards.iter().all(is_ours) {
+        (guards, nested.to_token_stream())
+    } else {
+        (&[], block.to_token_stream())
+    }
 }
 
 /// Rejects what the expansion cannot honour, pointing at the offending token.

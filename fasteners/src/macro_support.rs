@@ -89,10 +89,15 @@
 ///
 /// - `timeout = <Duration expression>`: wait at most that long (for the
 ///   whole list of locks together); the lock must implement
-///   [`TimedLockable`](crate::TimedLockable), which std's locks do not.
+///   [`TimedLockable`](crate::TimedLockable), which std's locks do not. The
+///   expression is evaluated on each call, before the lock is taken, and may
+///   use `self` and the parameters (`timeout = self.patience`).
 /// - `blocking = false`: take the lock only if it is free right now.
 ///
 /// Either option can fail, so the function must then return a `Result`.
+///
+/// Attributes can be stacked; as with stacked Python decorators, the top
+/// one's lock is taken first and released last.
 ///
 /// # Errors
 ///
@@ -224,6 +229,10 @@ pub use fasteners_macros::write_locked;
 /// [`InterProcessLock`](crate::InterProcessLock) per annotated function,
 /// shared by all its callers. Being evaluated in a static initializer, it
 /// cannot use the function's parameters, generics or `Self` (name the type).
+///
+/// File locks are not re-entrant: a function that calls itself, or another
+/// function locking the same file, gets [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock)
+/// (an `Err`, or a panic) rather than waiting forever for itself.
 ///
 /// Forms: `#[interprocess_locked(path)]`,
 /// `#[interprocess_locked(path, timeout = Duration)]`,
