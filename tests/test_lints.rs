@@ -104,6 +104,13 @@ impl Obj {
         Ok(text.parse()?)
     }
 
+    /// Stacked attributes.
+    #[locked]
+    #[read_locked(lock = rw)]
+    pub fn stacked(&self) -> u8 {
+        18
+    }
+
     /// `&mut self`.
     #[locked]
     pub fn by_mut(&mut self) -> u8 {
@@ -128,6 +135,7 @@ fn everything_runs() {
         other: ToyLock::new("other"),
     };
     obj.unit();
+    assert_eq!(obj.stacked(), 18);
     let results = [
         obj.locked(),
         obj.several(),
