@@ -35,6 +35,7 @@ use crate::{Error, ErrorKind, Result};
 ///
 /// /// Releases the spin lock when dropped.
 /// #[must_use = "the lock is released as soon as the guard is dropped"]
+/// #[derive(Debug)]
 /// struct SpinGuard<'a>(&'a AtomicBool);
 ///
 /// impl Drop for SpinGuard<'_> {
