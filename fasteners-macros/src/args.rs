@@ -127,13 +127,11 @@ fn parse_in_process(input: ParseStream, kind: LockKind) -> Result<Args> {
             expect_eq(input, "lock", kind)?;
             locks = Some(parse_lock_value(input, kind)?);
         } else if !wait.parse_option(input, kind)? {
-            return Err(syn::Error::new(
-                input.span(),
-                format!(
-                    "unknown argument in #[{name}]; expected `lock = field`, `lock = [a, b]`, \
-                     `lock = path::TO::STATIC`, `timeout = Duration` or `blocking = false`",
-                    name = kind.name(),
-                ),
+            return Err(unknown_argument(
+                input,
+                kind,
+                "`lock = field`, `lock = [a, b]`, `lock = path::TO::STATIC`, \
+                 `timeout = Duration` or `blocking = false`",
             ));
         }
         parse_separator(input, kind)?;
@@ -165,13 +163,10 @@ fn parse_interprocess(input: ParseStream, kind: LockKind) -> Result<Args> {
     let mut wait = WaitParser::default();
     while !input.is_empty() {
         if !wait.parse_option(input, kind)? {
-            return Err(syn::Error::new(
-                input.span(),
-                format!(
-                    "unknown argument in #[{name}]; after the path, expected \
-                     `timeout = Duration` or `blocking = false`",
-                    name = kind.name(),
-                ),
+            return Err(unknown_argument(
+                input,
+                kind,
+                "the path, then `timeout = Duration` or `blocking = false`",
             ));
         }
         parse_separator(input, kind)?;
@@ -356,6 +351,17 @@ fn parse_separator(input: ParseStream, kind: LockKind) -> Result<()> {
             ),
         )
     })
+}
+
+fn unknown_argument(input: ParseStream, kind: LockKind, expected: &str) -> syn::Error {
+    let found = match input.cursor().ident() {
+        Some((ident, _)) => format!("unknown argument `{ident}`"),
+        None => "unexpected argument".to_owned(),
+    };
+    syn::Error::new(
+        input.span(),
+        format!("{found} in #[{}]; expected {expected}", kind.name()),
+    )
 }
 
 fn duplicate(span: Span, key: &str, kind: LockKind) -> syn::Error {
