@@ -425,3 +425,21 @@ pub mod __private {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::__private::Deadline;
+
+    #[test]
+    fn a_deadline_counts_down_to_zero() {
+        let deadline = Deadline::after(Duration::from_secs(60));
+        let first = deadline.remaining();
+        assert!(first <= Duration::from_secs(60));
+        assert!(deadline.remaining() <= first);
+        assert_eq!(Deadline::after(Duration::ZERO).remaining(), Duration::ZERO);
+        // Far-off deadlines do not overflow.
+        assert!(Deadline::after(Duration::MAX).remaining() > Duration::from_secs(1 << 40));
+    }
+}
