@@ -301,6 +301,12 @@ fn free_function(x: u32) -> (u32, bool) {
     (x * 2, is_locked(&STATIC_LOCK))
 }
 
+/// A free function may lock a parameter.
+#[locked(lock = lock)]
+fn lock_parameter(lock: &Mutex<()>) -> bool {
+    is_locked(lock)
+}
+
 #[locked(lock = nested::NESTED_LOCK)]
 fn free_function_nested_path() -> bool {
     is_locked(&nested::NESTED_LOCK)
@@ -340,6 +346,9 @@ fn lock_forms() {
     assert_eq!(obj.field_and_static(), (true, true));
     assert_eq!(free_function(4), (8, true));
     assert!(free_function_nested_path());
+    let parameter = Mutex::new(());
+    assert!(lock_parameter(&parameter));
+    assert!(!is_locked(&parameter));
     assert_eq!(free_function_two_statics(), (true, true));
     for lock in [&obj.lock, &obj.other, &*obj.shared, &*obj.boxed] {
         assert!(!is_locked(lock));

@@ -1,7 +1,14 @@
 //! Every attribute, in every form, under the strictest lints: the generated
 //! code must not trigger any warning in the user's crate (checked by
 //! `cargo clippy --all-targets -- -D warnings`, and by rustc here).
-#![deny(warnings, clippy::pedantic)]
+#![deny(
+    warnings,
+    clippy::pedantic,
+    unsafe_code,
+    missing_docs,
+    unused_qualifications,
+    rust_2018_idioms
+)]
 
 mod macros_support;
 

@@ -328,10 +328,33 @@ fn field(ident: &Ident) -> Place {
     }
 }
 
+// Input:
+//     #[locked(lock = self::LOCK)]
+// Output (the lock reference):
+//     {
+//         use self::LOCK as __fasteners_static;
+//         &__fasteners_static
+//     }
+// Imported rather than written `&self::LOCK`: the `self::` that names a
+// static from a method would trip `unused_qualifications` in an expression,
+// and its suggested fix would turn the static into a field. A single name
+// is written `&LOCK`, which also lets a free function lock a parameter.
 fn static_item(path: &Path) -> Place {
     let span = path.span();
+    let alias = Ident::new("__fasteners_static", Span::mixed_site().located_at(span));
+    let reference = if path.get_ident().is_some() {
+        // A single name: a static, or a parameter of the function.
+        quote_spanned!(span=> &#path)
+    } else {
+        quote_spanned! {span=>
+            {
+                use #path as #alias;
+                &#alias
+            }
+        }
+    };
     Place {
-        reference: quote_spanned!(span=> &#path),
+        reference,
         description: format!("`{}`", path.to_token_stream().to_string().replace(' ', "")),
         span,
     }

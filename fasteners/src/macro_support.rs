@@ -78,7 +78,8 @@
 ///
 /// The rule is syntactic: a single identifier in a function that has `self`
 /// names a field; a path with `::`, and any path in a function without
-/// `self`, names a static. To name a static from a method, write
+/// `self`, names a static (in a function without `self`, a single identifier
+/// may also name a parameter). To name a static from a method, write
 /// `lock = self::STATIC` or `lock = crate::STATIC`. A list may mix both. The
 /// field may be any type implementing the trait (`Mutex<()>`, `Arc<Mutex<()>>`,
 /// `Box<L>`, `&L`), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
