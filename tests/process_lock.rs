@@ -335,7 +335,8 @@ fn abandoned_background_wait_releases_the_lock() {
         let lock = InterProcessLock::with_mechanism(&path, mechanism);
         let err = lock.try_lock_for(Duration::from_millis(10)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
-        drop(lock);
+        // `lock` stays alive (its descriptor open): only an explicit unlock
+        // by the background waiter can free the lock for the others.
         // A second process queues behind the holder in the kernel too.
         let mut next = Helper::start("hold", mechanism, &path, &["ex"]);
         holder.send("release");
@@ -344,9 +345,12 @@ fn abandoned_background_wait_releases_the_lock() {
         // Whoever of the background waiter and `next` gets it first, `next`
         // gets it without anyone in this process releasing by hand.
         next.expect("locked");
+        assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
         next.send("release");
         next.expect("released");
         assert!(next.finish().success());
+        // The background waiter may still be on its way out.
+        drop(lock.try_lock_for(STEP).unwrap());
     }
 }
 
