@@ -67,6 +67,20 @@ fn uncontended(c: &mut Criterion) {
         group.bench_function("stat(path) alone", |b| {
             b.iter(|| std::fs::metadata(&stat_path).unwrap())
         });
+        // The floor of a lock that checks the file's identity after locking.
+        group.bench_function("raw pair + stat(path)", |b| match mechanism {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => b.iter(|| {
+                raw_ofd_pair(&raw_file);
+                std::fs::metadata(&stat_path).unwrap()
+            }),
+            _ => b.iter(|| {
+                fs4::FileExt::lock(&raw_file).unwrap();
+                let metadata = std::fs::metadata(&stat_path).unwrap();
+                fs4::FileExt::unlock(&raw_file).unwrap();
+                metadata
+            }),
+        });
 
         let lock =
             InterProcessLock::with_mechanism(dir.join(format!("ipl-{name}.lock")), mechanism);

@@ -401,3 +401,11 @@ fn traits_and_default_mechanism() {
     drop(guard);
     assert!(format!("{lock:?}").contains("a.lock"));
 }
+
+#[test]
+fn lock_objects_can_be_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<InterProcessLock>();
+    send_sync::<fasteners::InterProcessReaderWriterLock>();
+    send_sync::<fasteners::Error>();
+}

@@ -72,7 +72,13 @@ pub struct InterProcessLock {
 /// Holds an [`InterProcessLock`]; releases it when dropped.
 ///
 /// `!Send`: drop it (or [`release`](Self::release) it) on the thread that
-/// took the lock.
+/// took the lock, which the lock records as the holder.
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// let lock = fasteners::InterProcessLock::new("guard-not-send.lock");
+/// needs_send(lock.lock().unwrap()); // error: the guard is not `Send`
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct InterProcessLockGuard<'a> {
     held: Held<'a>,
