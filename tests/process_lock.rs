@@ -168,6 +168,7 @@ fn assert_sections_never_overlap(log: &str) -> usize {
     let mut sections = 0;
     for line in log.lines() {
         let (sign, who) = line.split_at(1);
+        let who = who.trim_start_matches(|c| c == 'W' || c == ' ');
         match (sign, open) {
             ("+", None) => open = Some(who),
             ("-", Some(inside)) if inside == who => {
@@ -408,4 +409,65 @@ fn lock_objects_can_be_shared_between_threads() {
     send_sync::<InterProcessLock>();
     send_sync::<fasteners::InterProcessReaderWriterLock>();
     send_sync::<fasteners::Error>();
+}
+
+/// Timed attempts with tiny timeouts race against grants from the kernel
+/// (background waiters started, abandoned, reused, granted at the moment of
+/// timeout) while other processes lock and unlock: exclusion holds and
+/// nothing hangs.
+#[test]
+fn tiny_timeouts_racing_with_other_processes_keep_exclusion() {
+    use std::io::Write;
+    for mechanism in mechanisms() {
+        let dir = TempDir::new("tiny-timeouts");
+        let path = dir.join("a.lock");
+        let log = dir.join("sections.log");
+        let log_arg = log.to_str().unwrap();
+        let mut children: Vec<_> = (0..2)
+            .map(|seed| {
+                let seed = seed.to_string();
+                Helper::start("sections", mechanism, &path, &["ex", log_arg, "150", &seed])
+            })
+            .collect();
+        for child in &mut children {
+            child.send("go");
+        }
+        let got = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (path, log, got) = (&path, &log, &got);
+                s.spawn(move || {
+                    let lock = InterProcessLock::with_mechanism(path, mechanism);
+                    let mut file = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+                    let who = format!("{}-t{t}", std::process::id());
+                    for i in 0..150u64 {
+                        let timeout = Duration::from_micros((i * 37 + t * 101) % 1500);
+                        match lock.try_lock_for(timeout) {
+                            Ok(guard) => {
+                                file.write_all(format!("+{who}\n").as_bytes()).unwrap();
+                                std::thread::yield_now();
+                                file.write_all(format!("-{who}\n").as_bytes()).unwrap();
+                                guard.release().unwrap();
+                                got.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(err) => assert_eq!(err.kind(), ErrorKind::TimedOut),
+                        }
+                    }
+                });
+            }
+        });
+        for child in &mut children {
+            child.expect("done");
+        }
+        for child in children {
+            assert!(child.finish().success());
+        }
+        let text = std::fs::read_to_string(&log).unwrap();
+        let sections = assert_sections_never_overlap(&text);
+        eprintln!(
+            "{mechanism:?}: this process got the lock {} times",
+            got.load(Ordering::Relaxed)
+        );
+        assert_eq!(sections, 2 * 150 + got.load(Ordering::Relaxed));
+    }
 }
