@@ -168,7 +168,7 @@ fn assert_sections_never_overlap(log: &str) -> usize {
     let mut sections = 0;
     for line in log.lines() {
         let (sign, who) = line.split_at(1);
-        let who = who.trim_start_matches(|c| c == 'W' || c == ' ');
+        let who = who.trim_start_matches(['W', ' ']);
         match (sign, open) {
             ("+", None) => open = Some(who),
             ("-", Some(inside)) if inside == who => {
