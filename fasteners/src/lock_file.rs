@@ -72,6 +72,7 @@ impl FileId {
 #[derive(Debug)]
 struct OpenFile {
     file: File,
+    #[cfg_attr(not(unix), allow(dead_code))]
     id: FileId,
 }
 
@@ -616,6 +617,20 @@ impl LockFile {
     }
 }
 
+impl Drop for LockFile {
+    /// Gives back what `acquire_unguarded` took and nobody released, so that
+    /// it does not stay held by the other lock objects of the process.
+    fn drop(&mut self) {
+        let acquired = self
+            .acquired
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (thread, mode) in std::mem::take(acquired) {
+            let _ = self.release(mode, thread);
+        }
+    }
+}
+
 /// The part every process lock guard shares: releases on drop.
 ///
 /// `!Send`: the in-process bookkeeping records the holding thread, so the
@@ -647,5 +662,66 @@ impl Drop for Held<'_> {
             // Nobody to report an unlock error to; `release` reports it.
             let _ = file.release(self.mode, self.thread);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("fasteners-unit-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn objects_for_one_file_share_one_entry_per_mechanism() {
+        let path = temp_path("shared.lock");
+        let dotted = path
+            .parent()
+            .unwrap()
+            .join(".")
+            .join(path.file_name().unwrap());
+        let a = LockFile::new(&path, Mechanism::Flock);
+        let b = LockFile::new(&dotted, Mechanism::Flock);
+        assert!(Arc::ptr_eq(a.entry().unwrap(), b.entry().unwrap()));
+        #[cfg(target_os = "linux")]
+        {
+            let c = LockFile::new(&path, Mechanism::Ofd);
+            assert!(!Arc::ptr_eq(a.entry().unwrap(), c.entry().unwrap()));
+        }
+    }
+
+    #[test]
+    fn the_registry_forgets_dropped_entries() {
+        let path = temp_path("forgotten.lock");
+        let key = (Mechanism::Flock, std::path::absolute(&path).unwrap());
+        let lock = LockFile::new(&path, Mechanism::Flock);
+        lock.entry().unwrap();
+        assert!(registry().lock().unwrap().contains_key(&key));
+        drop(lock);
+        assert!(!registry().lock().unwrap().contains_key(&key));
+    }
+
+    #[test]
+    fn dropping_the_object_gives_back_an_unreleased_acquire() {
+        let path = temp_path("unreleased.lock");
+        let keeper = LockFile::new(&path, Mechanism::default());
+        let lock = LockFile::new(&path, Mechanism::default());
+        assert!(lock
+            .acquire_unguarded(Mode::Exclusive, false, None)
+            .unwrap());
+        drop(lock);
+        // The entry lives on through `keeper`, and it is free.
+        drop(keeper.acquire(Mode::Exclusive, Wait::Try).unwrap());
+        drop(keeper);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn an_empty_path_is_an_io_error() {
+        let err = LockFile::new(Path::new(""), Mechanism::default())
+            .acquire(Mode::Shared, Wait::Forever)
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Io);
     }
 }

@@ -225,6 +225,7 @@ impl InterProcessLock {
     /// `blocking == false` makes one attempt (the timeout is then ignored);
     /// otherwise it waits, at most `timeout` if given. Python's `delay` and
     /// `max_delay` do not exist: the wait is in the kernel, with no polling.
+    /// Dropping the lock object releases what is still held this way.
     ///
     /// # Examples
     ///

@@ -305,7 +305,8 @@ impl InterProcessReaderWriterLock {
     /// Python's `acquire_read_lock(blocking, timeout)`: takes the read side
     /// without a guard, until [`release_read_lock`](Self::release_read_lock)
     /// from the same thread. `blocking == false` makes one attempt; Python's
-    /// `delay` / `max_delay` do not exist (no polling).
+    /// `delay` / `max_delay` do not exist (no polling). Dropping the lock
+    /// object releases what is still held this way.
     ///
     /// # Examples
     ///
