@@ -260,13 +260,17 @@ fn dead_holder_releases_at_once() {
 /// one counter file: the total is exact.
 #[test]
 fn two_processes_times_eight_threads_count_exactly() {
-    for mechanism in mechanisms() {
+    // `write`: the write side of an InterProcessReaderWriterLock.
+    for (mechanism, kind) in mechanisms()
+        .into_iter()
+        .flat_map(|m| [(m, "ex"), (m, "write")])
+    {
         let dir = TempDir::new("counter");
         let path = dir.join("a.lock");
         let counter = dir.join("counter");
         let counter_arg = counter.to_str().unwrap();
         let mut children: Vec<_> = (0..2)
-            .map(|_| Helper::start("counter", mechanism, &path, &["ex", counter_arg, "8", "40"]))
+            .map(|_| Helper::start("counter", mechanism, &path, &[kind, counter_arg, "8", "40"]))
             .collect();
         for child in &mut children {
             child.send("go");
