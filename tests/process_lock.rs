@@ -442,7 +442,11 @@ fn tiny_timeouts_racing_with_other_processes_keep_exclusion() {
                 let (path, log, got) = (&path, &log, &got);
                 s.spawn(move || {
                     let lock = InterProcessLock::with_mechanism(path, mechanism);
-                    let mut file = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+                    let mut file = std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(log)
+                        .unwrap();
                     let who = format!("{}-t{t}", std::process::id());
                     for i in 0..150u64 {
                         let timeout = Duration::from_micros((i * 37 + t * 101) % 1500);
