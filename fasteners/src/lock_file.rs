@@ -10,7 +10,9 @@
 //! acquire waits on a condition variable while a background thread waits in
 //! the kernel on the entry's descriptor; if every timed caller gives up, that
 //! thread still gets the kernel lock eventually, releases it at once, and exits.
-//! At most one kernel acquisition is pending per entry; later callers share it.
+//! At most one kernel acquisition is pending per entry; later callers share it,
+//! whatever mode they want: when it is granted in the other mode, the lock is
+//! given back and taken again in the mode needed.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -501,6 +503,10 @@ impl Entry {
                 return Err(Error::not_held(path, "this thread holds no write lock"))
             }
         }
+        // Release order: the in-process hold first, then (if it was the last
+        // one) the kernel lock, both under the state mutex, and only then wake
+        // the waiters, so a woken thread of this process finds the kernel lock
+        // already given back and competes for it on equal terms with others.
         let mut result = Ok(());
         if state.writer.is_none()
             && state.readers.is_empty()

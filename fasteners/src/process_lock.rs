@@ -74,6 +74,20 @@ pub struct InterProcessLock {
 /// `!Send`: drop it (or [`release`](Self::release) it) on the thread that
 /// took the lock, which the lock records as the holder.
 ///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("ipl-guard-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessLock::new(&path);
+/// let guard = lock.lock()?;
+/// println!("{guard:?}");
+/// drop(guard); // released
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// It cannot move to another thread:
+///
 /// ```compile_fail
 /// fn needs_send<T: Send>(_: T) {}
 /// let lock = fasteners::InterProcessLock::new("guard-not-send.lock");

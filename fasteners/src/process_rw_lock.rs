@@ -55,6 +55,21 @@ pub struct InterProcessReaderWriterLock {
 
 /// Holds the read (shared) side of an [`InterProcessReaderWriterLock`];
 /// releases it when dropped. `!Send`.
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("iprw-rg-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+/// let first = lock.read()?;
+/// std::thread::scope(|s| {
+///     // Another thread reads at the same time.
+///     s.spawn(|| drop(lock.try_read().unwrap()));
+/// });
+/// drop(first);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 pub struct InterProcessReadGuard<'a> {
     held: Held<'a>,
@@ -62,6 +77,22 @@ pub struct InterProcessReadGuard<'a> {
 
 /// Holds the write (exclusive) side of an [`InterProcessReaderWriterLock`];
 /// releases it when dropped. `!Send`.
+///
+/// # Examples
+///
+/// ```
+/// use fasteners::ErrorKind;
+///
+/// let path = std::env::temp_dir().join(format!("iprw-wg-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+/// let writing = lock.write()?;
+/// std::thread::scope(|s| {
+///     s.spawn(|| assert_eq!(lock.try_read().unwrap_err().kind(), ErrorKind::WouldBlock));
+/// });
+/// drop(writing);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "the write lock is released as soon as the guard is dropped"]
 pub struct InterProcessWriteGuard<'a> {
     held: Held<'a>,

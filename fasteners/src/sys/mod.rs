@@ -48,7 +48,18 @@ pub enum Mechanism {
 }
 
 impl Default for Mechanism {
-    /// [`Mechanism::Ofd`] on Linux, [`Mechanism::Flock`] elsewhere.
+    /// [`Mechanism::Ofd`] on Linux, [`Mechanism::Flock`] elsewhere: what
+    /// [`InterProcessLock::new`](crate::InterProcessLock::new) uses.
+    ///
+    /// ```
+    /// use fasteners::Mechanism;
+    ///
+    /// if cfg!(target_os = "linux") {
+    ///     assert_ne!(Mechanism::default(), Mechanism::Flock);
+    /// } else {
+    ///     assert_eq!(Mechanism::default(), Mechanism::Flock);
+    /// }
+    /// ```
     fn default() -> Self {
         #[cfg(target_os = "linux")]
         return Mechanism::Ofd;
