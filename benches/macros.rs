@@ -7,7 +7,7 @@ use std::hint::black_box;
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fasteners::{locked, read_locked, write_locked};
+use fasteners::{interprocess_locked, locked, read_locked, write_locked, InterProcessLock};
 
 struct Counter {
     lock: Mutex<()>,
@@ -70,6 +70,28 @@ impl Counter {
     }
 }
 
+fn file_lock_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "fasteners-bench-macros-{}.lock",
+        std::process::id()
+    ))
+}
+
+#[inline(never)]
+#[interprocess_locked(file_lock_path())]
+fn file_attribute(x: u64) -> u64 {
+    body(x)
+}
+
+/// The hand-written counterpart: one lock object per function, made once.
+#[inline(never)]
+fn file_by_hand(x: u64) -> u64 {
+    static LOCK: std::sync::LazyLock<InterProcessLock> =
+        std::sync::LazyLock::new(|| InterProcessLock::new(file_lock_path()));
+    let _guard = LOCK.lock().expect("file lock");
+    body(x)
+}
+
 fn attribute_vs_hand_written(c: &mut Criterion) {
     let counter = Counter {
         lock: Mutex::new(()),
@@ -102,6 +124,14 @@ fn attribute_vs_hand_written(c: &mut Criterion) {
         b.iter(|| counter.write_by_hand(black_box(7)))
     });
     group.finish();
+
+    let mut group = c.benchmark_group("InterProcessLock");
+    group.bench_function("#[interprocess_locked]", |b| {
+        b.iter(|| file_attribute(black_box(7)))
+    });
+    group.bench_function("by hand", |b| b.iter(|| file_by_hand(black_box(7))));
+    group.finish();
+    let _ = std::fs::remove_file(file_lock_path());
 }
 
 criterion_group!(benches, attribute_vs_hand_written);

@@ -19,6 +19,8 @@ mod shadows {
     pub fn guard_or_panic() {}
     pub struct Deadline;
     pub static __FASTENERS_LOCK: u8 = 0;
+    pub struct LazyLock;
+    pub struct InterProcessLock;
     pub type Result<T> = ::std::result::Result<T, super::MyError>;
 }
 
@@ -87,6 +89,29 @@ mod no_prelude {
         __FASTENERS_LOCK
     }
 
+    pub fn lock_path() -> ::std::path::PathBuf {
+        ::std::env::temp_dir().join(::std::format!(
+            "fasteners-hygiene-{}.lock",
+            ::std::process::id()
+        ))
+    }
+
+    #[::fasteners::interprocess_locked(lock_path())]
+    pub fn file_locked() -> ::std::primitive::u8 {
+        let _ = (LazyLock, InterProcessLock);
+        1 + __FASTENERS_LOCK
+    }
+
+    #[::fasteners::interprocess_read_locked(lock_path(), timeout = timeout())]
+    pub fn file_read() -> Result<::std::primitive::u8> {
+        ::std::result::Result::Ok(2)
+    }
+
+    #[::fasteners::interprocess_write_locked(lock_path(), blocking = false)]
+    pub fn file_write() -> Result<::std::primitive::u8> {
+        ::std::result::Result::Ok(3)
+    }
+
     pub fn timeout() -> Duration {
         // Short: one test waits for it to pass.
         Duration::from_millis(1)
@@ -107,6 +132,10 @@ fn annotated_functions_ignore_the_shadowing_names() {
     assert_eq!(obj.write(), Ok(true));
     assert_eq!(obj.deadline(), Ok(()));
     assert_eq!(no_prelude::free(), 0);
+    assert_eq!(no_prelude::file_locked(), 1);
+    assert_eq!(no_prelude::file_read(), Ok(2));
+    assert_eq!(no_prelude::file_write(), Ok(3));
+    ::std::fs::remove_file(no_prelude::lock_path()).unwrap();
     assert!(!no_prelude::timeout().is_zero());
     let held = ::fasteners::Lockable::lock(&obj.other_toy).unwrap();
     assert_eq!(

@@ -133,6 +133,47 @@ pub fn free() -> u8 {
     11
 }
 
+fn lock_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "fasteners-lints-{}-{name}.lock",
+        std::process::id()
+    ))
+}
+
+/// `#[interprocess_locked]`.
+#[fasteners::interprocess_locked(lock_path("exclusive"))]
+#[must_use]
+pub fn file_locked() -> u8 {
+    12
+}
+
+/// `#[interprocess_locked]` with a timeout.
+///
+/// # Errors
+///
+/// When the lock stays taken.
+#[fasteners::interprocess_locked(lock_path("exclusive-timeout"), timeout = Duration::from_secs(5))]
+pub fn file_locked_timeout() -> io::Result<u8> {
+    Ok(13)
+}
+
+/// `#[interprocess_read_locked]`.
+#[fasteners::interprocess_read_locked(lock_path("rw"))]
+#[must_use]
+pub fn file_read() -> u8 {
+    14
+}
+
+/// `#[interprocess_write_locked]`, non-blocking.
+///
+/// # Errors
+///
+/// When the lock is taken.
+#[fasteners::interprocess_write_locked(lock_path("rw"), blocking = false)]
+pub fn file_write() -> fasteners::Result<u8> {
+    Ok(15)
+}
+
 #[test]
 fn everything_runs() {
     let mut obj = Obj {
@@ -157,4 +198,14 @@ fn everything_runs() {
         free(),
     ];
     assert_eq!(results, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    let file_results = [
+        file_locked(),
+        file_locked_timeout().unwrap(),
+        file_read(),
+        file_write().unwrap(),
+    ];
+    assert_eq!(file_results, [12, 13, 14, 15]);
+    for name in ["exclusive", "exclusive-timeout", "rw"] {
+        std::fs::remove_file(lock_path(name)).unwrap();
+    }
 }
