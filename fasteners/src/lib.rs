@@ -12,6 +12,8 @@
 
 mod error;
 mod lock_traits;
+mod rw_lock;
 
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
+pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
