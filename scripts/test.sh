@@ -10,3 +10,7 @@ python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.
 echo "==> cargo test (workspace: unit, integration, multi-process, trybuild, doc tests)"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+echo "==> loom model check of the in-process ReaderWriterLock"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    cargo test -p fasteners --release --test loom_rw_lock
