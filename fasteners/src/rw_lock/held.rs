@@ -31,7 +31,10 @@ struct Slot {
 }
 
 struct Inline {
+    /// The first `len` slots are in use, the rest free: a thread holding no
+    /// lock finds that out without looking at any slot.
     slots: [Slot; INLINE_SLOTS],
+    len: Cell<usize>,
     /// How many locks are counted in `SPILLED`: zero almost always.
     spilled: Cell<usize>,
 }
@@ -48,6 +51,7 @@ const EMPTY_SLOT: Slot = Slot {
 thread_local_table! {
     static INLINE: Inline = Inline {
         slots: [EMPTY_SLOT; INLINE_SLOTS],
+        len: Cell::new(0),
         spilled: Cell::new(0),
     };
 }
@@ -64,34 +68,84 @@ thread_local_table! {
 #[inline]
 pub(super) fn with_entries<R>(lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R {
     debug_assert_ne!(lock, FREE);
-    INLINE.with(|table| match table.find_or_claim(lock) {
-        Some(slot) => {
-            let mut entries = slot.entries.get();
+    // Several accesses with tiny closures rather than one with `f` inside:
+    // the compiler inlines tiny ones, and then each access is a plain
+    // thread-local load or store.
+    match INLINE.with(|table| table.find_or_claim(lock)) {
+        Some(index) => {
+            let mut entries = INLINE.with(|table| table.slots[index].entries.get());
             let result = f(&mut entries);
-            slot.entries.set(entries);
-            if entries == Entries::default() {
-                slot.lock.set(FREE);
-            }
+            INLINE.with(|table| table.store(index, entries));
             result
         }
-        None => with_spilled_entries(table, lock, f),
+        None => INLINE.with(|table| with_spilled_entries(table, lock, f)),
+    }
+}
+
+/// The calling thread's entries for the lock with id `lock`.
+pub(super) fn entries(lock: usize) -> Entries {
+    INLINE.with(|table| match table.find(lock) {
+        Some(index) => table.slots[index].entries.get(),
+        None if table.spilled.get() > 0 => spilled_entries(lock).unwrap_or_default(),
+        None => Entries::default(),
     })
 }
 
 impl Inline {
-    /// The inline slot of `lock`, or a free one claimed for it, unless the
-    /// table has spilled (then `lock` may be counted in `SPILLED`) or is full.
     #[inline]
-    fn find_or_claim(&self, lock: usize) -> Option<&Slot> {
-        if let Some(slot) = self.slots.iter().find(|slot| slot.lock.get() == lock) {
-            return Some(slot);
+    fn find(&self, lock: usize) -> Option<usize> {
+        self.slots[..self.len.get()]
+            .iter()
+            .position(|slot| slot.lock.get() == lock)
+    }
+
+    /// The index of the inline slot of `lock`, or of a free one claimed for
+    /// it, unless the table has spilled (then `lock` may be counted in
+    /// `SPILLED`) or is full.
+    #[inline]
+    fn find_or_claim(&self, lock: usize) -> Option<usize> {
+        let found = self.find(lock);
+        if found.is_some() || self.spilled.get() > 0 {
+            return found;
         }
-        if self.spilled.get() > 0 {
-            return None;
-        }
-        let slot = self.slots.iter().find(|slot| slot.lock.get() == FREE)?;
+        self.claim(lock)
+    }
+
+    /// A free inline slot, now holding `lock` with no entries, if any.
+    #[inline]
+    fn claim(&self, lock: usize) -> Option<usize> {
+        let index = self.len.get();
+        let slot = self.slots.get(index)?;
         slot.lock.set(lock);
-        Some(slot)
+        slot.entries.set(Entries::default());
+        self.len.set(index + 1);
+        Some(index)
+    }
+
+    /// Stores the entries of the slot at `index`, freeing it if they are zero.
+    #[inline]
+    fn store(&self, index: usize, entries: Entries) {
+        if entries == Entries::default() {
+            self.free(index);
+        } else {
+            self.slots[index].entries.set(entries);
+        }
+    }
+
+    /// Frees the slot at `index` by moving the last slot in use into it.
+    /// Out of line, so that the accesses calling it stay small enough to be
+    /// inlined.
+    #[inline(never)]
+    fn free(&self, index: usize) {
+        let last = self.len.get() - 1;
+        if index != last {
+            self.slots[index].lock.set(self.slots[last].lock.get());
+            self.slots[index]
+                .entries
+                .set(self.slots[last].entries.get());
+        }
+        self.slots[last].lock.set(FREE);
+        self.len.set(last);
     }
 }
 
@@ -99,29 +153,17 @@ impl Inline {
 #[cold]
 #[inline(never)]
 fn with_spilled_entries<R>(table: &Inline, lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R {
-    let mut entries = spilled_entries(lock).unwrap_or_default();
+    let spilled = spilled_entries(lock);
+    let mut entries = spilled.unwrap_or_default();
     let result = f(&mut entries);
-    match table.slots.iter().find(|slot| slot.lock.get() == FREE) {
-        Some(slot) if entries != Entries::default() && spilled_entries(lock).is_none() => {
-            slot.lock.set(lock);
-            slot.entries.set(entries);
-        }
-        _ => store_spilled(table, lock, entries),
+    if spilled.is_some() || entries == Entries::default() {
+        store_spilled(table, lock, entries);
+    } else if let Some(index) = table.claim(lock) {
+        table.slots[index].entries.set(entries);
+    } else {
+        store_spilled(table, lock, entries);
     }
     result
-}
-
-/// The calling thread's entries for the lock with id `lock`.
-pub(super) fn entries(lock: usize) -> Entries {
-    INLINE.with(|table| {
-        if let Some(slot) = table.slots.iter().find(|slot| slot.lock.get() == lock) {
-            return slot.entries.get();
-        }
-        if table.spilled.get() > 0 {
-            return spilled_entries(lock).unwrap_or_default();
-        }
-        Entries::default()
-    })
 }
 
 #[cold]

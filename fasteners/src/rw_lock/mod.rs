@@ -477,24 +477,7 @@ impl ReaderWriterLock {
     /// [`ErrorKind::NotHeld`] when the calling thread holds no read entry.
     #[inline]
     pub fn release_read_lock(&self) -> Result<()> {
-        let raw = &self.raw;
-        let held = held::with_entries(self.id(), |entries| match entries.reads {
-            0 => false,
-            1 => {
-                entries.reads = 0;
-                if entries.writes > 0 {
-                    raw.writer_remove_read();
-                } else {
-                    raw.unlock_read();
-                }
-                true
-            }
-            _ => {
-                entries.reads -= 1;
-                true
-            }
-        });
-        if held {
+        if self.release_read_entry() {
             Ok(())
         } else {
             Err(not_held("the calling thread holds no read lock"))
@@ -546,20 +529,7 @@ impl ReaderWriterLock {
     /// [`ErrorKind::NotHeld`] when the calling thread holds no write entry.
     #[inline]
     pub fn release_write_lock(&self) -> Result<()> {
-        let raw = &self.raw;
-        let held = held::with_entries(self.id(), |entries| match entries.writes {
-            0 => false,
-            1 => {
-                entries.writes = 0;
-                raw.unlock_write();
-                true
-            }
-            _ => {
-                entries.writes -= 1;
-                true
-            }
-        });
-        if held {
+        if self.release_write_entry() {
             Ok(())
         } else {
             Err(not_held("the calling thread holds no write lock"))
@@ -673,13 +643,27 @@ impl ReaderWriterLock {
         self.raw.waiting_writers() > 0
     }
 
-    /// Takes a read entry: the uncontended and re-entrant cases inline,
-    /// the rest (waiting, errors) out of line.
+    /// Takes a read entry: the uncontended and re-entrant cases in
+    /// [`Self::try_read_entry_fast`], the rest (waiting, errors) out of line.
     #[inline]
     fn acquire_read(&self, mode: Mode) -> Result<()> {
+        if self.try_read_entry_fast() {
+            Ok(())
+        } else {
+            self.acquire_read_slow(self.id(), mode)
+        }
+    }
+
+    // The functions that touch the thread-local table are deliberately not
+    // `#[inline]`: compiled in this crate, a thread-local access is a plain
+    // `fs`-relative address; inlined into a user's crate it becomes a call
+    // through the thread-local key's accessor, which costs more than the call.
+
+    /// Takes a read entry if the caller already holds the lock or the lock
+    /// is free of writers and waiters.
+    fn try_read_entry_fast(&self) -> bool {
         let raw = &self.raw;
-        let id = self.id();
-        let done = held::with_entries(id, |entries| {
+        held::with_entries(self.id(), |entries| {
             if entries.reads > 0 {
                 entries.reads += 1;
             } else if entries.writes == 0 && raw.try_lock_read_fast() {
@@ -688,12 +672,45 @@ impl ReaderWriterLock {
                 return false;
             }
             true
-        });
-        if done {
-            Ok(())
-        } else {
-            self.acquire_read_slow(id, mode)
-        }
+        })
+    }
+
+    /// Gives back one read entry; false if the caller holds none.
+    fn release_read_entry(&self) -> bool {
+        let raw = &self.raw;
+        held::with_entries(self.id(), |entries| match entries.reads {
+            0 => false,
+            1 => {
+                entries.reads = 0;
+                if entries.writes > 0 {
+                    raw.writer_remove_read();
+                } else {
+                    raw.unlock_read();
+                }
+                true
+            }
+            _ => {
+                entries.reads -= 1;
+                true
+            }
+        })
+    }
+
+    /// Gives back one write entry; false if the caller holds none.
+    fn release_write_entry(&self) -> bool {
+        let raw = &self.raw;
+        held::with_entries(self.id(), |entries| match entries.writes {
+            0 => false,
+            1 => {
+                entries.writes = 0;
+                raw.unlock_write();
+                true
+            }
+            _ => {
+                entries.writes -= 1;
+                true
+            }
+        })
     }
 
     #[cold]
@@ -717,9 +734,17 @@ impl ReaderWriterLock {
     /// Takes a write entry, like [`Self::acquire_read`].
     #[inline]
     fn acquire_write(&self, mode: Mode) -> Result<()> {
+        if self.try_write_entry_fast() {
+            Ok(())
+        } else {
+            self.acquire_write_slow(self.id(), mode)
+        }
+    }
+
+    /// Takes a write entry if the caller already writes or the lock is free.
+    fn try_write_entry_fast(&self) -> bool {
         let raw = &self.raw;
-        let id = self.id();
-        let done = held::with_entries(id, |entries| {
+        held::with_entries(self.id(), |entries| {
             if entries.writes > 0 {
                 entries.writes += 1;
             } else if entries.reads == 0 && raw.try_lock_write_fast() {
@@ -728,12 +753,7 @@ impl ReaderWriterLock {
                 return false;
             }
             true
-        });
-        if done {
-            Ok(())
-        } else {
-            self.acquire_write_slow(id, mode)
-        }
+        })
     }
 
     #[cold]
@@ -872,7 +892,7 @@ impl Drop for ReadGuard<'_> {
         // Fails only if the entry was already released by hand, in which
         // case there is nothing left to do (Python's `read_lock()` ignores
         // it too).
-        let _ = self.lock.release_read_lock();
+        self.lock.release_read_entry();
     }
 }
 
@@ -940,7 +960,7 @@ impl Drop for WriteGuard<'_> {
     #[inline]
     fn drop(&mut self) {
         // As for `ReadGuard`: fails only after a release by hand.
-        let _ = self.lock.release_write_lock();
+        self.lock.release_write_entry();
     }
 }
 

@@ -11,14 +11,16 @@
 //!                      releasing the write side an atomic downgrade)
 //! ```
 //!
-//! While `WAITERS` is clear, acquiring and releasing are single
-//! compare-exchanges on the word. A thread that must wait takes the mutex,
-//! registers in the queue and sets `WAITERS` with a compare-exchange that
-//! also re-checks the word, so it cannot miss a release. While `WAITERS` is
-//! set, every fast path fails, so each later change of the word (besides a
-//! writer's own read entries, which nobody waits on) happens under the mutex
-//! and is followed by a wake-up: no release can slip past a waiter. The last
-//! waiter to leave the queue clears `WAITERS`.
+//! Acquiring is a compare-exchange on the word, which succeeds only while
+//! `WAITERS` is clear; releasing is one atomic subtraction. A thread that
+//! must wait takes the mutex, registers in the queue and sets `WAITERS` with
+//! a compare-exchange that also re-checks the word, so a release either
+//! happened before (and the waiter sees it) or sees `WAITERS` and then takes
+//! the mutex to wake the waiters, which it can only get once they wait.
+//! While `WAITERS` is set, every acquisition goes through the mutex, where
+//! the queue decides who is next. The last waiter to leave the queue clears
+//! `WAITERS`. Every change of the word is a read-modify-write, so none is
+//! lost to a concurrent one.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -193,28 +195,10 @@ impl RawRwLock {
     /// Releases the read side of a thread that is not the writer.
     #[inline]
     pub(super) fn unlock_read(&self) {
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & WAITERS == 0 {
-            match self.state.compare_exchange_weak(
-                state,
-                state - READER,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(now) => state = now,
-            }
-        }
-        self.unlock_read_slow();
-    }
-
-    #[cold]
-    fn unlock_read_slow(&self) {
-        let _queue = self.lock_queue();
         let before = self.state.fetch_sub(READER, Ordering::Release);
         // Only the last reader leaving frees anything a waiter waits for.
-        if before & READERS == READER {
-            self.changed.notify_all();
+        if before & WAITERS != 0 && before & READERS == READER {
+            self.wake_waiters();
         }
     }
 
@@ -288,25 +272,19 @@ impl RawRwLock {
     /// makes it a plain reader (an atomic downgrade).
     #[inline]
     pub(super) fn unlock_write(&self) {
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & WAITERS == 0 {
-            match self.state.compare_exchange_weak(
-                state,
-                state & !WRITER,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(now) => state = now,
-            }
+        let before = self.state.fetch_sub(WRITER, Ordering::Release);
+        if before & WAITERS != 0 {
+            self.wake_waiters();
         }
-        self.unlock_write_slow();
     }
 
+    /// Wakes the waiters after a release that may let one of them in. A
+    /// waiter examines the word and starts waiting under the mutex, so
+    /// taking the mutex first means each waiter has either seen the release
+    /// already or is waiting now and gets the notification.
     #[cold]
-    fn unlock_write_slow(&self) {
+    fn wake_waiters(&self) {
         let _queue = self.lock_queue();
-        self.state.fetch_and(!WRITER, Ordering::Release);
         self.changed.notify_all();
     }
 
