@@ -89,6 +89,40 @@ fn writers_exclude_each_other_and_readers_reader_first() {
     exclusion(Preference::Reader);
 }
 
+/// Two readers at once: one is the lock's first reader (counted in the
+/// lock), the other is counted in its thread-local table; a writer excludes
+/// both, and both get out of each other's way.
+#[test]
+fn two_readers_and_a_writer() {
+    check(|| {
+        let shared = Shared::new(Preference::Writer);
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    let first = shared.lock.read().unwrap();
+                    let seen = shared.get();
+                    let nested = shared.lock.read().unwrap();
+                    drop(first);
+                    assert!(shared.lock.is_reader());
+                    assert_eq!(shared.get(), seen);
+                    drop(nested);
+                    assert!(!shared.lock.is_reader());
+                })
+            })
+            .collect();
+        {
+            let _w = shared.lock.write().unwrap();
+            shared.bump();
+        }
+        for reader in readers {
+            reader.join().unwrap();
+        }
+        let _w = shared.lock.try_write().expect("lock left held");
+        assert_eq!(shared.get(), 1);
+    });
+}
+
 /// Write, nested read, nested write, then release the writes while still
 /// reading (the downgrade), against a competing writer.
 #[test]

@@ -1,9 +1,11 @@
-//! What the current thread holds of each reader-writer lock: its read and
-//! write entry counts, kept in a thread-local table keyed by the lock's id.
+//! Who the current thread is, and how many read entries it holds on each
+//! reader-writer lock, in a thread-local table keyed by the lock's id.
 //!
 //! The shared state word only says how many *threads* read; re-entrant
 //! entries are counted here, so that taking a lock again costs no atomic
 //! operation and a thread's own holdings can be checked without a mutex.
+//! (The writer, being one thread, is recorded in the lock itself by its
+//! [`thread_token`].)
 //!
 //! The table is a few inline slots of `Cell`s (no destructor, so each access
 //! is a plain thread-local address computation, which keeps the uncontended
@@ -14,12 +16,8 @@ use std::cell::{Cell, RefCell};
 
 use super::sync::thread_local_table;
 
-/// The calling thread's entries on one lock.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Entries {
-    pub(super) reads: usize,
-    pub(super) writes: usize,
-}
+/// The calling thread's read entries on one lock.
+type Entries = usize;
 
 /// Lock ids start at 1: 0 marks a free slot.
 const FREE: usize = 0;
@@ -42,10 +40,7 @@ struct Inline {
 #[allow(clippy::declare_interior_mutable_const)] // a template, copied per slot
 const EMPTY_SLOT: Slot = Slot {
     lock: Cell::new(FREE),
-    entries: Cell::new(Entries {
-        reads: 0,
-        writes: 0,
-    }),
+    entries: Cell::new(0),
 };
 
 thread_local_table! {
@@ -57,16 +52,41 @@ thread_local_table! {
 }
 
 thread_local_table! {
+    /// This thread's token (0 until first asked for).
+    static TOKEN: Cell<usize> = Cell::new(0);
+}
+
+thread_local_table! {
     static SPILLED: RefCell<Vec<(usize, Entries)>> = RefCell::new(Vec::new());
 }
 
-/// Runs `f` on the calling thread's entries for the lock with id `lock`
+/// A number that identifies the calling thread among all threads the
+/// process ever ran (never reused, unlike thread-local addresses or OS ids),
+/// and is never 0.
+#[inline]
+pub(super) fn thread_token() -> usize {
+    match TOKEN.with(Cell::get) {
+        0 => new_thread_token(),
+        token => token,
+    }
+}
+
+#[cold]
+fn new_thread_token() -> usize {
+    // A 64-bit counter cannot wrap in practice.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let token = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    TOKEN.with(|cell| cell.set(token));
+    token
+}
+
+/// Runs `f` on the calling thread's read entries for the lock with id `lock`
 /// (zero entries if it holds none) and stores what `f` leaves; a lock whose
 /// counts are back to zero leaves the table.
 ///
 /// `f` may block; it must not use the table itself.
 #[inline]
-pub(super) fn with_entries<R>(lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R {
+pub(super) fn with_reads<R>(lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R {
     debug_assert_ne!(lock, FREE);
     // Several accesses with tiny closures rather than one with `f` inside:
     // the compiler inlines tiny ones, and then each access is a plain
@@ -82,12 +102,19 @@ pub(super) fn with_entries<R>(lock: usize, f: impl FnOnce(&mut Entries) -> R) ->
     }
 }
 
-/// The calling thread's entries for the lock with id `lock`.
-pub(super) fn entries(lock: usize) -> Entries {
+/// Whether the calling thread holds no read entry on any lock (outside the
+/// locks' own first-reader records).
+#[inline]
+pub(super) fn holds_no_reads() -> bool {
+    INLINE.with(|table| table.len.get() == 0 && table.spilled.get() == 0)
+}
+
+/// The calling thread's read entries on the lock with id `lock`.
+pub(super) fn reads(lock: usize) -> Entries {
     INLINE.with(|table| match table.find(lock) {
         Some(index) => table.slots[index].entries.get(),
-        None if table.spilled.get() > 0 => spilled_entries(lock).unwrap_or_default(),
-        None => Entries::default(),
+        None if table.spilled.get() > 0 => spilled_entries(lock).unwrap_or(0),
+        None => 0,
     })
 }
 
@@ -117,7 +144,7 @@ impl Inline {
         let index = self.len.get();
         let slot = self.slots.get(index)?;
         slot.lock.set(lock);
-        slot.entries.set(Entries::default());
+        slot.entries.set(0);
         self.len.set(index + 1);
         Some(index)
     }
@@ -125,7 +152,7 @@ impl Inline {
     /// Stores the entries of the slot at `index`, freeing it if they are zero.
     #[inline]
     fn store(&self, index: usize, entries: Entries) {
-        if entries == Entries::default() {
+        if entries == 0 {
             self.free(index);
         } else {
             self.slots[index].entries.set(entries);
@@ -149,14 +176,14 @@ impl Inline {
     }
 }
 
-/// [`with_entries`] for a lock that is not in an inline slot.
+/// [`with_reads`] for a lock that is not in an inline slot.
 #[cold]
 #[inline(never)]
 fn with_spilled_entries<R>(table: &Inline, lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R {
     let spilled = spilled_entries(lock);
-    let mut entries = spilled.unwrap_or_default();
+    let mut entries = spilled.unwrap_or(0);
     let result = f(&mut entries);
-    if spilled.is_some() || entries == Entries::default() {
+    if spilled.is_some() || entries == 0 {
         store_spilled(table, lock, entries);
     } else if let Some(index) = table.claim(lock) {
         table.slots[index].entries.set(entries);
@@ -182,7 +209,7 @@ fn store_spilled(table: &Inline, lock: usize, entries: Entries) {
     SPILLED.with(|spilled| {
         let mut spilled = spilled.borrow_mut();
         let position = spilled.iter().position(|(id, _)| *id == lock);
-        match (position, entries == Entries::default()) {
+        match (position, entries == 0) {
             (Some(index), true) => {
                 spilled.swap_remove(index);
             }

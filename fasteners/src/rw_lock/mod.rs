@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use crate::lock_traits::{Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
 use crate::{Error, ErrorKind, Result};
-use held::Entries;
 use state::{RawRwLock, Wait};
 
 /// The lock's name in error messages.
@@ -129,6 +128,19 @@ pub struct ReaderWriterLock {
     /// lock's address would not do, as a lock may move or be freed and
     /// replaced while some thread still counts entries on it.
     id: AtomicUsize,
+    /// The [`held::thread_token`] of the writing thread, 0 when none writes.
+    /// Only a thread itself stores or clears its token here, so a thread
+    /// finds its own token here exactly while it writes.
+    writer: sync::AtomicUsize,
+    /// The writer's entry count; only the writer touches it.
+    write_entries: sync::AtomicUsize,
+    /// The token of the thread that started reading when no thread read
+    /// (0 when that thread has stopped), and its entry count: that thread
+    /// counts its entries here instead of in the thread-local table, which
+    /// makes the uncontended read cycle as cheap as the write cycle. As for
+    /// `writer`, only the thread itself stores or clears its token.
+    first_reader: sync::AtomicUsize,
+    first_reader_entries: sync::AtomicUsize,
     preference: Preference,
 }
 
@@ -213,6 +225,10 @@ impl ReaderWriterLock {
         ReaderWriterLock {
             raw: RawRwLock::new(matches!(preference, Preference::Writer)),
             id: AtomicUsize::new(0),
+            writer: sync::AtomicUsize::new(0),
+            write_entries: sync::AtomicUsize::new(0),
+            first_reader: sync::AtomicUsize::new(0),
+            first_reader_entries: sync::AtomicUsize::new(0),
             preference,
         }
     }
@@ -231,6 +247,10 @@ impl ReaderWriterLock {
         ReaderWriterLock {
             raw: RawRwLock::new(matches!(preference, Preference::Writer)),
             id: AtomicUsize::new(0),
+            writer: sync::AtomicUsize::new(0),
+            write_entries: sync::AtomicUsize::new(0),
+            first_reader: sync::AtomicUsize::new(0),
+            first_reader_entries: sync::AtomicUsize::new(0),
             preference,
         }
     }
@@ -551,7 +571,8 @@ impl ReaderWriterLock {
     /// ```
     #[must_use]
     pub fn is_reader(&self) -> bool {
-        self.entries().reads > 0
+        self.first_reader.load(sync::Ordering::Relaxed) == held::thread_token()
+            || held::reads(self.id()) > 0
     }
 
     /// Whether the *calling thread* holds the write side (Python's
@@ -568,7 +589,7 @@ impl ReaderWriterLock {
     /// ```
     #[must_use]
     pub fn is_writer(&self) -> bool {
-        self.entries().writes > 0
+        self.writer.load(sync::Ordering::Relaxed) == held::thread_token()
     }
 
     /// Whether the *calling thread* holds the write side or waits for it
@@ -616,10 +637,9 @@ impl ReaderWriterLock {
     /// ```
     #[must_use]
     pub fn owner(&self) -> Option<Owner> {
-        let entries = self.entries();
-        if entries.writes > 0 {
+        if self.is_writer() {
             Some(Owner::Writer)
-        } else if entries.reads > 0 {
+        } else if self.is_reader() {
             Some(Owner::Reader)
         } else {
             None
@@ -650,7 +670,7 @@ impl ReaderWriterLock {
         if self.try_read_entry_fast() {
             Ok(())
         } else {
-            self.acquire_read_slow(self.id(), mode)
+            self.acquire_read_slow(mode)
         }
     }
 
@@ -659,15 +679,38 @@ impl ReaderWriterLock {
     // `fs`-relative address; inlined into a user's crate it becomes a call
     // through the thread-local key's accessor, which costs more than the call.
 
-    /// Takes a read entry if the caller already holds the lock or the lock
-    /// is free of writers and waiters.
+    /// Takes a read entry if the caller already reads or the lock is free
+    /// of writers and waiters.
     fn try_read_entry_fast(&self) -> bool {
+        let me = held::thread_token();
+        if self.first_reader.load(sync::Ordering::Relaxed) == me {
+            let entries = self.first_reader_entries.load(sync::Ordering::Relaxed);
+            self.first_reader_entries
+                .store(entries + 1, sync::Ordering::Relaxed);
+            return true;
+        }
+        // With no read entries anywhere, the caller cannot already read
+        // this lock, so the table need not be searched.
+        if held::holds_no_reads() {
+            return match self.raw.try_lock_read_fast() {
+                Some(true) => {
+                    self.first_reader.store(me, sync::Ordering::Relaxed);
+                    self.first_reader_entries.store(1, sync::Ordering::Relaxed);
+                    true
+                }
+                Some(false) => {
+                    held::with_reads(self.id(), |reads| *reads = 1);
+                    true
+                }
+                None => false,
+            };
+        }
         let raw = &self.raw;
-        held::with_entries(self.id(), |entries| {
-            if entries.reads > 0 {
-                entries.reads += 1;
-            } else if entries.writes == 0 && raw.try_lock_read_fast() {
-                entries.reads = 1;
+        held::with_reads(self.id(), |reads| {
+            if *reads > 0 {
+                *reads += 1;
+            } else if raw.try_lock_read_fast().is_some() {
+                *reads = 1;
             } else {
                 return false;
             }
@@ -675,14 +718,49 @@ impl ReaderWriterLock {
         })
     }
 
+    #[cold]
+    fn acquire_read_slow(&self, mode: Mode) -> Result<()> {
+        let raw = &self.raw;
+        held::with_reads(self.id(), |reads| {
+            if *reads > 0 {
+                *reads += 1;
+                return Ok(());
+            }
+            if self.is_writer() {
+                raw.writer_add_read();
+            } else if !raw.lock_read(mode.wait()) {
+                return Err(mode.busy());
+            }
+            *reads = 1;
+            Ok(())
+        })
+    }
+
     /// Gives back one read entry; false if the caller holds none.
     fn release_read_entry(&self) -> bool {
+        let me = held::thread_token();
+        if self.first_reader.load(sync::Ordering::Relaxed) == me {
+            let entries = self.first_reader_entries.load(sync::Ordering::Relaxed);
+            if entries > 1 {
+                self.first_reader_entries
+                    .store(entries - 1, sync::Ordering::Relaxed);
+            } else {
+                self.first_reader_entries.store(0, sync::Ordering::Relaxed);
+                // Cleared before the release, so that the next first
+                // reader's token is the later store.
+                self.first_reader.store(0, sync::Ordering::Relaxed);
+                // The first reader started while no thread wrote, and a
+                // reader cannot start writing: it is not the writer.
+                self.raw.unlock_read();
+            }
+            return true;
+        }
         let raw = &self.raw;
-        held::with_entries(self.id(), |entries| match entries.reads {
+        held::with_reads(self.id(), |reads| match *reads {
             0 => false,
             1 => {
-                entries.reads = 0;
-                if entries.writes > 0 {
+                *reads = 0;
+                if self.writer.load(sync::Ordering::Relaxed) == me {
                     raw.writer_remove_read();
                 } else {
                     raw.unlock_read();
@@ -690,44 +768,9 @@ impl ReaderWriterLock {
                 true
             }
             _ => {
-                entries.reads -= 1;
+                *reads -= 1;
                 true
             }
-        })
-    }
-
-    /// Gives back one write entry; false if the caller holds none.
-    fn release_write_entry(&self) -> bool {
-        let raw = &self.raw;
-        held::with_entries(self.id(), |entries| match entries.writes {
-            0 => false,
-            1 => {
-                entries.writes = 0;
-                raw.unlock_write();
-                true
-            }
-            _ => {
-                entries.writes -= 1;
-                true
-            }
-        })
-    }
-
-    #[cold]
-    fn acquire_read_slow(&self, id: usize, mode: Mode) -> Result<()> {
-        let raw = &self.raw;
-        held::with_entries(id, |entries| {
-            if entries.reads > 0 {
-                entries.reads += 1;
-                return Ok(());
-            }
-            if entries.writes > 0 {
-                raw.writer_add_read();
-            } else if !raw.lock_read(mode.wait()) {
-                return Err(mode.busy());
-            }
-            entries.reads = 1;
-            Ok(())
         })
     }
 
@@ -737,51 +780,67 @@ impl ReaderWriterLock {
         if self.try_write_entry_fast() {
             Ok(())
         } else {
-            self.acquire_write_slow(self.id(), mode)
+            self.acquire_write_slow(mode)
         }
     }
 
     /// Takes a write entry if the caller already writes or the lock is free.
     fn try_write_entry_fast(&self) -> bool {
-        let raw = &self.raw;
-        held::with_entries(self.id(), |entries| {
-            if entries.writes > 0 {
-                entries.writes += 1;
-            } else if entries.reads == 0 && raw.try_lock_write_fast() {
-                entries.writes = 1;
-            } else {
-                return false;
-            }
-            true
-        })
+        let me = held::thread_token();
+        if self.writer.load(sync::Ordering::Relaxed) == me {
+            let entries = self.write_entries.load(sync::Ordering::Relaxed);
+            self.write_entries
+                .store(entries + 1, sync::Ordering::Relaxed);
+            return true;
+        }
+        if self.raw.try_lock_write_fast() {
+            self.become_writer(me);
+            return true;
+        }
+        false
     }
 
     #[cold]
-    fn acquire_write_slow(&self, id: usize, mode: Mode) -> Result<()> {
-        let raw = &self.raw;
-        held::with_entries(id, |entries| {
-            if entries.writes > 0 {
-                entries.writes += 1;
-                return Ok(());
-            }
-            if entries.reads > 0 {
-                return Err(Error::in_process(
-                    ErrorKind::WouldDeadlock,
-                    NAME,
-                    "the calling thread holds the read side and asks for the write side \
-                     (upgrading is not supported: release the read lock first)",
-                ));
-            }
-            if !raw.lock_write(mode.wait()) {
-                return Err(mode.busy());
-            }
-            entries.writes = 1;
-            Ok(())
-        })
+    fn acquire_write_slow(&self, mode: Mode) -> Result<()> {
+        if self.is_reader() {
+            return Err(Error::in_process(
+                ErrorKind::WouldDeadlock,
+                NAME,
+                "the calling thread holds the read side and asks for the write side \
+                 (upgrading is not supported: release the read lock first)",
+            ));
+        }
+        if !self.raw.lock_write(mode.wait()) {
+            return Err(mode.busy());
+        }
+        self.become_writer(held::thread_token());
+        Ok(())
     }
 
-    fn entries(&self) -> Entries {
-        held::entries(self.id())
+    /// Records the calling thread, which just took the write side, as the writer.
+    #[inline]
+    fn become_writer(&self, me: usize) {
+        self.writer.store(me, sync::Ordering::Relaxed);
+        self.write_entries.store(1, sync::Ordering::Relaxed);
+    }
+
+    /// Gives back one write entry; false if the caller holds none.
+    fn release_write_entry(&self) -> bool {
+        if !self.is_writer() {
+            return false;
+        }
+        let entries = self.write_entries.load(sync::Ordering::Relaxed);
+        if entries > 1 {
+            self.write_entries
+                .store(entries - 1, sync::Ordering::Relaxed);
+        } else {
+            self.write_entries.store(0, sync::Ordering::Relaxed);
+            // Cleared before the release, so that the next writer's token
+            // is the later store.
+            self.writer.store(0, sync::Ordering::Relaxed);
+            self.raw.unlock_write();
+        }
+        true
     }
 
     #[inline]

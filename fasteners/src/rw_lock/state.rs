@@ -118,15 +118,18 @@ impl RawRwLock {
     }
 
     /// Takes the read side for a thread that holds neither side, if that
-    /// is a single compare-exchange (no writer, nobody waiting).
+    /// is a single compare-exchange (no writer, nobody waiting): `Some(true)`
+    /// if no other thread was reading, `Some(false)` if some were, `None` if
+    /// the slow path must decide.
     #[inline]
-    pub(super) fn try_lock_read_fast(&self) -> bool {
+    pub(super) fn try_lock_read_fast(&self) -> Option<bool> {
         let state = self.state.load(Ordering::Relaxed);
-        state & (WRITER | WAITERS) == 0
+        let taken = state & (WRITER | WAITERS) == 0
             && self
                 .state
                 .compare_exchange_weak(state, state + READER, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
+                .is_ok();
+        taken.then_some(state & READERS == 0)
     }
 
     /// Takes the write side for a thread that holds neither side, if the
