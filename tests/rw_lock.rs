@@ -702,6 +702,38 @@ fn introspection_reports_the_caller_and_the_lock() {
     assert!(text.contains("ReaderWriterLock"), "{text}");
 }
 
+/// Entries belong to threads, and a thread's identity is never reused: a
+/// thread that ends while holding entries taken by hand leaves the lock
+/// held (as in Python), and no later thread can pass for it.
+#[test]
+fn entries_of_an_ended_thread_stay_with_it() {
+    for side in ["read", "write"] {
+        let lock = Arc::new(ReaderWriterLock::new());
+        let inner = Arc::clone(&lock);
+        spawn(move || match side {
+            "read" => assert!(inner.acquire_read_lock(true, None).unwrap()),
+            _ => assert!(inner.acquire_write_lock(true, None).unwrap()),
+        })
+        .value();
+        for _ in 0..4 {
+            let inner = Arc::clone(&lock);
+            let (owner, release_read, release_write, write) = spawn(move || {
+                (
+                    inner.owner(),
+                    inner.release_read_lock().unwrap_err().kind(),
+                    inner.release_write_lock().unwrap_err().kind(),
+                    inner.try_write().map(drop).unwrap_err().kind(),
+                )
+            })
+            .value();
+            assert_eq!(owner, None, "{side}");
+            assert_eq!(release_read, ErrorKind::NotHeld, "{side}");
+            assert_eq!(release_write, ErrorKind::NotHeld, "{side}");
+            assert_eq!(write, ErrorKind::WouldBlock, "{side}");
+        }
+    }
+}
+
 #[test]
 fn a_static_lock_works() {
     static LOCK: ReaderWriterLock = ReaderWriterLock::new();

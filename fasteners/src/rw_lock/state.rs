@@ -1,5 +1,6 @@
 //! The raw reader-writer lock: who holds it, counted per thread, with no
-//! knowledge of re-entrancy (that is `held.rs`'s job).
+//! knowledge of re-entrancy (the caller, `mod.rs` with `held.rs`, counts
+//! each thread's entries and asks this layer only for a thread's first one).
 //!
 //! One atomic word says everything the uncontended paths need:
 //!
