@@ -87,7 +87,15 @@ pub enum Owner {
 ///   releases it as its guards drop, and the next caller proceeds.
 ///
 /// Holdings belong to threads: guards are not [`Send`], and releasing what
-/// the calling thread does not hold is an [`ErrorKind::NotHeld`] error.
+/// the calling thread does not hold is an [`ErrorKind::NotHeld`] error. A
+/// thread that ends while holding entries it took by hand
+/// ([`acquire_read_lock`](Self::acquire_read_lock) and friends, no guard)
+/// leaves them held, as in Python; no later thread can release them for it.
+///
+/// Uncontended, taking and releasing either side costs one compare-exchange
+/// and one atomic subtraction, plus a little per-thread bookkeeping; waiting
+/// threads sleep on a condition variable and are woken by the release that
+/// lets them in.
 ///
 /// # Examples
 ///
