@@ -697,13 +697,17 @@ impl ReaderWriterLock {
                 .store(entries + 1, sync::Ordering::Relaxed);
             return true;
         }
+        // Nobody held the lock at all, so neither did the caller.
+        if self.raw.try_lock_read_idle() {
+            self.become_first_reader(me);
+            return true;
+        }
         // With no read entries anywhere, the caller cannot already read
         // this lock, so the table need not be searched.
         if held::holds_no_reads() {
             return match self.raw.try_lock_read_fast() {
                 Some(true) => {
-                    self.first_reader.store(me, sync::Ordering::Relaxed);
-                    self.first_reader_entries.store(1, sync::Ordering::Relaxed);
+                    self.become_first_reader(me);
                     true
                 }
                 Some(false) => {
@@ -724,6 +728,14 @@ impl ReaderWriterLock {
             }
             true
         })
+    }
+
+    /// Records the calling thread, which just started reading while no
+    /// other thread read, as the first reader.
+    #[inline]
+    fn become_first_reader(&self, me: usize) {
+        self.first_reader.store(me, sync::Ordering::Relaxed);
+        self.first_reader_entries.store(1, sync::Ordering::Relaxed);
     }
 
     #[cold]

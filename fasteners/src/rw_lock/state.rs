@@ -133,6 +133,15 @@ impl RawRwLock {
         taken.then_some(state & READERS == 0)
     }
 
+    /// Takes the read side if the lock is entirely free (no reader, no
+    /// writer, no waiter).
+    #[inline]
+    pub(super) fn try_lock_read_idle(&self) -> bool {
+        self.state
+            .compare_exchange(0, READER, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
     /// Takes the write side for a thread that holds neither side, if the
     /// lock is entirely free.
     #[inline]
