@@ -510,13 +510,10 @@ fn writers_are_served_in_arrival_order() {
     let mut writers = Vec::new();
     for n in 0..WRITERS {
         let (l, o) = (Arc::clone(&lock), Arc::clone(&order));
-        let (arriving, arrived) = mpsc::channel();
         writers.push(spawn(move || {
-            arriving.send(()).unwrap();
             let _w = l.write().unwrap();
             o.lock().unwrap().push(n);
         }));
-        arrived.recv_timeout(LIMIT).unwrap();
         // Writer `n` must be queued before writer `n + 1` arrives.
         queued_writers_settle(&lock, n + 1);
     }
