@@ -474,12 +474,27 @@ fn readers_first_order() {
 #[test]
 fn waiting_writer_blocks_new_readers_but_not_current_ones() {
     let lock = Arc::new(ReaderWriterLock::new());
+    // Main reads first (the lock records it); a second thread reads too
+    // (its own table records it): both kinds of current reader re-enter.
     let read = lock.read().unwrap();
+    let inner = Arc::clone(&lock);
+    let (reading, read_taken) = mpsc::channel();
+    let (reenter, may_reenter) = mpsc::channel::<()>();
+    let second = spawn(move || {
+        let _r = inner.read().unwrap();
+        reading.send(()).unwrap();
+        may_reenter.recv_timeout(LIMIT).unwrap();
+        inner.try_read().map(drop).is_ok()
+    });
+    read_taken.recv_timeout(LIMIT).unwrap();
     let inner = Arc::clone(&lock);
     let writer = spawn(move || inner.write().map(drop).is_ok());
     wait_until("the writer waits", || lock.has_pending_writers());
-    // The current reader may read again (else it would deadlock the writer)...
+    // The current readers may read again (else they would deadlock the
+    // writer)...
     let again = lock.try_read().unwrap();
+    reenter.send(()).unwrap();
+    assert!(second.value());
     // ...but a new one must wait behind the writer.
     let inner = Arc::clone(&lock);
     let newcomer = spawn(move || inner.try_read().map(drop).unwrap_err().kind()).value();
