@@ -4,15 +4,15 @@
 //! The shared state word only says how many *threads* read; re-entrant
 //! entries are counted here, so that taking a lock again costs no atomic
 //! operation and a thread's own holdings can be checked without a mutex.
-//! (Two threads are recorded in the lock itself instead, by their
-//! [`thread_token`]: the writer, and the "first reader", the thread that
-//! started reading when no other did; that spares the uncontended cycles
-//! any table lookup.)
+//! (The writer, being one thread, is recorded in the lock itself by its
+//! [`thread_token`].)
 //!
-//! The table is a few inline slots of `Cell`s (no destructor, so each access
-//! is a plain thread-local address computation, which keeps the uncontended
-//! cycle close to std's), and a vector for a thread that holds more locks
-//! than that at once.
+//! The table is a "favourite" slot, which a thread holding no read entries
+//! uses for the lock it starts reading (so the common cycle, one lock at a
+//! time, never searches anything), then a few inline slots, and a vector for
+//! a thread that holds more locks than that at once. All but the vector are
+//! `Cell`s without a destructor, so each access is a plain thread-local
+//! address computation; nothing here is shared with other threads.
 
 use std::cell::{Cell, RefCell};
 
@@ -31,6 +31,8 @@ struct Slot {
 }
 
 struct Inline {
+    /// The favourite slot: a lock id (or `FREE`) and its read entries.
+    favourite: Slot,
     /// The first `len` slots are in use, the rest free: a thread holding no
     /// lock finds that out without looking at any slot.
     slots: [Slot; INLINE_SLOTS],
@@ -47,6 +49,7 @@ const EMPTY_SLOT: Slot = Slot {
 
 thread_local_table! {
     static INLINE: Inline = Inline {
+        favourite: EMPTY_SLOT,
         slots: [EMPTY_SLOT; INLINE_SLOTS],
         len: Cell::new(0),
         spilled: Cell::new(0),
@@ -104,16 +107,59 @@ pub(super) fn with_reads<R>(lock: usize, f: impl FnOnce(&mut Entries) -> R) -> R
     }
 }
 
-/// Whether the calling thread holds no read entry on any lock (outside the
-/// locks' own first-reader records).
+/// Whether the calling thread holds no read entry on any lock.
 #[inline]
 pub(super) fn holds_no_reads() -> bool {
-    INLINE.with(|table| table.len.get() == 0 && table.spilled.get() == 0)
+    INLINE.with(|table| {
+        table.favourite.lock.get() == FREE && table.len.get() == 0 && table.spilled.get() == 0
+    })
+}
+
+/// Takes one more read entry on `lock` if it is in the favourite slot.
+#[inline]
+pub(super) fn reenter_favourite(lock: usize) -> bool {
+    INLINE.with(|table| {
+        let favourite = &table.favourite;
+        let hit = favourite.lock.get() == lock;
+        if hit {
+            favourite.entries.set(favourite.entries.get() + 1);
+        }
+        hit
+    })
+}
+
+/// Records the first read entry on `lock` in the favourite slot; only for a
+/// thread that [holds no reads](holds_no_reads).
+#[inline]
+pub(super) fn enter_favourite(lock: usize) {
+    INLINE.with(|table| {
+        table.favourite.lock.set(lock);
+        table.favourite.entries.set(1);
+    });
+}
+
+/// Gives back one read entry on `lock` if it is in the favourite slot:
+/// `Some(true)` if that was the last one, `None` if `lock` is not there.
+#[inline]
+pub(super) fn leave_favourite(lock: usize) -> Option<bool> {
+    INLINE.with(|table| {
+        let favourite = &table.favourite;
+        if favourite.lock.get() != lock {
+            return None;
+        }
+        let left = favourite.entries.get() - 1;
+        favourite.entries.set(left);
+        if left == 0 {
+            favourite.lock.set(FREE);
+        }
+        Some(left == 0)
+    })
 }
 
 /// The calling thread's read entries on the lock with id `lock`.
 pub(super) fn reads(lock: usize) -> Entries {
     INLINE.with(|table| match table.find(lock) {
+        _ if table.favourite.lock.get() == lock => table.favourite.entries.get(),
         Some(index) => table.slots[index].entries.get(),
         None if table.spilled.get() > 0 => spilled_entries(lock).unwrap_or(0),
         None => 0,

@@ -129,8 +129,13 @@ pub enum Owner {
 /// lock.release_read_lock().unwrap();
 /// assert!(lock.release_read_lock().is_err());
 /// ```
+// Layout (`repr(C)`): the fields every operation reads (`id`, and `writer`
+// for writes) come first, the state word that every operation writes comes
+// last, at least a cache line further on. Sharing a line, a reader's load of
+// `id` would fetch the line shared and its atomic update would then fetch it
+// again exclusively: twice the cache traffic of std's lock under contention.
+#[repr(C)]
 pub struct ReaderWriterLock {
-    raw: RawRwLock,
     /// Unique among all locks ever made in this process (0 until first
     /// used): the key of this lock in each thread's table of holdings. A
     /// lock's address would not do, as a lock may move or be freed and
@@ -142,15 +147,16 @@ pub struct ReaderWriterLock {
     writer: sync::AtomicUsize,
     /// The writer's entry count; only the writer touches it.
     write_entries: sync::AtomicUsize,
-    /// The token of the thread that started reading when no thread read
-    /// (0 when that thread has stopped), and its entry count: that thread
-    /// counts its entries here instead of in the thread-local table, which
-    /// makes the uncontended read cycle as cheap as the write cycle. As for
-    /// `writer`, only the thread itself stores or clears its token.
-    first_reader: sync::AtomicUsize,
-    first_reader_entries: sync::AtomicUsize,
     preference: Preference,
+    raw: RawRwLock,
 }
+
+#[cfg(not(loom))]
+const _: () = assert!(
+    std::mem::offset_of!(ReaderWriterLock, raw) + state::STATE_OFFSET
+        >= std::mem::offset_of!(ReaderWriterLock, write_entries) + 64,
+    "the state word must not share a cache line with the fields read before it"
+);
 
 /// How an acquisition waits, and what it reports when it gets nothing.
 #[derive(Debug, Clone, Copy)]
@@ -235,8 +241,6 @@ impl ReaderWriterLock {
             id: AtomicUsize::new(0),
             writer: sync::AtomicUsize::new(0),
             write_entries: sync::AtomicUsize::new(0),
-            first_reader: sync::AtomicUsize::new(0),
-            first_reader_entries: sync::AtomicUsize::new(0),
             preference,
         }
     }
@@ -257,8 +261,6 @@ impl ReaderWriterLock {
             id: AtomicUsize::new(0),
             writer: sync::AtomicUsize::new(0),
             write_entries: sync::AtomicUsize::new(0),
-            first_reader: sync::AtomicUsize::new(0),
-            first_reader_entries: sync::AtomicUsize::new(0),
             preference,
         }
     }
@@ -579,8 +581,7 @@ impl ReaderWriterLock {
     /// ```
     #[must_use]
     pub fn is_reader(&self) -> bool {
-        self.first_reader.load(sync::Ordering::Relaxed) == held::thread_token()
-            || held::reads(self.id()) > 0
+        held::reads(self.id()) > 0
     }
 
     /// Whether the *calling thread* holds the write side (Python's
@@ -690,35 +691,21 @@ impl ReaderWriterLock {
     /// Takes a read entry if the caller already reads or the lock is free
     /// of writers and waiters.
     fn try_read_entry_fast(&self) -> bool {
-        let me = held::thread_token();
-        if self.first_reader.load(sync::Ordering::Relaxed) == me {
-            let entries = self.first_reader_entries.load(sync::Ordering::Relaxed);
-            self.first_reader_entries
-                .store(entries + 1, sync::Ordering::Relaxed);
-            return true;
-        }
-        // Nobody held the lock at all, so neither did the caller.
-        if self.raw.try_lock_read_idle() {
-            self.become_first_reader(me);
+        let id = self.id();
+        if held::reenter_favourite(id) {
             return true;
         }
         // With no read entries anywhere, the caller cannot already read
         // this lock, so the table need not be searched.
         if held::holds_no_reads() {
-            return match self.raw.try_lock_read_fast() {
-                Some(true) => {
-                    self.become_first_reader(me);
-                    true
-                }
-                Some(false) => {
-                    held::with_reads(self.id(), |reads| *reads = 1);
-                    true
-                }
-                None => false,
-            };
+            if self.raw.try_lock_read_fast().is_none() {
+                return false;
+            }
+            held::enter_favourite(id);
+            return true;
         }
         let raw = &self.raw;
-        held::with_reads(self.id(), |reads| {
+        held::with_reads(id, |reads| {
             if *reads > 0 {
                 *reads += 1;
             } else if raw.try_lock_read_fast().is_some() {
@@ -728,14 +715,6 @@ impl ReaderWriterLock {
             }
             true
         })
-    }
-
-    /// Records the calling thread, which just started reading while no
-    /// other thread read, as the first reader.
-    #[inline]
-    fn become_first_reader(&self, me: usize) {
-        self.first_reader.store(me, sync::Ordering::Relaxed);
-        self.first_reader_entries.store(1, sync::Ordering::Relaxed);
     }
 
     #[cold]
@@ -758,29 +737,24 @@ impl ReaderWriterLock {
 
     /// Gives back one read entry; false if the caller holds none.
     fn release_read_entry(&self) -> bool {
-        let me = held::thread_token();
-        if self.first_reader.load(sync::Ordering::Relaxed) == me {
-            let entries = self.first_reader_entries.load(sync::Ordering::Relaxed);
-            if entries > 1 {
-                self.first_reader_entries
-                    .store(entries - 1, sync::Ordering::Relaxed);
-            } else {
-                self.first_reader_entries.store(0, sync::Ordering::Relaxed);
-                // Cleared before the release, so that the next first
-                // reader's token is the later store.
-                self.first_reader.store(0, sync::Ordering::Relaxed);
-                // The first reader started while no thread wrote, and a
-                // reader cannot start writing: it is not the writer.
-                self.raw.unlock_read();
-            }
-            return true;
+        let id = self.id();
+        match held::leave_favourite(id) {
+            // The favourite slot only holds reads taken on the fast path,
+            // which a writer never takes: this is a plain reader.
+            Some(true) => self.raw.unlock_read(),
+            Some(false) => {}
+            None => return self.release_read_entry_in_table(id),
         }
+        true
+    }
+
+    fn release_read_entry_in_table(&self, id: usize) -> bool {
         let raw = &self.raw;
-        held::with_reads(self.id(), |reads| match *reads {
+        held::with_reads(id, |reads| match *reads {
             0 => false,
             1 => {
                 *reads = 0;
-                if self.writer.load(sync::Ordering::Relaxed) == me {
+                if self.is_writer() {
                     raw.writer_remove_read();
                 } else {
                     raw.unlock_read();

@@ -81,13 +81,19 @@ impl Queue {
     }
 }
 
+/// `repr(C)`, with the state word last: see [`super::ReaderWriterLock`]'s layout.
 #[derive(Debug)]
+#[repr(C)]
 pub(super) struct RawRwLock {
-    state: AtomicUsize,
     queue: Mutex<Queue>,
     changed: Condvar,
     prefer_writers: bool,
+    state: AtomicUsize,
 }
+
+/// Where the state word sits in a [`RawRwLock`].
+#[cfg(not(loom))]
+pub(super) const STATE_OFFSET: usize = std::mem::offset_of!(RawRwLock, state);
 
 impl RawRwLock {
     #[cfg(not(loom))]
@@ -131,15 +137,6 @@ impl RawRwLock {
                 .compare_exchange_weak(state, state + READER, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok();
         taken.then_some(state & READERS == 0)
-    }
-
-    /// Takes the read side if the lock is entirely free (no reader, no
-    /// writer, no waiter).
-    #[inline]
-    pub(super) fn try_lock_read_idle(&self) -> bool {
-        self.state
-            .compare_exchange(0, READER, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
     }
 
     /// Takes the write side for a thread that holds neither side, if the
