@@ -92,7 +92,7 @@ pub(super) struct RawRwLock {
 }
 
 /// Where the state word sits in a [`RawRwLock`].
-#[cfg(not(loom))]
+#[cfg(all(not(loom), target_pointer_width = "64"))]
 pub(super) const STATE_OFFSET: usize = std::mem::offset_of!(RawRwLock, state);
 
 impl RawRwLock {
