@@ -11,9 +11,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod error;
+mod lock_file;
 mod lock_traits;
+mod process_lock;
+mod process_rw_lock;
 mod rw_lock;
+mod sys;
 
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
+pub use process_lock::{InterProcessLock, InterProcessLockGuard};
+pub use process_rw_lock::{
+    InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
+};
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
+pub use sys::Mechanism;

@@ -1,0 +1,125 @@
+//! Uncontended costs of the process locks against the kernel's floor: a raw
+//! lock + unlock pair on an already-open file, per mechanism.
+//!
+//! `cargo bench --bench process_lock -- --warm-up-time 1 --measurement-time 3`
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use fasteners::{InterProcessLock, InterProcessReaderWriterLock, Mechanism};
+
+fn bench_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fasteners-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn open(path: &Path) -> File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .unwrap()
+}
+
+/// The kernel floor for OFD locks: `F_OFD_SETLK` write lock, then unlock.
+#[cfg(target_os = "linux")]
+fn raw_ofd_pair(file: &File) {
+    use std::os::unix::io::AsRawFd;
+    let set = |l_type: libc::c_int| {
+        // SAFETY: `flock` is plain integers; all-zero is a valid value.
+        let mut request: libc::flock = unsafe { std::mem::zeroed() };
+        request.l_type = l_type as _;
+        request.l_whence = libc::SEEK_SET as _;
+        // SAFETY: the descriptor is open and `request` is a valid `flock`.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &request) };
+        assert_eq!(result, 0);
+    };
+    set(libc::F_WRLCK);
+    set(libc::F_UNLCK);
+}
+
+fn mechanisms() -> Vec<(&'static str, Mechanism)> {
+    #[cfg(target_os = "linux")]
+    return vec![("ofd", Mechanism::Ofd), ("flock", Mechanism::Flock)];
+    #[cfg(not(target_os = "linux"))]
+    return vec![("flock", Mechanism::Flock)];
+}
+
+fn uncontended(c: &mut Criterion) {
+    let dir = bench_dir();
+    for (name, mechanism) in mechanisms() {
+        let mut group = c.benchmark_group(format!("uncontended/{name}"));
+        let raw_file = open(&dir.join(format!("raw-{name}.lock")));
+        group.bench_function("raw lock+unlock pair", |b| match mechanism {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => b.iter(|| raw_ofd_pair(&raw_file)),
+            _ => b.iter(|| {
+                fs4::FileExt::lock(&raw_file).unwrap();
+                fs4::FileExt::unlock(&raw_file).unwrap();
+            }),
+        });
+        let stat_path = dir.join(format!("raw-{name}.lock"));
+        group.bench_function("stat(path) alone", |b| {
+            b.iter(|| std::fs::metadata(&stat_path).unwrap())
+        });
+        // The floor of a lock that checks the file's identity after locking.
+        group.bench_function("raw pair + stat(path)", |b| match mechanism {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => b.iter(|| {
+                raw_ofd_pair(&raw_file);
+                std::fs::metadata(&stat_path).unwrap()
+            }),
+            _ => b.iter(|| {
+                fs4::FileExt::lock(&raw_file).unwrap();
+                let metadata = std::fs::metadata(&stat_path).unwrap();
+                fs4::FileExt::unlock(&raw_file).unwrap();
+                metadata
+            }),
+        });
+
+        let lock =
+            InterProcessLock::with_mechanism(dir.join(format!("ipl-{name}.lock")), mechanism);
+        group.bench_function("InterProcessLock lock+release", |b| {
+            b.iter(|| drop(lock.lock().unwrap()))
+        });
+        group.bench_function("InterProcessLock try_lock+release", |b| {
+            b.iter(|| drop(lock.try_lock().unwrap()))
+        });
+
+        let rw = InterProcessReaderWriterLock::with_mechanism(
+            dir.join(format!("rw-{name}.lock")),
+            mechanism,
+        );
+        group.bench_function("RW read+release", |b| b.iter(|| drop(rw.read().unwrap())));
+        group.bench_function("RW write+release", |b| b.iter(|| drop(rw.write().unwrap())));
+
+        // Another thread of this process already holds the shared side: a
+        // second reader pays only the in-process bookkeeping.
+        let (hold, holding) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let rw = &rw;
+            s.spawn(move || {
+                let guard = rw.read().unwrap();
+                hold.send(()).unwrap();
+                let _ = stopped.recv();
+                drop(guard);
+            });
+            holding.recv().unwrap();
+            group.bench_function("RW second reader in the process", |b| {
+                b.iter(|| drop(rw.read().unwrap()))
+            });
+            stop.send(()).unwrap();
+        });
+        group.finish();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, uncontended);
+criterion_main!(benches);

@@ -1,0 +1,63 @@
+//! Linux open-file-description locks: `fcntl(F_OFD_SETLK / F_OFD_SETLKW)`
+//! over the whole file (`l_whence = SEEK_SET`, `l_start = 0`, `l_len = 0`).
+//!
+//! Unlike POSIX record locks (`F_SETLK`, `lockf`), these belong to the open
+//! file description, not to the process: closing another descriptor of the
+//! same file does not drop them, and two descriptions in one process conflict.
+//! They do conflict with POSIX record locks, which is what makes a Rust process
+//! and a Python fasteners process (`fcntl.lockf`) exclude each other.
+//! Neither rustix nor std exposes these commands, hence the raw call.
+
+use std::fs::File;
+use std::io;
+use std::os::unix::io::AsRawFd;
+
+use super::{retry_interrupted, Mode};
+
+/// Applies `l_type` to the whole file with the given `F_OFD_*` command.
+fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
+    // SAFETY: `flock` is a plain C struct of integers, for which all-zero
+    // bytes are a valid value; the fields that matter are set below.
+    let mut request: libc::flock = unsafe { std::mem::zeroed() };
+    // The constants are small (0..=2); the field types differ between targets.
+    request.l_type = l_type as _;
+    request.l_whence = libc::SEEK_SET as _;
+    request.l_start = 0;
+    request.l_len = 0; // to the end of the file, however long it grows
+    request.l_pid = 0; // required to be 0 for OFD locks
+    retry_interrupted(|| {
+        // SAFETY: the descriptor is open for the lifetime of `file`, and
+        // `request` is a valid `flock` that lives across the call, as the
+        // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
+        if result == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    })
+}
+
+fn lock_type(mode: Mode) -> libc::c_int {
+    match mode {
+        Mode::Shared => libc::F_RDLCK,
+        Mode::Exclusive => libc::F_WRLCK,
+    }
+}
+
+pub(super) fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
+    match set_lock(file, libc::F_OFD_SETLK, lock_type(mode)) {
+        Ok(()) => Ok(true),
+        // POSIX allows either errno for "held by someone else".
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EAGAIN | libc::EACCES)) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+pub(super) fn lock(file: &File, mode: Mode) -> io::Result<()> {
+    set_lock(file, libc::F_OFD_SETLKW, lock_type(mode))
+}
+
+pub(super) fn unlock(file: &File) -> io::Result<()> {
+    set_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK)
+}

@@ -1,0 +1,132 @@
+//! No acquire, failed or not, leaks a descriptor or a thread, and the lock
+//! file's descriptor is close-on-exec. One test function: descriptor counts
+//! must not see other tests' files.
+#![cfg(target_os = "linux")]
+
+mod process_common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
+use process_common::{mechanisms, Helper, TempDir, STEP};
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Waits (bounded) until `value()` comes back to `expected`: the background
+/// waiter exits on its own once the lock is released, with no event to wait on.
+fn settles_to(expected: usize, value: impl Fn() -> usize) -> bool {
+    let deadline = Instant::now() + STEP;
+    while Instant::now() < deadline {
+        if value() == expected {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
+}
+
+/// The descriptor this process has open on `path`, if any.
+fn descriptor_of(path: &Path) -> Option<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .find_map(|entry| {
+            let entry = entry.ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            (target == path).then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+}
+
+#[test]
+fn no_descriptor_or_thread_leaks_and_close_on_exec() {
+    for mechanism in mechanisms() {
+        let dir = TempDir::new("fd-leaks");
+        let path = dir.join("a.lock");
+        let (base_fds, base_threads) = (open_descriptors(), threads());
+        let mut holder = Helper::start("hold", mechanism, &path, &["ex"]);
+        holder.expect("locked");
+        // With the holder's pipes and output reader.
+        let fds = open_descriptors();
+        let thread_count = threads();
+
+        // 1000 failed tries, each with a fresh object.
+        for i in 0..1000 {
+            let err = if i % 3 == 0 {
+                InterProcessLock::with_mechanism(&path, mechanism)
+                    .try_lock()
+                    .map(drop)
+            } else if i % 3 == 1 {
+                InterProcessReaderWriterLock::with_mechanism(&path, mechanism)
+                    .try_read()
+                    .map(drop)
+            } else {
+                InterProcessReaderWriterLock::with_mechanism(&path, mechanism)
+                    .try_write()
+                    .map(drop)
+            };
+            assert_eq!(err.unwrap_err().kind(), ErrorKind::WouldBlock);
+        }
+        assert_eq!(open_descriptors(), fds, "fresh objects");
+
+        // 1000 failed tries with one object: one descriptor while it lives.
+        let lock = InterProcessLock::with_mechanism(&path, mechanism);
+        for _ in 0..1000 {
+            assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+        }
+        assert_eq!(open_descriptors(), fds + 1, "one object");
+        // Close-on-exec.
+        let fd = descriptor_of(&path).expect("the lock file is open");
+        let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .unwrap()
+            .trim();
+        let flags = u32::from_str_radix(flags, 8).unwrap();
+        assert_ne!(flags & libc::O_CLOEXEC as u32, 0, "flags {flags:o}");
+        drop(lock);
+        assert_eq!(open_descriptors(), fds, "object dropped");
+
+        // Failed opens leak nothing either.
+        for _ in 0..100 {
+            let err = InterProcessLock::with_mechanism(dir.path(), mechanism)
+                .lock()
+                .unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Io);
+        }
+        assert_eq!(open_descriptors(), fds, "failed opens");
+
+        // Timed-out attempts: at most one background waiter (one thread, one
+        // descriptor) per lock file, gone once the holder releases.
+        for _ in 0..20 {
+            let lock = InterProcessLock::with_mechanism(&path, mechanism);
+            let err = lock.try_lock_for(Duration::from_millis(1)).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::TimedOut);
+        }
+        assert!(open_descriptors() <= fds + 1);
+        assert!(threads() <= thread_count + 1);
+        holder.send("release");
+        holder.expect("released");
+        assert!(holder.finish().success());
+        assert!(
+            settles_to(base_fds, open_descriptors),
+            "background waiter's descriptor"
+        );
+        assert!(
+            settles_to(base_threads, threads),
+            "background waiter's thread"
+        );
+        // And it left the lock free.
+        drop(
+            InterProcessLock::with_mechanism(&path, mechanism)
+                .try_lock()
+                .unwrap(),
+        );
+    }
+}

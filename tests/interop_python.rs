@@ -1,0 +1,128 @@
+//! Interop with the real Python fasteners (`pip install fasteners`): on Linux
+//! a Python process and a Rust process (default OFD mechanism) exclude each
+//! other on the same file; readers of both share. Skips with a notice when
+//! Python's `fasteners` is not importable, unless `CI` is set.
+#![cfg(target_os = "linux")]
+
+mod process_common;
+
+use std::path::Path;
+use std::process::Command;
+
+use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
+use process_common::{Helper, TempDir};
+
+/// `hold <kind> <path>`: lock, print `locked`, wait for a line, release,
+/// print `released`. `try <kind> <path>`: print the result of one
+/// non-blocking acquire (`True` / `False`), releasing if it got it.
+const SCRIPT: &str = r#"
+import sys, fasteners
+command, kind, path = sys.argv[1:4]
+if kind == "ex":
+    lock = fasteners.InterProcessLock(path)
+    acquire, release = lock.acquire, lock.release
+elif kind == "read":
+    lock = fasteners.InterProcessReaderWriterLock(path)
+    acquire, release = lock.acquire_read_lock, lock.release_read_lock
+else:
+    lock = fasteners.InterProcessReaderWriterLock(path)
+    acquire, release = lock.acquire_write_lock, lock.release_write_lock
+if command == "hold":
+    assert acquire(blocking=True, timeout=20)
+    print("locked", flush=True)
+    sys.stdin.readline()
+    release()
+    print("released", flush=True)
+else:
+    got = acquire(blocking=False)
+    print(got, flush=True)
+    if got:
+        release()
+"#;
+
+fn python(command: &str, kind: &str, path: &Path) -> Helper {
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", SCRIPT, command, kind]).arg(path);
+    Helper::spawn(cmd, format!("python {command} {kind}"))
+}
+
+fn python_fasteners_available() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import fasteners"])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Python's fasteners is not importable (pip install -r requirements-test.txt)"
+        );
+        eprintln!(
+            "NOTICE: skipping the Python interop test: `python3 -c 'import fasteners'` fails"
+        );
+    }
+    ok
+}
+
+fn python_try(kind: &str, path: &Path) -> bool {
+    let mut child = python("try", kind, path);
+    let line = child.next_line();
+    assert!(child.finish().success());
+    match line.as_str() {
+        "True" => true,
+        "False" => false,
+        other => panic!("python printed {other:?}"),
+    }
+}
+
+#[test]
+fn python_and_rust_exclude_each_other() {
+    if !python_fasteners_available() {
+        return;
+    }
+    let dir = TempDir::new("interop");
+    let path = dir.join("shared.lock");
+    let lock = InterProcessLock::with_mechanism(&path, Mechanism::Ofd);
+    let rw = InterProcessReaderWriterLock::with_mechanism(&path, Mechanism::Ofd);
+
+    // Python holds InterProcessLock: Rust cannot get it, either way.
+    let mut holder = python("hold", "ex", &path);
+    holder.expect("locked");
+    assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(rw.try_read().unwrap_err().kind(), ErrorKind::WouldBlock);
+    holder.send("release");
+    holder.expect("released");
+    assert!(holder.finish().success());
+
+    // Python holds the write side.
+    let mut holder = python("hold", "write", &path);
+    holder.expect("locked");
+    assert_eq!(rw.try_write().unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(rw.try_read().unwrap_err().kind(), ErrorKind::WouldBlock);
+    holder.send("release");
+    holder.expect("released");
+    assert!(holder.finish().success());
+
+    // Rust holds: Python's non-blocking acquire returns False.
+    let guard = lock.lock().unwrap();
+    assert!(!python_try("ex", &path));
+    assert!(!python_try("read", &path));
+    drop(guard);
+    assert!(python_try("ex", &path));
+    let writing = rw.write().unwrap();
+    assert!(!python_try("write", &path));
+    drop(writing);
+
+    // Shared and shared coexist; shared and exclusive do not.
+    let reading = rw.read().unwrap();
+    assert!(python_try("read", &path));
+    assert!(!python_try("write", &path));
+    drop(reading);
+    let mut reader = python("hold", "read", &path);
+    reader.expect("locked");
+    drop(rw.try_read().unwrap());
+    assert_eq!(rw.try_write().unwrap_err().kind(), ErrorKind::WouldBlock);
+    reader.send("release");
+    reader.expect("released");
+    assert!(reader.finish().success());
+    drop(rw.try_write().unwrap());
+}

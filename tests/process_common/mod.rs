@@ -1,0 +1,166 @@
+//! Shared by the process-lock tests: unique temporary directories, the helper
+//! child process with line-based, time-bounded conversation, and the list of
+//! mechanisms to run every scenario with.
+#![allow(dead_code)] // each test file uses a different part
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use fasteners::Mechanism;
+
+/// The longest any single step of a test may take before it fails.
+pub const STEP: Duration = Duration::from_secs(20);
+
+/// Every mechanism this platform has.
+pub fn mechanisms() -> Vec<Mechanism> {
+    #[cfg(target_os = "linux")]
+    return vec![Mechanism::Ofd, Mechanism::Flock];
+    #[cfg(not(target_os = "linux"))]
+    return vec![Mechanism::Flock];
+}
+
+/// The helper's name for `mechanism`.
+pub fn mechanism_arg(mechanism: Mechanism) -> &'static str {
+    match mechanism {
+        #[cfg(target_os = "linux")]
+        Mechanism::Ofd => "ofd",
+        _ => "flock",
+    }
+}
+
+/// A fresh directory, removed with its content when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "fasteners-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `fasteners-test-helper`, killed and reaped when dropped.
+pub struct Helper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    what: String,
+}
+
+impl Helper {
+    /// Starts `fasteners-test-helper <command> <mechanism> <path> <args...>`.
+    pub fn start(command: &str, mechanism: Mechanism, path: &Path, args: &[&str]) -> Helper {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fasteners-test-helper"));
+        cmd.arg(command)
+            .arg(mechanism_arg(mechanism))
+            .arg(path)
+            .args(args);
+        Helper::spawn(cmd, format!("helper {command} {args:?}"))
+    }
+
+    /// Starts any command that talks the same line protocol.
+    pub fn spawn(mut cmd: Command, what: String) -> Helper {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {what}: {err}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Helper {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            what,
+        }
+    }
+
+    /// The next line the child prints, waiting at most [`STEP`].
+    pub fn next_line(&mut self) -> String {
+        match self.lines.recv_timeout(STEP) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => panic!("{}: no output within {STEP:?}", self.what),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("{}: exited early ({:?})", self.what, self.child.wait())
+            }
+        }
+    }
+
+    /// Waits for the line `expected`, failing on any other.
+    pub fn expect(&mut self, expected: &str) {
+        let line = self.next_line();
+        assert_eq!(line, expected, "{}", self.what);
+    }
+
+    /// Whether the child printed a line within `wait` (None if it did not).
+    pub fn line_within(&mut self, wait: Duration) -> Option<String> {
+        self.lines.recv_timeout(wait).ok()
+    }
+
+    /// Sends one line to the child's stdin.
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .unwrap_or_else(|err| panic!("{}: cannot write: {err}", self.what));
+    }
+
+    /// Waits (at most [`STEP`]) for the child to exit and returns its status.
+    pub fn finish(mut self) -> ExitStatus {
+        self.stdin = None;
+        // The output pipe closes when the child exits.
+        match self.lines.recv_timeout(STEP) {
+            Ok(line) => panic!("{}: unexpected output {line:?}", self.what),
+            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("{}: did not exit", self.what),
+        }
+        self.child.wait().expect("wait")
+    }
+
+    /// Kills the child with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
