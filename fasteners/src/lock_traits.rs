@@ -34,6 +34,7 @@ use crate::{Error, ErrorKind, Result};
 /// struct SpinLock(AtomicBool);
 ///
 /// /// Releases the spin lock when dropped.
+/// #[derive(Debug)]
 /// #[must_use = "the lock is released as soon as the guard is dropped"]
 /// struct SpinGuard<'a>(&'a AtomicBool);
 ///
