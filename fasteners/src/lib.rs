@@ -15,6 +15,7 @@ mod lock_file;
 mod lock_traits;
 mod process_lock;
 mod process_rw_lock;
+mod rw_lock;
 mod sys;
 
 pub use error::{Error, ErrorKind, Result};
@@ -23,6 +24,7 @@ pub use process_lock::{InterProcessLock, InterProcessLockGuard};
 pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
 };
+pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
 pub use sys::Mechanism;
 
 mod macro_support;

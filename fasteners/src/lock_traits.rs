@@ -34,8 +34,8 @@ use crate::{Error, ErrorKind, Result};
 /// struct SpinLock(AtomicBool);
 ///
 /// /// Releases the spin lock when dropped.
-/// #[must_use = "the lock is released as soon as the guard is dropped"]
 /// #[derive(Debug)]
+/// #[must_use = "the lock is released as soon as the guard is dropped"]
 /// struct SpinGuard<'a>(&'a AtomicBool);
 ///
 /// impl Drop for SpinGuard<'_> {

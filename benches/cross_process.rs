@@ -1,0 +1,479 @@
+//! Cross-process benchmarks: handoff latency and contended throughput.
+//!
+//! `cargo bench --bench cross_process` (optionally `-- --iterations 300`). Linux
+//! only: the baselines are raw Linux system calls.
+//!
+//! Handoff: a holder process takes the lock, lets a waiter process block on
+//! it, releases it, and the waiter reports when it got it. The latency is the
+//! time from the holder's release to the waiter holding the lock, read from
+//! the system clock in both processes. The baseline is the kernel's own
+//! blocking handoff: a raw blocking lock call (OFD `fcntl` and `flock`).
+//!
+//! Throughput: N processes each take the lock, increment a counter file and
+//! release it, a fixed number of times; we report the total time, the longest
+//! wait any one acquisition saw, and the longest run of consecutive
+//! acquisitions by one process (fairness).
+//!
+//! The same scenarios for Python fasteners are in `scripts/bench_python.py`;
+//! `scripts/bench.sh` runs both in one go.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fasteners::{InterProcessLock, Mechanism};
+
+/// How a process takes and releases the lock in one scenario.
+#[derive(Clone, Copy, Debug)]
+enum Scenario {
+    /// Raw blocking `F_OFD_SETLKW` on an open file: the kernel's floor.
+    RawOfd,
+    /// Raw blocking `flock` on an open file.
+    RawFlock,
+    /// `InterProcessLock::lock` (default mechanism).
+    Lock,
+    /// `InterProcessLock::try_lock_for` with a long timeout.
+    LockTimeout,
+    /// `InterProcessLock` with the fs4 (`flock`) mechanism.
+    LockFlock,
+}
+
+impl Scenario {
+    const ALL: [Scenario; 5] = [
+        Scenario::RawOfd,
+        Scenario::RawFlock,
+        Scenario::Lock,
+        Scenario::LockTimeout,
+        Scenario::LockFlock,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::RawOfd => "raw-ofd",
+            Scenario::RawFlock => "raw-flock",
+            Scenario::Lock => "lock",
+            Scenario::LockTimeout => "lock-timeout",
+            Scenario::LockFlock => "lock-flock",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Scenario::RawOfd => "raw OFD fcntl, blocking (kernel floor)",
+            Scenario::RawFlock => "raw flock, blocking (kernel floor)",
+            Scenario::Lock => "InterProcessLock::lock()",
+            Scenario::LockTimeout => "InterProcessLock::try_lock_for(60 s)",
+            Scenario::LockFlock => "InterProcessLock (Mechanism::Flock)::lock()",
+        }
+    }
+
+    fn parse(name: &str) -> Scenario {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .unwrap_or_else(|| panic!("unknown scenario {name}"))
+    }
+}
+
+/// One process's way into the lock: an open file for the raw scenarios, a
+/// lock object for the crate's.
+enum Locker {
+    Raw {
+        file: File,
+        ofd: bool,
+    },
+    Crate {
+        lock: InterProcessLock,
+        timeout: Option<Duration>,
+    },
+}
+
+impl Locker {
+    fn new(scenario: Scenario, path: &Path) -> Locker {
+        let raw = |ofd| {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(path)
+                .expect("open lock file");
+            Locker::Raw { file, ofd }
+        };
+        match scenario {
+            Scenario::RawOfd => raw(true),
+            Scenario::RawFlock => raw(false),
+            Scenario::Lock => Locker::Crate {
+                lock: InterProcessLock::new(path),
+                timeout: None,
+            },
+            Scenario::LockTimeout => Locker::Crate {
+                lock: InterProcessLock::new(path),
+                timeout: Some(Duration::from_secs(60)),
+            },
+            Scenario::LockFlock => Locker::Crate {
+                lock: InterProcessLock::with_mechanism(path, Mechanism::Flock),
+                timeout: None,
+            },
+        }
+    }
+
+    /// Runs `f` under the lock.
+    fn with<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self {
+            Locker::Raw { file, ofd } => {
+                raw::lock(file, *ofd, true);
+                let r = f();
+                raw::lock(file, *ofd, false);
+                r
+            }
+            Locker::Crate { lock, timeout } => {
+                let guard = match timeout {
+                    None => lock.lock(),
+                    Some(t) => lock.try_lock_for(*t),
+                }
+                .expect("acquire");
+                let r = f();
+                guard.release().expect("release");
+                r
+            }
+        }
+    }
+}
+
+/// The raw baselines: the two kernel calls, nothing else.
+mod raw {
+    use super::*;
+
+    pub fn lock(file: &File, ofd: bool, acquire: bool) {
+        let fd = file.as_raw_fd();
+        let rc = if ofd {
+            // SAFETY: `flock` is a plain C struct of integers; all-zero is a valid value.
+            let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+            fl.l_type = if acquire {
+                libc::F_WRLCK
+            } else {
+                libc::F_UNLCK
+            } as _;
+            fl.l_whence = libc::SEEK_SET as _;
+            // SAFETY: `fd` is open for the lifetime of `file`; `fl` is a valid flock.
+            unsafe { libc::fcntl(fd, libc::F_OFD_SETLKW, &fl) }
+        } else {
+            let op = if acquire {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_UN
+            };
+            // SAFETY: `fd` is open for the lifetime of `file`.
+            unsafe { libc::flock(fd, op) }
+        };
+        assert_eq!(
+            rc,
+            0,
+            "raw lock call failed: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+struct ChildProc {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ChildProc {
+    fn spawn(args: &[&str]) -> ChildProc {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        ChildProc {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn recv(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "child exited early");
+        line.trim().to_owned()
+    }
+}
+
+impl Drop for ChildProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Latency percentiles in microseconds.
+struct Percentiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn percentiles(mut samples_ns: Vec<u128>) -> Percentiles {
+    samples_ns.sort_unstable();
+    let at = |q: f64| {
+        let i = ((samples_ns.len() as f64 - 1.0) * q).round() as usize;
+        samples_ns[i] as f64 / 1000.0
+    };
+    Percentiles {
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+        max: at(1.0),
+    }
+}
+
+fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) -> Percentiles {
+    let path = dir.join(format!("handoff-{}.lock", scenario.name()));
+    let locker = Locker::new(scenario, &path);
+    let mut waiter = ChildProc::spawn(&["child-handoff", scenario.name(), path.to_str().unwrap()]);
+    assert_eq!(waiter.recv(), "ready");
+    let mut samples = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let released_at = locker.with(|| {
+            waiter.send("go");
+            assert_eq!(waiter.recv(), "waiting");
+            // Pacing only: give the waiter time to enter its blocking call,
+            // so that we measure a handoff to a blocked waiter.
+            std::thread::sleep(hold);
+            now_ns()
+        });
+        let acquired_at: u128 = waiter.recv().parse().unwrap();
+        samples.push(acquired_at.saturating_sub(released_at));
+    }
+    waiter.send("quit");
+    percentiles(samples)
+}
+
+fn child_handoff(scenario: Scenario, path: &Path) {
+    let locker = Locker::new(scenario, path);
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    for line in stdin.lock().lines() {
+        match line.unwrap().as_str() {
+            "go" => {
+                writeln!(out, "waiting").unwrap();
+                out.flush().unwrap();
+                let acquired_at = locker.with(now_ns);
+                writeln!(out, "{acquired_at}").unwrap();
+                out.flush().unwrap();
+            }
+            _ => return,
+        }
+    }
+}
+
+struct Throughput {
+    total: Duration,
+    longest_wait: Duration,
+    longest_run: u64,
+}
+
+/// Runs `procs` processes that each increment the counter `per_proc` times.
+fn throughput(scenario: Scenario, dir: &Path, procs: usize, per_proc: u64) -> Throughput {
+    let path = dir.join(format!("throughput-{}-{procs}.lock", scenario.name()));
+    let counter = dir.join(format!("throughput-{}-{procs}.count", scenario.name()));
+    std::fs::write(&counter, "0 -1\n").unwrap();
+    let mut children: Vec<ChildProc> = (0..procs)
+        .map(|id| {
+            ChildProc::spawn(&[
+                "child-count",
+                scenario.name(),
+                path.to_str().unwrap(),
+                counter.to_str().unwrap(),
+                &id.to_string(),
+                &per_proc.to_string(),
+            ])
+        })
+        .collect();
+    for child in &mut children {
+        assert_eq!(child.recv(), "ready");
+    }
+    let start = Instant::now();
+    for child in &mut children {
+        child.send("go");
+    }
+    let mut longest_wait = Duration::ZERO;
+    let mut longest_run = 0;
+    for child in &mut children {
+        let report = child.recv();
+        let mut fields = report.split_whitespace().map(|f| f.parse::<u64>().unwrap());
+        longest_wait = longest_wait.max(Duration::from_nanos(fields.next().unwrap()));
+        longest_run = longest_run.max(fields.next().unwrap());
+    }
+    let total = start.elapsed();
+    let text = std::fs::read_to_string(&counter).unwrap();
+    let count: u64 = text.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(
+        count,
+        procs as u64 * per_proc,
+        "lost updates under {}",
+        scenario.name()
+    );
+    Throughput {
+        total,
+        longest_wait,
+        longest_run,
+    }
+}
+
+fn child_count(scenario: Scenario, path: &Path, counter: &Path, id: u64, per_proc: u64) {
+    let locker = Locker::new(scenario, path);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(counter)
+        .unwrap();
+    let mut out = std::io::stdout();
+    writeln!(out, "ready").unwrap();
+    out.flush().unwrap();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let (mut longest_wait, mut longest_run) = (0u128, 0u64);
+    let mut buf = String::new();
+    for _ in 0..per_proc {
+        let asked = Instant::now();
+        locker.with(|| {
+            longest_wait = longest_wait.max(asked.elapsed().as_nanos());
+            buf.clear();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.read_to_string(&mut buf).unwrap();
+            let mut fields = buf.split_whitespace();
+            let count: u64 = fields.next().unwrap().parse().unwrap();
+            let last: i64 = fields.next().unwrap().parse().unwrap();
+            let run: u64 = fields.next().map_or(0, |f| f.parse().unwrap());
+            let run = if last == id as i64 { run + 1 } else { 1 };
+            longest_run = longest_run.max(run);
+            let text = format!("{} {id} {run}\n", count + 1);
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.write_all(text.as_bytes()).unwrap();
+        });
+    }
+    writeln!(out, "{longest_wait} {longest_run}").unwrap();
+    out.flush().unwrap();
+}
+
+fn arg_value(args: &[String], flag: &str, default: usize) -> usize {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| v.parse().expect("a number"))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("child-handoff") => {
+            return child_handoff(Scenario::parse(&args[1]), Path::new(&args[2]));
+        }
+        Some("child-count") => {
+            return child_count(
+                Scenario::parse(&args[1]),
+                Path::new(&args[2]),
+                Path::new(&args[3]),
+                args[4].parse().unwrap(),
+                args[5].parse().unwrap(),
+            );
+        }
+        _ => {}
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs us with no
+    // such flag: then do a tiny smoke run so the harness stays compiled and working.
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let iterations = arg_value(&args, "--iterations", if smoke { 5 } else { 500 });
+    let per_proc = arg_value(&args, "--count", if smoke { 20 } else { 2000 }) as u64;
+    let hold = Duration::from_millis(arg_value(&args, "--hold-ms", 2) as u64);
+
+    let dir = TempDir::new();
+    println!(
+        "## Handoff latency to a waiter blocked in another process \
+         ({iterations} handoffs, lock held {hold:?} before each)\n"
+    );
+    println!("| scenario | p50 µs | p90 µs | p99 µs | max µs | p50 vs kernel |");
+    println!("|---|---|---|---|---|---|");
+    let mut floor = None;
+    for scenario in Scenario::ALL {
+        let p = handoff(scenario, dir.path(), iterations, hold);
+        let floor_p50 = *floor.get_or_insert(p.p50);
+        println!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x |",
+            scenario.describe(),
+            p.p50,
+            p.p90,
+            p.p99,
+            p.max,
+            p.p50 / floor_p50
+        );
+    }
+
+    println!("\n## Contended throughput ({per_proc} increments of a counter file per process)\n");
+    println!(
+        "| scenario | processes | total ms | µs per acquisition | longest wait ms | longest run |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for procs in [2, 4] {
+        for scenario in Scenario::ALL {
+            let t = throughput(scenario, dir.path(), procs, per_proc);
+            let acquisitions = (procs as u64 * per_proc) as f64;
+            println!(
+                "| {} | {procs} | {:.1} | {:.2} | {:.2} | {} |",
+                scenario.describe(),
+                t.total.as_secs_f64() * 1e3,
+                t.total.as_secs_f64() * 1e6 / acquisitions,
+                t.longest_wait.as_secs_f64() * 1e3,
+                t.longest_run
+            );
+        }
+    }
+}
+
+/// A scratch directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let dir = std::env::temp_dir().join(format!("fasteners-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
