@@ -7,11 +7,14 @@ use std::hint::black_box;
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fasteners::{interprocess_locked, locked, read_locked, write_locked, InterProcessLock};
+use fasteners::{
+    interprocess_locked, locked, read_locked, write_locked, InterProcessLock, ReaderWriterLock,
+};
 
 struct Counter {
     lock: Mutex<()>,
     rw: RwLock<()>,
+    crate_rw: ReaderWriterLock,
 }
 
 /// The body both versions run: enough to not be optimised away.
@@ -70,6 +73,32 @@ impl Counter {
     }
 }
 
+impl Counter {
+    #[inline(never)]
+    #[read_locked(lock = crate_rw)]
+    fn crate_read_attribute(&self, x: u64) -> u64 {
+        body(x)
+    }
+
+    #[inline(never)]
+    fn crate_read_by_hand(&self, x: u64) -> u64 {
+        let _guard = self.crate_rw.read().expect("read lock");
+        body(x)
+    }
+
+    #[inline(never)]
+    #[write_locked(lock = crate_rw)]
+    fn crate_write_attribute(&self, x: u64) -> u64 {
+        body(x)
+    }
+
+    #[inline(never)]
+    fn crate_write_by_hand(&self, x: u64) -> u64 {
+        let _guard = self.crate_rw.write().expect("write lock");
+        body(x)
+    }
+}
+
 fn file_lock_path() -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "fasteners-bench-macros-{}.lock",
@@ -96,6 +125,7 @@ fn attribute_vs_hand_written(c: &mut Criterion) {
     let counter = Counter {
         lock: Mutex::new(()),
         rw: RwLock::new(()),
+        crate_rw: ReaderWriterLock::new(),
     };
     let mut group = c.benchmark_group("std Mutex");
     group.bench_function("#[locked]", |b| b.iter(|| counter.attribute(black_box(7))));
@@ -122,6 +152,24 @@ fn attribute_vs_hand_written(c: &mut Criterion) {
     });
     group.bench_function("by hand", |b| {
         b.iter(|| counter.write_by_hand(black_box(7)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("ReaderWriterLock read");
+    group.bench_function("#[read_locked]", |b| {
+        b.iter(|| counter.crate_read_attribute(black_box(7)))
+    });
+    group.bench_function("by hand", |b| {
+        b.iter(|| counter.crate_read_by_hand(black_box(7)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("ReaderWriterLock write");
+    group.bench_function("#[write_locked]", |b| {
+        b.iter(|| counter.crate_write_attribute(black_box(7)))
+    });
+    group.bench_function("by hand", |b| {
+        b.iter(|| counter.crate_write_by_hand(black_box(7)))
     });
     group.finish();
 

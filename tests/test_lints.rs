@@ -174,6 +174,29 @@ pub fn file_write() -> fasteners::Result<u8> {
     Ok(15)
 }
 
+/// The crate's own reader-writer lock.
+pub struct Store {
+    lock: fasteners::ReaderWriterLock,
+}
+
+impl Store {
+    /// Read side, timeout.
+    ///
+    /// # Errors
+    ///
+    /// When a writer holds the lock too long.
+    #[read_locked(timeout = Duration::from_secs(5))]
+    pub fn read(&self) -> fasteners::Result<u8> {
+        Ok(16)
+    }
+
+    /// Write side.
+    #[write_locked]
+    pub fn write(&self) -> u8 {
+        17
+    }
+}
+
 #[test]
 fn everything_runs() {
     let mut obj = Obj {
@@ -198,13 +221,18 @@ fn everything_runs() {
         free(),
     ];
     assert_eq!(results, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    let store = Store {
+        lock: fasteners::ReaderWriterLock::new(),
+    };
     let file_results = [
         file_locked(),
         file_locked_timeout().unwrap(),
         file_read(),
         file_write().unwrap(),
+        store.read().unwrap(),
+        store.write(),
     ];
-    assert_eq!(file_results, [12, 13, 14, 15]);
+    assert_eq!(file_results, [12, 13, 14, 15, 16, 17]);
     for name in ["exclusive", "exclusive-timeout", "rw"] {
         std::fs::remove_file(lock_path(name)).unwrap();
     }
