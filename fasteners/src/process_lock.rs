@@ -66,7 +66,7 @@ use crate::{Lockable, Result, TimedLockable};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct InterProcessLock {
-    file: LockFile,
+    pub(crate) file: LockFile,
 }
 
 /// Holds an [`InterProcessLock`]; releases it when dropped.

@@ -50,7 +50,7 @@ use crate::{Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct InterProcessReaderWriterLock {
-    file: LockFile,
+    pub(crate) file: LockFile,
 }
 
 /// Holds the read (shared) side of an [`InterProcessReaderWriterLock`];
