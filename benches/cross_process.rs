@@ -80,8 +80,14 @@ impl Scenario {
 /// One process's way into the lock: an open file for the raw scenarios, a
 /// lock object for the crate's.
 enum Locker {
-    Raw { file: File, ofd: bool },
-    Crate { lock: InterProcessLock, timeout: Option<Duration> },
+    Raw {
+        file: File,
+        ofd: bool,
+    },
+    Crate {
+        lock: InterProcessLock,
+        timeout: Option<Duration>,
+    },
 }
 
 impl Locker {
@@ -99,7 +105,10 @@ impl Locker {
         match scenario {
             Scenario::RawOfd => raw(true),
             Scenario::RawFlock => raw(false),
-            Scenario::Lock => Locker::Crate { lock: InterProcessLock::new(path), timeout: None },
+            Scenario::Lock => Locker::Crate {
+                lock: InterProcessLock::new(path),
+                timeout: None,
+            },
             Scenario::LockTimeout => Locker::Crate {
                 lock: InterProcessLock::new(path),
                 timeout: Some(Duration::from_secs(60)),
@@ -142,21 +151,37 @@ mod raw {
         let fd = file.as_raw_fd();
         let rc = if ofd {
             let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-            fl.l_type = if acquire { libc::F_WRLCK } else { libc::F_UNLCK } as _;
+            fl.l_type = if acquire {
+                libc::F_WRLCK
+            } else {
+                libc::F_UNLCK
+            } as _;
             fl.l_whence = libc::SEEK_SET as _;
             // SAFETY: `fd` is open for the lifetime of `file`; `fl` is a valid flock.
             unsafe { libc::fcntl(fd, libc::F_OFD_SETLKW, &fl) }
         } else {
-            let op = if acquire { libc::LOCK_EX } else { libc::LOCK_UN };
+            let op = if acquire {
+                libc::LOCK_EX
+            } else {
+                libc::LOCK_UN
+            };
             // SAFETY: `fd` is open for the lifetime of `file`.
             unsafe { libc::flock(fd, op) }
         };
-        assert_eq!(rc, 0, "raw lock call failed: {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "raw lock call failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 }
 
 fn now_ns() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 struct ChildProc {
@@ -175,7 +200,11 @@ impl ChildProc {
             .expect("spawn child");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        ChildProc { child, stdin, stdout }
+        ChildProc {
+            child,
+            stdin,
+            stdout,
+        }
     }
 
     fn send(&mut self, line: &str) {
@@ -212,7 +241,12 @@ fn percentiles(mut samples_ns: Vec<u128>) -> Percentiles {
         let i = ((samples_ns.len() as f64 - 1.0) * q).round() as usize;
         samples_ns[i] as f64 / 1000.0
     };
-    Percentiles { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1.0) }
+    Percentiles {
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+        max: at(1.0),
+    }
 }
 
 fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) -> Percentiles {
@@ -298,13 +332,26 @@ fn throughput(scenario: Scenario, dir: &Path, procs: usize, per_proc: u64) -> Th
     let total = start.elapsed();
     let text = std::fs::read_to_string(&counter).unwrap();
     let count: u64 = text.split_whitespace().next().unwrap().parse().unwrap();
-    assert_eq!(count, procs as u64 * per_proc, "lost updates under {}", scenario.name());
-    Throughput { total, longest_wait, longest_run }
+    assert_eq!(
+        count,
+        procs as u64 * per_proc,
+        "lost updates under {}",
+        scenario.name()
+    );
+    Throughput {
+        total,
+        longest_wait,
+        longest_run,
+    }
 }
 
 fn child_count(scenario: Scenario, path: &Path, counter: &Path, id: u64, per_proc: u64) {
     let locker = Locker::new(scenario, path);
-    let mut file = OpenOptions::new().read(true).write(true).open(counter).unwrap();
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(counter)
+        .unwrap();
     let mut out = std::io::stdout();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();
@@ -388,7 +435,9 @@ fn main() {
     }
 
     println!("\n## Contended throughput ({per_proc} increments of a counter file per process)\n");
-    println!("| scenario | processes | total ms | µs per acquisition | longest wait ms | longest run |");
+    println!(
+        "| scenario | processes | total ms | µs per acquisition | longest wait ms | longest run |"
+    );
     println!("|---|---|---|---|---|---|");
     for procs in [2, 4] {
         for scenario in Scenario::ALL {

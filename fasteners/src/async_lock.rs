@@ -178,7 +178,10 @@ impl InterProcessLock {
     /// cannot be created or opened, the OS refuses the lock, or the
     /// background waiter's thread cannot be started.
     pub async fn lock_async(&self) -> Result<AsyncInterProcessLockGuard<'_>> {
-        let held = self.file.acquire_async(Mode::Exclusive, Wait::Forever).await?;
+        let held = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::Forever)
+            .await?;
         Ok(AsyncInterProcessLockGuard { held })
     }
 
@@ -323,7 +326,10 @@ impl InterProcessReaderWriterLock {
     ///
     /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) when a writer kept
     /// it for the whole timeout, and the errors of [`read_async`](Self::read_async).
-    pub async fn read_async_for(&self, timeout: Duration) -> Result<AsyncInterProcessReadGuard<'_>> {
+    pub async fn read_async_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<AsyncInterProcessReadGuard<'_>> {
         let held = self
             .file
             .acquire_async(Mode::Shared, Wait::For(timeout))

@@ -344,10 +344,7 @@ mod tokio_impls {
     }
 
     impl<T: ?Sized> AsyncSharedTimedLockable for RwLock<T> {
-        async fn lock_shared_async_for(
-            &self,
-            timeout: Duration,
-        ) -> Result<RwLockReadGuard<'_, T>> {
+        async fn lock_shared_async_for(&self, timeout: Duration) -> Result<RwLockReadGuard<'_, T>> {
             with_timeout(timeout, self.read())
                 .await
                 .map_err(|_| Error::in_process_timed_out(TOKIO_RW_LOCK, timeout))

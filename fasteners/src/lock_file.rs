@@ -24,11 +24,11 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
-use std::future::Future;
 use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
@@ -695,7 +695,11 @@ impl Entry {
             }
             Step::Wait | Step::Block => {
                 let token = progress.token();
-                match state.wakers.iter_mut().find(|(waiting, _)| *waiting == token) {
+                match state
+                    .wakers
+                    .iter_mut()
+                    .find(|(waiting, _)| *waiting == token)
+                {
                     Some((_, waker)) => waker.clone_from(cx.waker()),
                     None => state.wakers.push((token, cx.waker().clone())),
                 }
