@@ -38,15 +38,21 @@ enum Scenario {
     LockTimeout,
     /// `InterProcessLock` with the fs4 (`flock`) mechanism.
     LockFlock,
+    /// `InterProcessLock::lock_async` in a tokio current-thread runtime.
+    LockAsync,
+    /// `InterProcessLock::lock_async_for` with a long timeout, same runtime.
+    LockAsyncTimeout,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 7] = [
         Scenario::RawOfd,
         Scenario::RawFlock,
         Scenario::Lock,
         Scenario::LockTimeout,
         Scenario::LockFlock,
+        Scenario::LockAsync,
+        Scenario::LockAsyncTimeout,
     ];
 
     fn name(self) -> &'static str {
@@ -56,6 +62,8 @@ impl Scenario {
             Scenario::Lock => "lock",
             Scenario::LockTimeout => "lock-timeout",
             Scenario::LockFlock => "lock-flock",
+            Scenario::LockAsync => "lock-async",
+            Scenario::LockAsyncTimeout => "lock-async-timeout",
         }
     }
 
@@ -66,6 +74,10 @@ impl Scenario {
             Scenario::Lock => "InterProcessLock::lock()",
             Scenario::LockTimeout => "InterProcessLock::try_lock_for(60 s)",
             Scenario::LockFlock => "InterProcessLock (Mechanism::Flock)::lock()",
+            Scenario::LockAsync => "InterProcessLock::lock_async() (tokio current-thread)",
+            Scenario::LockAsyncTimeout => {
+                "InterProcessLock::lock_async_for(60 s) (tokio current-thread)"
+            }
         }
     }
 
@@ -117,6 +129,15 @@ impl Locker {
                 lock: InterProcessLock::with_mechanism(path, Mechanism::Flock),
                 timeout: None,
             },
+            Scenario::LockAsync | Scenario::LockAsyncTimeout => Locker::Async {
+                lock: InterProcessLock::new(path),
+                timeout: matches!(scenario, Scenario::LockAsyncTimeout)
+                    .then_some(Duration::from_secs(60)),
+                runtime: tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime"),
+            },
         }
     }
 
@@ -139,6 +160,20 @@ impl Locker {
                 guard.release().expect("release");
                 r
             }
+            Locker::Async {
+                lock,
+                timeout,
+                runtime,
+            } => runtime.block_on(async {
+                let guard = match timeout {
+                    None => lock.lock_async().await,
+                    Some(t) => lock.lock_async_for(*t).await,
+                }
+                .expect("acquire");
+                let r = f();
+                guard.release().expect("release");
+                r
+            }),
         }
     }
 }
