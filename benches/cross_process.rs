@@ -1,6 +1,7 @@
 //! Cross-process benchmarks: handoff latency and contended throughput.
 //!
-//! `cargo bench --bench cross_process` (optionally `-- --iterations 300`).
+//! `cargo bench --bench cross_process` (optionally `-- --iterations 300`). Linux
+//! only: the baselines are raw Linux system calls.
 //!
 //! Handoff: a holder process takes the lock, lets a waiter process block on
 //! it, releases it, and the waiter reports when it got it. The latency is the
@@ -185,6 +186,7 @@ mod raw {
     pub fn lock(file: &File, ofd: bool, acquire: bool) {
         let fd = file.as_raw_fd();
         let rc = if ofd {
+            // SAFETY: `flock` is a plain C struct of integers; all-zero is a valid value.
             let mut fl: libc::flock = unsafe { std::mem::zeroed() };
             fl.l_type = if acquire {
                 libc::F_WRLCK
