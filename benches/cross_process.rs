@@ -101,6 +101,12 @@ enum Locker {
         lock: InterProcessLock,
         timeout: Option<Duration>,
     },
+    /// The async API, each acquisition awaited in a current-thread runtime.
+    Async {
+        lock: InterProcessLock,
+        timeout: Option<Duration>,
+        runtime: tokio::runtime::Runtime,
+    },
 }
 
 impl Locker {
