@@ -1106,6 +1106,98 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
+    /// Another open file description holds the lock, as another process would.
+    #[cfg(target_os = "linux")]
+    fn hold_elsewhere(path: &Path) -> File {
+        let file = open(path).unwrap().file;
+        assert!(Mechanism::Ofd.try_lock(&file, Mode::Exclusive).unwrap());
+        file
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_persistent_background_waiter_per_entry_gone_with_the_last_object() {
+        let path = temp_path("persistent-waiter.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let entry = Arc::downgrade(lock.entry().unwrap());
+        for _ in 0..3 {
+            let err = lock
+                .acquire(Mode::Exclusive, Wait::For(Duration::from_millis(2)))
+                .unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::TimedOut);
+        }
+        // Another object shares the entry and its waiter, still in the kernel.
+        let other = LockFile::new(&path, Mechanism::Ofd);
+        assert!(Arc::ptr_eq(
+            &entry.upgrade().unwrap(),
+            other.entry().unwrap()
+        ));
+        assert!(other.entry().unwrap().state().background.running);
+        drop((lock, other));
+        // The waiter outlives the objects while in the kernel...
+        assert!(entry.upgrade().is_some());
+        Mechanism::Ofd.unlock(&elsewhere).unwrap();
+        // ...then gives the grant back and exits, dropping the entry.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while entry.strong_count() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the background waiter did not exit"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(Mechanism::Ofd
+            .try_lock(&elsewhere, Mode::Exclusive)
+            .unwrap());
+        drop(elsewhere);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_dropped_acquire_future_leaves_the_waiter_list() {
+        use std::task::Wake;
+        struct Nothing;
+        impl Wake for Nothing {
+            fn wake(self: Arc<Self>) {}
+        }
+        let path = temp_path("dropped-future.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let waker = Waker::from(Arc::new(Nothing));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        {
+            let state = lock.entry().unwrap().state();
+            assert_eq!(
+                (state.waiters, state.waiting_writers, state.wakers.len()),
+                (1, 1, 1)
+            );
+        }
+        drop(future);
+        {
+            let state = lock.entry().unwrap().state();
+            assert_eq!(
+                (state.waiters, state.waiting_writers, state.wakers.len()),
+                (0, 0, 0)
+            );
+        }
+        Mechanism::Ofd.unlock(&elsewhere).unwrap();
+        // The grant that comes for nobody is given back at once.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Mechanism::Ofd
+            .try_lock(&elsewhere, Mode::Exclusive)
+            .unwrap()
+        {
+            assert!(Instant::now() < deadline, "the grant was kept");
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop((lock, elsewhere));
+        std::fs::remove_file(&path).unwrap();
+    }
+
     #[test]
     fn an_empty_path_is_an_io_error() {
         let err = LockFile::new(Path::new(""), Mechanism::default())
