@@ -27,7 +27,7 @@ async fn read_balance(ledger: &Path) -> u64 {
 /// One request: add 1 to the ledger, with some async I/O while holding the
 /// lock. Returns whether it was served.
 async fn handle_request(lock: &InterProcessLock, ledger: &Path) -> fasteners::Result<bool> {
-    let guard = match lock.lock_async_for(Duration::from_secs(1)).await {
+    let guard = match lock.lock_async_for(Duration::from_secs(5)).await {
         Ok(guard) => guard,
         Err(err) if err.kind() == fasteners::ErrorKind::TimedOut => return Ok(false),
         Err(err) => return Err(err),
@@ -58,6 +58,8 @@ async fn serve(dir: PathBuf) -> u64 {
                         Ok(false) => eprintln!("a request gave up waiting for the ledger"),
                         Err(err) => panic!("ledger lock failed: {err}"),
                     }
+                    // Time between requests, spent without the lock.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 served
             })
