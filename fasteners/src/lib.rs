@@ -13,9 +13,11 @@
 //! The process locks also have async acquisition
 //! ([`InterProcessLock::lock_async`], [`InterProcessReaderWriterLock::read_async`] /
 //! [`write_async`](InterProcessReaderWriterLock::write_async), with `try_*` and
-//! timed variants) that never blocks the executor thread and works on any
+//! timed variants) that never waits in the executor thread and works on any
 //! executor: the wait happens in a background thread per lock file, which
-//! wakes the task when the lock is handed over. The futures are cancel-safe
+//! wakes the task when the lock is handed over (a poll itself makes only
+//! quick system calls: opening the file on first use, a non-blocking lock
+//! attempt, a `stat` after a grant). The futures are cancel-safe
 //! and the guards are `Send`. Holders are acquisitions, not threads: a task
 //! that asks again for a lock it already holds waits forever (as with
 //! `tokio::sync::Mutex`) rather than getting
