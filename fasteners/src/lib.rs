@@ -52,3 +52,12 @@ pub use process_rw_lock::{
 };
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
 pub use sys::Mechanism;
+
+mod macro_support;
+
+#[doc(hidden)]
+pub use macro_support::__private;
+pub use macro_support::{
+    interprocess_locked, interprocess_read_locked, interprocess_write_locked, locked, read_locked,
+    write_locked,
+};

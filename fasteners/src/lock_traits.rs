@@ -68,6 +68,11 @@ use crate::{Error, ErrorKind, Result};
 /// drop(guard);
 /// assert!(fasteners::try_lock(&lock).unwrap().is_some());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a lock",
+    label = "`{Self}` does not implement `fasteners::Lockable`",
+    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::Lockable`"
+)]
 pub trait Lockable {
     /// Holds the lock until dropped.
     type Guard<'a>
@@ -93,6 +98,11 @@ pub trait Lockable {
 }
 
 /// An exclusive lock that can give up waiting after a timeout.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot give up waiting after a timeout",
+    label = "`{Self}` does not implement `fasteners::TimedLockable`",
+    note = "std's locks have no timed acquisition: use a lock of `fasteners`, or `blocking = false`"
+)]
 pub trait TimedLockable: Lockable {
     /// Waits at most `timeout` for the lock.
     ///
@@ -105,6 +115,11 @@ pub trait TimedLockable: Lockable {
 
 /// A reader-writer lock: many holders of the shared (read) side at once, or
 /// one holder of the exclusive (write) side, which is its [`Lockable`] part.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reader-writer lock",
+    label = "`{Self}` does not implement `fasteners::SharedLockable`",
+    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
+)]
 pub trait SharedLockable: Lockable {
     /// Holds the shared side until dropped.
     type SharedGuard<'a>
@@ -128,6 +143,11 @@ pub trait SharedLockable: Lockable {
 }
 
 /// A reader-writer lock whose both sides can give up waiting after a timeout.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a reader-writer lock that can give up waiting after a timeout",
+    label = "`{Self}` does not implement `fasteners::SharedTimedLockable`",
+    note = "std's `RwLock` has no timed acquisition: use a reader-writer lock of `fasteners`, or `blocking = false`"
+)]
 pub trait SharedTimedLockable: SharedLockable + TimedLockable {
     /// Waits at most `timeout` for the shared side.
     ///
@@ -172,6 +192,25 @@ impl Error {
     #[must_use]
     pub fn would_block_in_process(lock: &'static str) -> Self {
         Error::in_process(ErrorKind::WouldBlock, lock, "held elsewhere (would block)")
+    }
+
+    /// The error a [`TimedLockable::try_lock_for`] implementation returns when
+    /// the lock stayed taken for the whole `timeout`; `lock` names the kind of
+    /// lock for the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{Error, ErrorKind};
+    ///
+    /// let err = Error::timed_out_in_process("my lock", Duration::from_millis(5));
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// assert_eq!(err.to_string(), "my lock: timed out after 5ms");
+    /// ```
+    #[must_use]
+    pub fn timed_out_in_process(lock: &'static str, timeout: Duration) -> Self {
+        Error::in_process_timed_out(lock, timeout)
     }
 }
 
@@ -235,9 +274,12 @@ impl<T: ?Sized> SharedLockable for RwLock<T> {
 /// Forwards every lock trait through a smart pointer, so that a field of type
 /// `Arc<L>`, `Box<L>` or `&L` works wherever `L` does.
 macro_rules! forward_through_pointer {
-    ($($pointer:ident)::+ <$l:ident>) => {
-        impl<$l: Lockable + ?Sized> Lockable for $($pointer)::+<$l> {
-            type Guard<'a> = $l::Guard<'a> where Self: 'a;
+    ($l:ident => $pointer:ty) => {
+        impl<$l: Lockable + ?Sized> Lockable for $pointer {
+            type Guard<'a>
+                = $l::Guard<'a>
+            where
+                Self: 'a;
 
             fn lock(&self) -> Result<Self::Guard<'_>> {
                 self.deref().lock()
@@ -248,14 +290,17 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: TimedLockable + ?Sized> TimedLockable for $($pointer)::+<$l> {
+        impl<$l: TimedLockable + ?Sized> TimedLockable for $pointer {
             fn try_lock_for(&self, timeout: Duration) -> Result<Self::Guard<'_>> {
                 self.deref().try_lock_for(timeout)
             }
         }
 
-        impl<$l: SharedLockable + ?Sized> SharedLockable for $($pointer)::+<$l> {
-            type SharedGuard<'a> = $l::SharedGuard<'a> where Self: 'a;
+        impl<$l: SharedLockable + ?Sized> SharedLockable for $pointer {
+            type SharedGuard<'a>
+                = $l::SharedGuard<'a>
+            where
+                Self: 'a;
 
             fn lock_shared(&self) -> Result<Self::SharedGuard<'_>> {
                 self.deref().lock_shared()
@@ -266,7 +311,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: SharedTimedLockable + ?Sized> SharedTimedLockable for $($pointer)::+<$l> {
+        impl<$l: SharedTimedLockable + ?Sized> SharedTimedLockable for $pointer {
             fn try_lock_shared_for(&self, timeout: Duration) -> Result<Self::SharedGuard<'_>> {
                 self.deref().try_lock_shared_for(timeout)
             }
@@ -274,8 +319,9 @@ macro_rules! forward_through_pointer {
     };
 }
 
-forward_through_pointer!(Arc<L>);
-forward_through_pointer!(Box<L>);
+forward_through_pointer!(L => Arc<L>);
+forward_through_pointer!(L => Box<L>);
+forward_through_pointer!(L => &L);
 
 #[cfg(test)]
 mod tests {

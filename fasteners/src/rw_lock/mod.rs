@@ -884,16 +884,19 @@ impl fmt::Debug for ReaderWriterLock {
 impl Lockable for ReaderWriterLock {
     type Guard<'a> = WriteGuard<'a>;
 
+    #[inline]
     fn lock(&self) -> Result<WriteGuard<'_>> {
         self.write()
     }
 
+    #[inline]
     fn try_lock(&self) -> Result<WriteGuard<'_>> {
         self.try_write()
     }
 }
 
 impl TimedLockable for ReaderWriterLock {
+    #[inline]
     fn try_lock_for(&self, timeout: Duration) -> Result<WriteGuard<'_>> {
         self.try_write_for(timeout)
     }
@@ -902,16 +905,19 @@ impl TimedLockable for ReaderWriterLock {
 impl SharedLockable for ReaderWriterLock {
     type SharedGuard<'a> = ReadGuard<'a>;
 
+    #[inline]
     fn lock_shared(&self) -> Result<ReadGuard<'_>> {
         self.read()
     }
 
+    #[inline]
     fn try_lock_shared(&self) -> Result<ReadGuard<'_>> {
         self.try_read()
     }
 }
 
 impl SharedTimedLockable for ReaderWriterLock {
+    #[inline]
     fn try_lock_shared_for(&self, timeout: Duration) -> Result<ReadGuard<'_>> {
         self.try_read_for(timeout)
     }

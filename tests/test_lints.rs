@@ -1,0 +1,239 @@
+//! Every attribute, in every form, under the strictest lints: the generated
+//! code must not trigger any warning in the user's crate (checked by
+//! `cargo clippy --all-targets -- -D warnings`, and by rustc here).
+#![deny(
+    warnings,
+    clippy::pedantic,
+    unsafe_code,
+    missing_docs,
+    unused_qualifications,
+    rust_2018_idioms
+)]
+
+mod macros_support;
+
+use std::io;
+use std::sync::{Mutex, RwLock};
+use std::time::Duration;
+
+use fasteners::{locked, read_locked, write_locked};
+use macros_support::ToyLock;
+
+static STATIC: Mutex<()> = Mutex::new(());
+
+/// A struct with every kind of lock field.
+pub struct Obj {
+    lock: Mutex<()>,
+    rw: RwLock<()>,
+    toy: ToyLock,
+    other: ToyLock,
+}
+
+impl Obj {
+    /// `#[locked]`.
+    #[locked]
+    pub fn locked(&self) -> u8 {
+        1
+    }
+
+    /// `#[locked]` with a unit body.
+    #[locked]
+    pub fn unit(&self) {}
+
+    /// Several locks.
+    #[locked(lock = [lock, self::STATIC])]
+    pub fn several(&self) -> u8 {
+        2
+    }
+
+    /// Timeout, several locks.
+    ///
+    /// # Errors
+    ///
+    /// When a lock stays taken.
+    #[locked(lock = [toy, other], timeout = Duration::from_millis(10))]
+    pub fn timeout(&self) -> fasteners::Result<u8> {
+        Ok(3)
+    }
+
+    /// Non-blocking.
+    ///
+    /// # Errors
+    ///
+    /// When the lock is taken.
+    #[locked(blocking = false)]
+    pub fn non_blocking(&self) -> io::Result<u8> {
+        Ok(4)
+    }
+
+    /// Read side.
+    #[read_locked(lock = rw)]
+    pub fn read(&self) -> u8 {
+        5
+    }
+
+    /// Read side, timeout.
+    ///
+    /// # Errors
+    ///
+    /// When a writer holds the lock.
+    #[read_locked(lock = toy, timeout = Duration::from_millis(10))]
+    pub fn read_timeout(&self) -> fasteners::Result<u8> {
+        Ok(6)
+    }
+
+    /// Write side.
+    #[write_locked(lock = rw)]
+    pub fn write(&self) -> u8 {
+        7
+    }
+
+    /// Write side, non-blocking, early return.
+    ///
+    /// # Errors
+    ///
+    /// When the lock is taken.
+    #[write_locked(lock = rw, blocking = false)]
+    pub fn write_non_blocking(&self, early: bool) -> fasteners::Result<u8> {
+        if early {
+            return Ok(0);
+        }
+        Ok(8)
+    }
+
+    /// Write side, timeout, `?` in the body.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken, or `text` is not a number.
+    #[write_locked(lock = toy, timeout = Duration::from_millis(10))]
+    pub fn write_timeout(&self, text: &str) -> Result<u8, Box<dyn std::error::Error>> {
+        Ok(text.parse()?)
+    }
+
+    /// Stacked attributes.
+    #[locked]
+    #[read_locked(lock = rw)]
+    pub fn stacked(&self) -> u8 {
+        18
+    }
+
+    /// `&mut self`.
+    #[locked]
+    pub fn by_mut(&mut self) -> u8 {
+        let _ = &mut self.rw;
+        10
+    }
+}
+
+/// A free function on a static.
+#[locked(lock = STATIC)]
+#[must_use]
+pub fn free() -> u8 {
+    11
+}
+
+fn lock_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "fasteners-lints-{}-{name}.lock",
+        std::process::id()
+    ))
+}
+
+/// `#[interprocess_locked]`.
+#[fasteners::interprocess_locked(lock_path("exclusive"))]
+#[must_use]
+pub fn file_locked() -> u8 {
+    12
+}
+
+/// `#[interprocess_locked]` with a timeout.
+///
+/// # Errors
+///
+/// When the lock stays taken.
+#[fasteners::interprocess_locked(lock_path("exclusive-timeout"), timeout = Duration::from_secs(5))]
+pub fn file_locked_timeout() -> io::Result<u8> {
+    Ok(13)
+}
+
+/// `#[interprocess_read_locked]`.
+#[fasteners::interprocess_read_locked(lock_path("rw"))]
+#[must_use]
+pub fn file_read() -> u8 {
+    14
+}
+
+/// `#[interprocess_write_locked]`, non-blocking.
+///
+/// # Errors
+///
+/// When the lock is taken.
+#[fasteners::interprocess_write_locked(lock_path("rw"), blocking = false)]
+pub fn file_write() -> fasteners::Result<u8> {
+    Ok(15)
+}
+
+/// The crate's own reader-writer lock.
+pub struct Store {
+    lock: fasteners::ReaderWriterLock,
+}
+
+impl Store {
+    /// Read side, timeout.
+    ///
+    /// # Errors
+    ///
+    /// When a writer holds the lock too long.
+    #[read_locked(timeout = Duration::from_secs(5))]
+    pub fn read(&self) -> fasteners::Result<u8> {
+        Ok(16)
+    }
+
+    /// Write side.
+    #[write_locked]
+    pub fn write(&self) -> u8 {
+        17
+    }
+}
+
+#[test]
+fn everything_runs() {
+    let mut obj = Obj {
+        lock: Mutex::new(()),
+        rw: RwLock::new(()),
+        toy: ToyLock::new("toy"),
+        other: ToyLock::new("other"),
+    };
+    obj.unit();
+    assert_eq!(obj.stacked(), 18);
+    let results = [
+        obj.locked(),
+        obj.several(),
+        obj.timeout().unwrap(),
+        obj.non_blocking().unwrap(),
+        obj.read(),
+        obj.read_timeout().unwrap(),
+        obj.write(),
+        obj.write_non_blocking(false).unwrap(),
+        obj.write_timeout("9").unwrap(),
+        obj.by_mut(),
+        free(),
+    ];
+    assert_eq!(results, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    let store = Store {
+        lock: fasteners::ReaderWriterLock::new(),
+    };
+    let file_results = [
+        file_locked(),
+        file_locked_timeout().unwrap(),
+        file_read(),
+        file_write().unwrap(),
+        store.read().unwrap(),
+        store.write(),
+    ];
+    assert_eq!(file_results, [12, 13, 14, 15, 16, 17]);
+    for name in ["exclusive", "exclusive-timeout", "rw"] {
+        std::fs::remove_file(lock_path(name)).unwrap();
+    }
+}

@@ -1,0 +1,8 @@
+struct Counter;
+
+impl Counter {
+    #[fasteners::locked(lock = [])]
+    fn bump(&self) {}
+}
+
+fn main() {}

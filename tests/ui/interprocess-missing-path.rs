@@ -1,0 +1,4 @@
+#[fasteners::interprocess_locked]
+fn save() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[fasteners::interprocess_locked(42)]
+fn save() {}
+
+fn main() {}

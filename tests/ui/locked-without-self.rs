@@ -1,0 +1,4 @@
+#[fasteners::locked]
+fn bump() {}
+
+fn main() {}

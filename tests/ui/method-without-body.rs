@@ -1,0 +1,6 @@
+trait Counter {
+    #[fasteners::locked]
+    fn bump(&self);
+}
+
+fn main() {}

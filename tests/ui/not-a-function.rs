@@ -1,0 +1,4 @@
+#[fasteners::locked]
+struct Counter;
+
+fn main() {}
