@@ -143,14 +143,23 @@ struct Background {
     job: Option<(Mode, Arc<OpenFile>)>,
 }
 
-/// Wakers taken out of the state, to wake once the state mutex is unlocked
-/// (a waker may run executor code, which must not find the mutex held).
+/// The waiters to wake, taken out of the state, to wake once the state mutex
+/// is unlocked: a woken thread then finds the mutex free instead of blocking
+/// on it again, and a waker may run executor code, which must not find the
+/// mutex held.
 #[must_use = "wake them after unlocking the state"]
-struct Wakeups(Vec<(u64, Waker)>);
+struct Wakeups<'a> {
+    /// The condition variable of the waiting threads, if any wait.
+    threads: Option<&'a Condvar>,
+    tasks: Vec<(u64, Waker)>,
+}
 
-impl Wakeups {
+impl Wakeups<'_> {
     fn wake(self) {
-        for (_, waker) in self.0 {
+        if let Some(threads) = self.threads {
+            threads.notify_all();
+        }
+        for (_, waker) in self.tasks {
             waker.wake();
         }
     }
@@ -353,15 +362,14 @@ impl Entry {
         result
     }
 
-    /// Wakes the waiting threads now and hands back the waiting tasks' wakers,
-    /// to wake once the state is unlocked.
-    fn notify_waiters(&self, state: &mut State) -> Wakeups {
-        // Skipping the wake-up when no thread waits keeps the uncontended
-        // path free of futex system calls.
-        if state.sync_waiters > 0 {
-            self.changed.notify_all();
+    /// Takes the waiters to wake after a change of the state.
+    fn notify_waiters(&self, state: &mut State) -> Wakeups<'_> {
+        Wakeups {
+            // Skipping the wake-up when no thread waits keeps the uncontended
+            // path free of futex system calls.
+            threads: (state.sync_waiters > 0).then_some(&self.changed),
+            tasks: std::mem::take(&mut state.wakers),
         }
-        Wakeups(std::mem::take(&mut state.wakers))
     }
 
     /// Counts an acquisition as under way.
@@ -373,7 +381,7 @@ impl Entry {
     }
 
     /// Counts an acquisition as over, acquired or not, and tells the others.
-    fn leave(&self, state: &mut State, mode: Mode, acquired: bool) -> Wakeups {
+    fn leave(&self, state: &mut State, mode: Mode, acquired: bool) -> Wakeups<'_> {
         state.waiters -= 1;
         if mode == Mode::Exclusive {
             state.waiting_writers -= 1;
