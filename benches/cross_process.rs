@@ -39,15 +39,25 @@ enum Scenario {
     LockTimeout,
     /// `InterProcessLock` with the fs4 (`flock`) mechanism.
     LockFlock,
+    /// `InterProcessLock::lock_async` in a tokio current-thread runtime.
+    LockAsync,
+    /// `InterProcessLock::lock_async_for` with a long timeout, same runtime.
+    LockAsyncTimeout,
+    /// `InterProcessLock::lock_async` under a minimal executor (thread
+    /// park/unpark): the crate's part of the async handoff, without tokio's.
+    LockAsyncPark,
 }
 
 impl Scenario {
-    const ALL: [Scenario; 5] = [
+    const ALL: [Scenario; 8] = [
         Scenario::RawOfd,
         Scenario::RawFlock,
         Scenario::Lock,
         Scenario::LockTimeout,
         Scenario::LockFlock,
+        Scenario::LockAsync,
+        Scenario::LockAsyncTimeout,
+        Scenario::LockAsyncPark,
     ];
 
     fn name(self) -> &'static str {
@@ -57,6 +67,9 @@ impl Scenario {
             Scenario::Lock => "lock",
             Scenario::LockTimeout => "lock-timeout",
             Scenario::LockFlock => "lock-flock",
+            Scenario::LockAsync => "lock-async",
+            Scenario::LockAsyncTimeout => "lock-async-timeout",
+            Scenario::LockAsyncPark => "lock-async-park",
         }
     }
 
@@ -67,6 +80,11 @@ impl Scenario {
             Scenario::Lock => "InterProcessLock::lock()",
             Scenario::LockTimeout => "InterProcessLock::try_lock_for(60 s)",
             Scenario::LockFlock => "InterProcessLock (Mechanism::Flock)::lock()",
+            Scenario::LockAsync => "InterProcessLock::lock_async() (tokio current-thread)",
+            Scenario::LockAsyncTimeout => {
+                "InterProcessLock::lock_async_for(60 s) (tokio current-thread)"
+            }
+            Scenario::LockAsyncPark => "InterProcessLock::lock_async() (park/unpark block_on)",
         }
     }
 
@@ -88,6 +106,13 @@ enum Locker {
     Crate {
         lock: InterProcessLock,
         timeout: Option<Duration>,
+    },
+    /// The async API, each acquisition awaited in a current-thread runtime
+    /// (or, without one, in [`park_block_on`]).
+    Async {
+        lock: InterProcessLock,
+        timeout: Option<Duration>,
+        runtime: Option<tokio::runtime::Runtime>,
     },
 }
 
@@ -118,6 +143,22 @@ impl Locker {
                 lock: InterProcessLock::with_mechanism(path, Mechanism::Flock),
                 timeout: None,
             },
+            Scenario::LockAsync | Scenario::LockAsyncTimeout => Locker::Async {
+                lock: InterProcessLock::new(path),
+                timeout: matches!(scenario, Scenario::LockAsyncTimeout)
+                    .then_some(Duration::from_secs(60)),
+                runtime: Some(
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime"),
+                ),
+            },
+            Scenario::LockAsyncPark => Locker::Async {
+                lock: InterProcessLock::new(path),
+                timeout: None,
+                runtime: None,
+            },
         }
     }
 
@@ -140,7 +181,49 @@ impl Locker {
                 guard.release().expect("release");
                 r
             }
+            Locker::Async {
+                lock,
+                timeout,
+                runtime,
+            } => {
+                let section = async {
+                    let guard = match timeout {
+                        None => lock.lock_async().await,
+                        Some(t) => lock.lock_async_for(*t).await,
+                    }
+                    .expect("acquire");
+                    let r = f();
+                    guard.release().expect("release");
+                    r
+                };
+                match runtime {
+                    Some(runtime) => runtime.block_on(section),
+                    None => park_block_on(section),
+                }
+            }
         }
+    }
+}
+
+/// Wakes a thread parked in [`park_block_on`].
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The smallest executor: polls `future`, parks the thread until woken.
+fn park_block_on<F: std::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 

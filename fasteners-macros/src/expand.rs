@@ -114,15 +114,6 @@ fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<
             ),
         ));
     }
-    if let Some(asyncness) = &sig.asyncness {
-        return Err(syn::Error::new_spanned(
-            asyncness,
-            format!(
-                "#[{name}] does not support `async fn` yet; take the lock inside the body instead, \
-                 around the code that needs it, e.g. `let _guard = fasteners::Lockable::lock(&self.lock)?;`"
-            ),
-        ));
-    }
     if let Locks::DefaultField(span) = args.locks {
         if sig.receiver().is_none() {
             return Err(syn::Error::new(
@@ -261,13 +252,18 @@ fn acquire(kind: LockKind, args: &Args, sig: &Signature) -> TokenStream {
         Wait::Forever | Wait::NonBlocking(_) => None,
     };
     let non_blocking = matches!(args.wait, Wait::NonBlocking(_));
+    let is_async = sig.asyncness.is_some();
     for (i, place) in places.iter().enumerate() {
         let guard = if places.len() == 1 {
             Ident::new("__fasteners_guard", Span::mixed_site())
         } else {
             format_ident!("__fasteners_guard_{}", i, span = Span::mixed_site())
         };
-        let call = lock_call(kind.side(), place, timeout.as_ref(), non_blocking);
+        let call = if is_async {
+            async_lock_call(kind.side(), place, timeout.as_ref(), non_blocking)
+        } else {
+            lock_call(kind.side(), place, timeout.as_ref(), non_blocking)
+        };
         let guarded = match result_type(sig) {
             // What `?` would do, spelled out so that an error type lacking
             // `From<fasteners::Error>` is reported at the return type (`?`
@@ -440,6 +436,56 @@ fn lock_call(
         }
         (Side::Write, None, false) => {
             quote_spanned!(*span=> ::fasteners::__private::lock_write(#reference))
+        }
+    }
+}
+
+// Input:
+//     #[read_locked(lock = rw, timeout = t)]
+//     async fn f(&self) -> fasteners::Result<()> { body }
+// Output (the call in `acquire`, the rest as for a sync fn):
+//     ::fasteners::AsyncSharedTimedLockable::lock_shared_async_for(&self.rw, t).await
+// On an `async fn` the locks are taken through the async traits, awaited in
+// the body: the task waits without blocking its thread, and the future is
+// `Send` whenever the lock's future and guard are. `blocking = false` needs
+// no waiting, so its call is not awaited. A lock without the async traits
+// (std's `Mutex`) fails the trait bound, whose message says why.
+fn async_lock_call(
+    side: Side,
+    place: &Place,
+    timeout: Option<&TokenStream>,
+    non_blocking: bool,
+) -> TokenStream {
+    let Place {
+        reference, span, ..
+    } = place;
+    match (side, timeout, non_blocking) {
+        (Side::Exclusive, Some(timeout), _) => quote_spanned! {*span=>
+            ::fasteners::AsyncTimedLockable::lock_async_for(#reference, #timeout).await
+        },
+        (Side::Exclusive, None, true) => {
+            quote_spanned!(*span=> ::fasteners::AsyncLockable::try_lock_async(#reference))
+        }
+        (Side::Exclusive, None, false) => {
+            quote_spanned!(*span=> ::fasteners::AsyncLockable::lock_async(#reference).await)
+        }
+        (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
+            ::fasteners::AsyncSharedTimedLockable::lock_shared_async_for(#reference, #timeout).await
+        },
+        (Side::Read, None, true) => quote_spanned! {*span=>
+            ::fasteners::AsyncSharedLockable::try_lock_shared_async(#reference)
+        },
+        (Side::Read, None, false) => quote_spanned! {*span=>
+            ::fasteners::AsyncSharedLockable::lock_shared_async(#reference).await
+        },
+        (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
+            ::fasteners::__private::lock_write_async_for(#reference, #timeout).await
+        },
+        (Side::Write, None, true) => {
+            quote_spanned!(*span=> ::fasteners::__private::try_lock_write_async(#reference))
+        }
+        (Side::Write, None, false) => {
+            quote_spanned!(*span=> ::fasteners::__private::lock_write_async(#reference).await)
         }
     }
 }

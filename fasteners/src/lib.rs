@@ -7,9 +7,28 @@
 //! drop (also on `?` and on panic), and reports failures through one [`Error`].
 //!
 //! The README's table maps each item of the Python library to its counterpart here.
+//!
+//! # Async
+//!
+//! The process locks also have async acquisition
+//! ([`InterProcessLock::lock_async`], [`InterProcessReaderWriterLock::read_async`] /
+//! [`write_async`](InterProcessReaderWriterLock::write_async), with `try_*` and
+//! timed variants) that never waits in the executor thread and works on any
+//! executor: the wait happens in a background thread per lock file, which
+//! wakes the task when the lock is handed over (a poll itself makes only
+//! quick system calls: opening the file on first use, a non-blocking lock
+//! attempt, a `stat` after a grant). The futures are cancel-safe
+//! and the guards are `Send`. Holders are acquisitions, not threads: a task
+//! that asks again for a lock it already holds waits forever (as with
+//! `tokio::sync::Mutex`) rather than getting
+//! [`ErrorKind::WouldDeadlock`]. The traits [`AsyncLockable`] & co. let generic
+//! code (and the attribute macros on `async fn`) use these locks and, with the
+//! `tokio` feature, tokio's `Mutex` and `RwLock`.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod async_lock;
+mod async_traits;
 mod error;
 mod lock_file;
 mod lock_traits;
@@ -17,7 +36,14 @@ mod process_lock;
 mod process_rw_lock;
 mod rw_lock;
 mod sys;
+mod timer;
 
+pub use async_lock::{
+    AsyncInterProcessLockGuard, AsyncInterProcessReadGuard, AsyncInterProcessWriteGuard,
+};
+pub use async_traits::{
+    AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, AsyncTimedLockable,
+};
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
 pub use process_lock::{InterProcessLock, InterProcessLockGuard};

@@ -6,24 +6,38 @@
 //! writers first) and takes the kernel lock for them: the first holder takes
 //! it, further readers join without a system call, the last holder releases it.
 //!
-//! A blocking acquire waits in the kernel in the calling thread. A timed
-//! acquire waits on a condition variable while a background thread waits in
-//! the kernel on the entry's descriptor; if every timed caller gives up, that
-//! thread still gets the kernel lock eventually, releases it at once, and exits.
+//! A blocking acquire waits in the kernel in the calling thread. A timed or
+//! async acquire waits on a condition variable (threads) or with its waker
+//! registered in the entry (tasks) while the entry's background waiter, one
+//! thread per entry started on first need and parked when idle, waits in the
+//! kernel on the entry's descriptor and hands the grant over. If every waiter
+//! gives up, the background waiter still gets the kernel lock eventually and
+//! releases it at once. It exits when no lock object uses the entry any more
+//! and it has nothing left to wait for.
 //! At most one kernel acquisition is pending per entry; later callers share it,
 //! whatever mode they want: when it is granted in the other mode, the lock is
 //! given back and taken again in the mode needed.
+//!
+//! Holders are recorded as a [`Holder`]: the thread, for the `!Send` guards
+//! (so that a thread asking again is told it would deadlock), or a token per
+//! acquisition, for the `Send` guards of async acquisitions.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io;
 use std::marker::PhantomData;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use crate::sys::{Mechanism, Mode};
+use crate::timer::Alarm;
 use crate::{Error, Result};
 
 /// How long an acquire may wait.
@@ -35,6 +49,26 @@ pub(crate) enum Wait {
     Forever,
     /// At most this long.
     For(Duration),
+}
+
+/// Who holds a share of the lock in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A thread, through a `!Send` guard or a Python-style acquire.
+    Thread(ThreadId),
+    /// One acquisition with a `Send` guard, on whatever thread it runs.
+    Token(u64),
+}
+
+impl Holder {
+    fn current_thread() -> Self {
+        Holder::Thread(thread::current().id())
+    }
+
+    pub(crate) fn new_token() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Holder::Token(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 /// What this process holds, or is getting, in the kernel.
@@ -80,27 +114,94 @@ struct OpenFile {
 
 #[derive(Debug)]
 struct State {
-    readers: Vec<ThreadId>,
-    writer: Option<ThreadId>,
-    /// Threads inside an exclusive acquire; new readers wait for them.
+    readers: Vec<Holder>,
+    writer: Option<Holder>,
+    /// Acquisitions of the exclusive side under way; new readers wait for them.
     waiting_writers: usize,
-    /// Threads inside any acquire (writers included).
+    /// Acquisitions under way, of either side, by threads and tasks.
     waiters: usize,
+    /// Those of `waiters` that are threads, which wait on `Entry::changed`.
+    sync_waiters: usize,
+    /// The wakers of the waiting tasks, by token; taken (and woken) at every change.
+    wakers: Vec<(u64, Waker)>,
     kernel: Kernel,
     /// `Some` whenever `kernel` is not `Unlocked`.
     file: Option<Arc<OpenFile>>,
     /// A failure of the background waiter, for the next waiter to report.
     background_error: Option<OsError>,
+    background: Background,
+    /// Lock objects of this process that use the entry.
+    handles: usize,
+}
+
+/// The background waiter's side of the state.
+#[derive(Debug, Default)]
+struct Background {
+    /// Its thread runs (it may be parked).
+    running: bool,
+    /// The kernel acquisition it is to start next.
+    job: Option<(Mode, Arc<OpenFile>)>,
+}
+
+/// The waiters to wake, taken out of the state, to wake once the state mutex
+/// is unlocked: a woken thread then finds the mutex free instead of blocking
+/// on it again, and a waker may run executor code, which must not find the
+/// mutex held.
+#[must_use = "wake them after unlocking the state"]
+struct Wakeups<'a> {
+    /// The condition variable of the waiting threads, if any wait.
+    threads: Option<&'a Condvar>,
+    tasks: Vec<(u64, Waker)>,
+}
+
+impl Wakeups<'_> {
+    fn wake(self) {
+        if let Some(threads) = self.threads {
+            threads.notify_all();
+        }
+        for (_, waker) in self.tasks {
+            waker.wake();
+        }
+    }
 }
 
 type Key = (Mechanism, PathBuf);
 
 /// The shared state of one lock file in this process.
+///
+/// Lock objects reach it through a [`Handle`]; the background waiter holds
+/// it directly, so it outlives the handles while a kernel wait is pending.
 #[derive(Debug)]
-struct Entry {
+pub(crate) struct Entry {
     key: Key,
     state: Mutex<State>,
+    /// Signalled for the waiting threads.
     changed: Condvar,
+    /// Signalled for the background waiter: a job, or no handles left.
+    work: Condvar,
+}
+
+/// A lock object's reference to an entry; when the last one goes, the
+/// background waiter exits as soon as it has nothing to wait for.
+#[derive(Debug)]
+struct Handle(Arc<Entry>);
+
+impl Deref for Handle {
+    type Target = Arc<Entry>;
+
+    fn deref(&self) -> &Arc<Entry> {
+        &self.0
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.handles -= 1;
+        if state.handles == 0 {
+            self.0.work.notify_one();
+        }
+    }
 }
 
 fn registry() -> &'static Mutex<HashMap<Key, Weak<Entry>>> {
@@ -109,11 +210,12 @@ fn registry() -> &'static Mutex<HashMap<Key, Weak<Entry>>> {
 }
 
 /// The entry of `path`, shared with every other lock object for it.
-fn entry_for(mechanism: Mechanism, path: &Path) -> io::Result<Arc<Entry>> {
+fn entry_for(mechanism: Mechanism, path: &Path) -> io::Result<Handle> {
     let key = (mechanism, std::path::absolute(path)?);
     let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = map.get(&key).and_then(Weak::upgrade) {
-        return Ok(entry);
+        entry.state().handles += 1;
+        return Ok(Handle(entry));
     }
     let entry = Arc::new(Entry {
         key: key.clone(),
@@ -122,14 +224,19 @@ fn entry_for(mechanism: Mechanism, path: &Path) -> io::Result<Arc<Entry>> {
             writer: None,
             waiting_writers: 0,
             waiters: 0,
+            sync_waiters: 0,
+            wakers: Vec::new(),
             kernel: Kernel::Unlocked,
             file: None,
             background_error: None,
+            background: Background::default(),
+            handles: 1,
         }),
         changed: Condvar::new(),
+        work: Condvar::new(),
     });
     map.insert(key, Arc::downgrade(&entry));
-    Ok(entry)
+    Ok(Handle(entry))
 }
 
 impl Drop for Entry {
@@ -255,50 +362,66 @@ impl Entry {
         result
     }
 
-    fn notify_waiters(&self, state: &State) {
-        // Skipping the wake-up when nobody waits keeps the uncontended path
-        // free of futex system calls.
-        if state.waiters > 0 {
-            self.changed.notify_all();
+    /// Takes the waiters to wake after a change of the state.
+    fn notify_waiters(&self, state: &mut State) -> Wakeups<'_> {
+        Wakeups {
+            // Skipping the wake-up when no thread waits keeps the uncontended
+            // path free of futex system calls.
+            threads: (state.sync_waiters > 0).then_some(&self.changed),
+            tasks: std::mem::take(&mut state.wakers),
         }
     }
 
-    fn acquire(self: &Arc<Self>, path: &Path, mode: Mode, wait: Wait, me: ThreadId) -> Result<()> {
-        let deadline = match wait {
-            Wait::For(timeout) => Instant::now().checked_add(timeout),
-            _ => None,
-        };
-        // A timeout too long to represent is no timeout.
-        let wait = match (wait, deadline) {
-            (Wait::For(_), None) => Wait::Forever,
-            _ => wait,
-        };
-        let mut state = self.state();
-        if state.writer == Some(me) || state.readers.contains(&me) {
-            return Err(Error::would_deadlock(
-                path,
-                "this thread already holds this lock file (process locks are not re-entrant)",
-            ));
-        }
+    /// Counts an acquisition as under way.
+    fn enter(state: &mut State, mode: Mode) {
         state.waiters += 1;
         if mode == Mode::Exclusive {
             state.waiting_writers += 1;
         }
-        let (mut state, result) = self.acquire_as_waiter(state, path, mode, wait, deadline, me);
+    }
+
+    /// Counts an acquisition as over, acquired or not, and tells the others.
+    fn leave(&self, state: &mut State, mode: Mode, acquired: bool) -> Wakeups<'_> {
         state.waiters -= 1;
         if mode == Mode::Exclusive {
             state.waiting_writers -= 1;
         }
-        if result.is_err()
+        if !acquired
             && state.waiters == 0
             && state.writer.is_none()
             && state.readers.is_empty()
             && matches!(state.kernel, Kernel::Held(_))
         {
             // Granted to waiters who have all given up: nobody will claim it.
-            let _ = self.unlock_kernel(&mut state);
+            let _ = self.unlock_kernel(state);
         }
-        self.notify_waiters(&state);
+        self.notify_waiters(state)
+    }
+
+    fn acquire(
+        self: &Arc<Self>,
+        path: &Path,
+        mode: Mode,
+        wait: Wait,
+        holder: Holder,
+    ) -> Result<()> {
+        let (wait, deadline) = wait.deadline();
+        let mut state = self.state();
+        if matches!(holder, Holder::Thread(_))
+            && (state.writer == Some(holder) || state.readers.contains(&holder))
+        {
+            return Err(Error::would_deadlock(
+                path,
+                "this thread already holds this lock file (process locks are not re-entrant)",
+            ));
+        }
+        Self::enter(&mut state, mode);
+        state.sync_waiters += 1;
+        let (mut state, result) = self.acquire_as_waiter(state, path, mode, wait, deadline, holder);
+        state.sync_waiters -= 1;
+        let wakeups = self.leave(&mut state, mode, result.is_ok());
+        drop(state);
+        wakeups.wake();
         result
     }
 
@@ -309,87 +432,108 @@ impl Entry {
         mode: Mode,
         wait: Wait,
         deadline: Option<Instant>,
-        me: ThreadId,
+        holder: Holder,
     ) -> (MutexGuard<'a, State>, Result<()>) {
-        let io_error = |(action, err): OsError| Error::io(path, action, err);
+        loop {
+            match self.step(&mut state, path, mode, wait, deadline, holder, true) {
+                Step::Done(result) => return (state, result),
+                Step::Block => {
+                    let result;
+                    (state, result) = self.block_in_kernel(state, mode);
+                    if let Err((action, err)) = result {
+                        return (state, Err(Error::io(path, action, err)));
+                    }
+                }
+                Step::Wait => {
+                    state = match deadline {
+                        Some(deadline) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            self.changed
+                                .wait_timeout(state, left)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                        None => self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Everything an acquirer can do now without waiting: take the lock (from
+    /// the kernel, from readers it may join, or as a grant nobody claimed),
+    /// fail, or start the kernel wait and say what to wait for.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        self: &Arc<Self>,
+        state: &mut State,
+        path: &Path,
+        mode: Mode,
+        wait: Wait,
+        deadline: Option<Instant>,
+        holder: Holder,
+        can_block: bool,
+    ) -> Step {
+        let io_error = |(action, err): OsError| Step::Done(Err(Error::io(path, action, err)));
+        let wait_or_give_up = || match wait {
+            Wait::Try => Step::Done(Err(Error::would_block(path))),
+            Wait::For(timeout) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                Step::Done(Err(Error::timed_out(path, timeout)))
+            }
+            _ => Step::Wait,
+        };
         loop {
             if let Some(err) = state.background_error.take() {
-                return (state, Err(io_error(err)));
+                return io_error(err);
             }
             let conflict = state.writer.is_some()
                 || match mode {
                     Mode::Exclusive => !state.readers.is_empty(),
                     Mode::Shared => state.waiting_writers > 0,
                 };
-            if !conflict {
-                if !state.readers.is_empty() {
-                    // Readers hold the kernel lock shared: join them.
-                    state.readers.push(me);
-                    return (state, Ok(()));
-                }
-                match state.kernel {
-                    Kernel::Held(held) if held == mode => {
-                        claim(&mut state, mode, me);
-                        return (state, Ok(()));
-                    }
-                    Kernel::Held(_) => {
-                        // Granted in the other mode to a waiter who left.
-                        if let Err(err) = self.unlock_kernel(&mut state) {
-                            return (state, Err(io_error(("unlock", err))));
-                        }
-                        continue;
-                    }
-                    Kernel::Unlocked => match self.try_kernel(&mut state, mode) {
-                        Err(err) => return (state, Err(io_error(err))),
-                        Ok(true) => {
-                            claim(&mut state, mode, me);
-                            return (state, Ok(()));
-                        }
-                        Ok(false) => match wait {
-                            Wait::Try => return (state, Err(Error::would_block(path))),
-                            Wait::Forever => {
-                                let result;
-                                (state, result) = self.block_in_kernel(state, mode);
-                                if let Err(err) = result {
-                                    return (state, Err(io_error(err)));
-                                }
-                                continue;
-                            }
-                            Wait::For(timeout) => {
-                                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                                    return (state, Err(Error::timed_out(path, timeout)));
-                                }
-                                if let Err(err) = self.start_background(&mut state, mode) {
-                                    return (state, Err(io_error(err)));
-                                }
-                            }
-                        },
-                    },
-                    Kernel::Acquiring(_) => {
-                        if let Wait::Try = wait {
-                            return (state, Err(Error::would_block(path)));
-                        }
-                    }
-                }
-            } else if let Wait::Try = wait {
-                return (state, Err(Error::would_block(path)));
+            if conflict {
+                return wait_or_give_up();
             }
-            state = match (wait, deadline) {
-                (Wait::For(timeout), Some(deadline)) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return (state, Err(Error::timed_out(path, timeout)));
-                    }
-                    self.changed
-                        .wait_timeout(state, deadline - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
+            if !state.readers.is_empty() {
+                // Readers hold the kernel lock shared: join them.
+                state.readers.push(holder);
+                return Step::Done(Ok(()));
+            }
+            match state.kernel {
+                Kernel::Held(held) if held == mode => {
+                    claim(state, mode, holder);
+                    return Step::Done(Ok(()));
                 }
-                _ => self
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner),
-            };
+                Kernel::Held(_) => {
+                    // Granted in the other mode to a waiter who left.
+                    if let Err(err) = self.unlock_kernel(state) {
+                        return io_error(("unlock", err));
+                    }
+                }
+                Kernel::Unlocked => match self.try_kernel(state, mode) {
+                    Err(err) => return io_error(err),
+                    Ok(true) => {
+                        claim(state, mode, holder);
+                        return Step::Done(Ok(()));
+                    }
+                    Ok(false) => {
+                        if matches!(wait, Wait::Forever) && can_block {
+                            return Step::Block;
+                        }
+                        if let step @ Step::Done(_) = wait_or_give_up() {
+                            return step;
+                        }
+                        if let Err(err) = self.start_background(state, mode) {
+                            return io_error(err);
+                        }
+                        return Step::Wait;
+                    }
+                },
+                Kernel::Acquiring(_) => return wait_or_give_up(),
+            }
         }
     }
 
@@ -428,10 +572,16 @@ impl Entry {
                 }
             },
         };
-        self.notify_waiters(&state);
+        // The waiting tasks hear of it when this acquisition ends (`leave`):
+        // until then this thread keeps the state locked or waits in the kernel.
+        if state.sync_waiters > 1 {
+            self.changed.notify_all();
+        }
         (state, result)
     }
 
+    /// Has the background waiter wait in the kernel for `mode`, starting its
+    /// thread if it does not run.
     fn start_background(
         self: &Arc<Self>,
         state: &mut State,
@@ -440,18 +590,46 @@ impl Entry {
         let Some(file) = state.file.clone() else {
             return Ok(());
         };
-        let entry = Arc::clone(self);
-        thread::Builder::new()
-            .name("fasteners-lock-waiter".into())
-            .spawn(move || entry.wait_in_background(file, mode))
-            .map_err(|err| ("start a waiting thread for", err))?;
+        if !state.background.running {
+            let entry = Arc::clone(self);
+            thread::Builder::new()
+                .name("fasteners-lock-waiter".into())
+                .spawn(move || entry.run_background())
+                .map_err(|err| ("start a waiting thread for", err))?;
+            state.background.running = true;
+        }
+        state.background.job = Some((mode, file));
         state.kernel = Kernel::Acquiring(mode);
+        self.work.notify_one();
         Ok(())
     }
 
-    /// The background waiter: blocks in the kernel, then hands the lock to
-    /// the waiters, or releases it at once if all of them have given up.
-    fn wait_in_background(self: Arc<Self>, mut file: Arc<OpenFile>, mode: Mode) {
+    /// The background waiter's thread: runs the jobs it is given, parks in
+    /// between, and exits once no lock object uses the entry (its `Arc` may
+    /// be the last one: the entry then goes, closing the file).
+    fn run_background(self: Arc<Self>) {
+        let mut state = self.state();
+        loop {
+            if let Some((mode, file)) = state.background.job.take() {
+                drop(state);
+                self.wait_in_background(file, mode);
+                state = self.state();
+            } else if state.handles == 0 {
+                state.background.running = false;
+                return;
+            } else {
+                state = self
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+    }
+
+    /// One job of the background waiter: blocks in the kernel, then hands
+    /// the lock to the waiters, or releases it at once if all of them have
+    /// given up.
+    fn wait_in_background(&self, mut file: Arc<OpenFile>, mode: Mode) {
         loop {
             let locked = self.mechanism().lock(&file.file, mode);
             let mut state = self.state();
@@ -484,16 +662,80 @@ impl Entry {
                     }
                 }
             }
-            self.notify_waiters(&state);
+            let wakeups = self.notify_waiters(&mut state);
+            drop(state);
+            wakeups.wake();
             return;
         }
     }
 
-    fn release(&self, path: &Path, mode: Mode, me: ThreadId) -> Result<()> {
+    /// One poll of an async acquisition: `Ready` once it holds the lock or
+    /// failed; otherwise its waker is registered for the next change.
+    fn poll_acquire(
+        self: &Arc<Self>,
+        path: &Path,
+        progress: &mut Progress,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<()>> {
+        let mut state = self.state();
+        if !progress.entered {
+            Self::enter(&mut state, progress.mode);
+            progress.entered = true;
+        }
+        let step = self.step(
+            &mut state,
+            path,
+            progress.mode,
+            progress.wait,
+            progress.deadline,
+            progress.holder,
+            false,
+        );
+        match step {
+            Step::Done(result) => {
+                progress.entered = false;
+                let token = progress.token();
+                state.wakers.retain(|(waiting, _)| *waiting != token);
+                let wakeups = self.leave(&mut state, progress.mode, result.is_ok());
+                drop(state);
+                wakeups.wake();
+                Poll::Ready(result)
+            }
+            Step::Wait | Step::Block => {
+                let token = progress.token();
+                match state
+                    .wakers
+                    .iter_mut()
+                    .find(|(waiting, _)| *waiting == token)
+                {
+                    Some((_, waker)) => waker.clone_from(cx.waker()),
+                    None => state.wakers.push((token, cx.waker().clone())),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Abandons an async acquisition under way (its future was dropped): a
+    /// grant that came for it goes to the other waiters, or back to the kernel.
+    fn cancel(&self, progress: &mut Progress) {
+        if !progress.entered {
+            return;
+        }
+        progress.entered = false;
+        let mut state = self.state();
+        let token = progress.token();
+        state.wakers.retain(|(waiting, _)| *waiting != token);
+        let wakeups = self.leave(&mut state, progress.mode, false);
+        drop(state);
+        wakeups.wake();
+    }
+
+    fn release(&self, path: &Path, mode: Mode, holder: Holder) -> Result<()> {
         let mut state = self.state();
         match mode {
-            Mode::Exclusive if state.writer == Some(me) => state.writer = None,
-            Mode::Shared => match state.readers.iter().position(|&reader| reader == me) {
+            Mode::Exclusive if state.writer == Some(holder) => state.writer = None,
+            Mode::Shared => match state.readers.iter().position(|&reader| reader == holder) {
                 Some(index) => {
                     state.readers.swap_remove(index);
                 }
@@ -505,7 +747,7 @@ impl Entry {
         }
         // Release order: the in-process hold first, then (if it was the last
         // one) the kernel lock, both under the state mutex, and only then wake
-        // the waiters, so a woken thread of this process finds the kernel lock
+        // the waiters, so a woken waiter of this process finds the kernel lock
         // already given back and competes for it on equal terms with others.
         let mut result = Ok(());
         if state.writer.is_none()
@@ -516,15 +758,60 @@ impl Entry {
                 .unlock_kernel(&mut state)
                 .map_err(|err| Error::io(path, "unlock", err));
         }
-        self.notify_waiters(&state);
+        let wakeups = self.notify_waiters(&mut state);
+        drop(state);
+        wakeups.wake();
         result
     }
 }
 
-fn claim(state: &mut State, mode: Mode, me: ThreadId) {
+/// What an acquirer does next, as [`Entry::step`] decides.
+enum Step {
+    /// Acquired, or failed.
+    Done(Result<()>),
+    /// Wait in the kernel in this thread (blocking acquires of threads only).
+    Block,
+    /// Wait for a change of the state (or the deadline).
+    Wait,
+}
+
+fn claim(state: &mut State, mode: Mode, holder: Holder) {
     match mode {
-        Mode::Shared => state.readers.push(me),
-        Mode::Exclusive => state.writer = Some(me),
+        Mode::Shared => state.readers.push(holder),
+        Mode::Exclusive => state.writer = Some(holder),
+    }
+}
+
+impl Wait {
+    /// The deadline of a timed wait; a timeout too long to represent is no timeout.
+    fn deadline(self) -> (Wait, Option<Instant>) {
+        match self {
+            Wait::For(timeout) => match Instant::now().checked_add(timeout) {
+                Some(deadline) => (self, Some(deadline)),
+                None => (Wait::Forever, None),
+            },
+            _ => (self, None),
+        }
+    }
+}
+
+/// An async acquisition's progress, kept in its future.
+#[derive(Debug)]
+struct Progress {
+    mode: Mode,
+    wait: Wait,
+    deadline: Option<Instant>,
+    holder: Holder,
+    /// Counted among the entry's waiters.
+    entered: bool,
+}
+
+impl Progress {
+    fn token(&self) -> u64 {
+        match self.holder {
+            Holder::Token(token) => token,
+            Holder::Thread(_) => unreachable!("async acquisitions hold by token"),
+        }
     }
 }
 
@@ -535,7 +822,7 @@ fn claim(state: &mut State, mode: Mode, me: ThreadId) {
 pub(crate) struct LockFile {
     path: PathBuf,
     mechanism: Mechanism,
-    entry: OnceLock<Arc<Entry>>,
+    entry: OnceLock<Handle>,
     acquired: Mutex<Vec<(ThreadId, Mode)>>,
 }
 
@@ -568,14 +855,44 @@ impl LockFile {
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
     pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
-        let me = thread::current().id();
-        self.entry()?.acquire(&self.path, mode, wait, me)?;
+        let holder = Holder::current_thread();
+        self.entry()?.acquire(&self.path, mode, wait, holder)?;
         Ok(Held {
-            file: Some(self),
-            mode,
-            thread: me,
+            inner: SendHeld {
+                file: Some(self),
+                mode,
+                holder,
+            },
             _not_send: PhantomData,
         })
+    }
+
+    /// Takes the lock in `mode` without waiting, for a `Send` guard.
+    pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<'_>> {
+        let holder = Holder::new_token();
+        self.entry()?.acquire(&self.path, mode, Wait::Try, holder)?;
+        Ok(SendHeld {
+            file: Some(self),
+            mode,
+            holder,
+        })
+    }
+
+    /// The future of an async acquisition of `mode`, for a `Send` guard.
+    pub(crate) fn acquire_async(&self, mode: Mode, wait: Wait) -> Acquire<'_> {
+        let (wait, deadline) = wait.deadline();
+        Acquire {
+            file: self,
+            progress: Progress {
+                mode,
+                wait,
+                deadline,
+                holder: Holder::new_token(),
+                entered: false,
+            },
+            alarm: None,
+            done: false,
+        }
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when the lock is
@@ -594,7 +911,7 @@ impl LockFile {
         match self.acquire(mode, wait) {
             Ok(held) => {
                 let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
-                acquired.push((held.thread, mode));
+                acquired.push((thread::current().id(), mode));
                 std::mem::forget(held);
                 Ok(true)
             }
@@ -612,12 +929,12 @@ impl LockFile {
         };
         acquired.swap_remove(index);
         drop(acquired);
-        self.release(mode, me)
+        self.release(mode, Holder::Thread(me))
     }
 
-    fn release(&self, mode: Mode, me: ThreadId) -> Result<()> {
+    fn release(&self, mode: Mode, holder: Holder) -> Result<()> {
         match self.entry.get() {
-            Some(entry) => entry.release(&self.path, mode, me),
+            Some(entry) => entry.release(&self.path, mode, holder),
             None => Err(Error::not_held(&self.path, "never acquired")),
         }
     }
@@ -632,42 +949,116 @@ impl Drop for LockFile {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         for (thread, mode) in std::mem::take(acquired) {
-            let _ = self.release(mode, thread);
+            let _ = self.release(mode, Holder::Thread(thread));
         }
     }
 }
 
-/// The part every process lock guard shares: releases on drop.
+/// The future of an async acquisition: resolves to a `Send` guard.
 ///
-/// `!Send`: the in-process bookkeeping records the holding thread, so the
-/// guard must be released by the thread that took it.
+/// Cancel-safe: dropped before it is ready, it leaves the acquisition (see
+/// [`Entry::cancel`]); it never holds the lock without handing out the guard,
+/// which it makes in the same poll that takes the lock.
 #[derive(Debug)]
-pub(crate) struct Held<'a> {
-    file: Option<&'a LockFile>,
-    mode: Mode,
-    thread: ThreadId,
-    _not_send: PhantomData<*const ()>,
+pub(crate) struct Acquire<'a> {
+    file: &'a LockFile,
+    progress: Progress,
+    alarm: Option<Alarm>,
+    done: bool,
 }
 
-impl Held<'_> {
+impl<'a> Future for Acquire<'a> {
+    type Output = Result<SendHeld<'a>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "an acquire future polled after it completed");
+        let file = this.file;
+        let entry = match file.entry() {
+            Ok(entry) => entry,
+            Err(err) => {
+                this.done = true;
+                return Poll::Ready(Err(err));
+            }
+        };
+        match entry.poll_acquire(&file.path, &mut this.progress, cx) {
+            Poll::Ready(result) => {
+                this.done = true;
+                this.alarm = None;
+                Poll::Ready(result.map(|()| SendHeld {
+                    file: Some(file),
+                    mode: this.progress.mode,
+                    holder: this.progress.holder,
+                }))
+            }
+            Poll::Pending => {
+                if let Some(deadline) = this.progress.deadline {
+                    this.alarm
+                        .get_or_insert_with(|| Alarm::new(deadline))
+                        .arm(cx.waker());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if let Some(entry) = self.file.entry.get() {
+            entry.cancel(&mut self.progress);
+        }
+    }
+}
+
+/// One holder's share of a lock file, given back on drop: what every process
+/// lock guard holds. `Send` and `Sync`: it names its holder explicitly.
+#[derive(Debug)]
+pub(crate) struct SendHeld<'a> {
+    file: Option<&'a LockFile>,
+    mode: Mode,
+    holder: Holder,
+}
+
+impl SendHeld<'_> {
     pub(crate) fn path(&self) -> &Path {
         self.file.map_or(Path::new(""), LockFile::path)
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
         match self.file.take() {
-            Some(file) => file.release(self.mode, self.thread),
+            Some(file) => file.release(self.mode, self.holder),
             None => Ok(()),
         }
     }
 }
 
-impl Drop for Held<'_> {
+impl Drop for SendHeld<'_> {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
             // Nobody to report an unlock error to; `release` reports it.
-            let _ = file.release(self.mode, self.thread);
+            let _ = file.release(self.mode, self.holder);
         }
+    }
+}
+
+/// The guard part of the `!Send` guards of threads.
+///
+/// `!Send`: the in-process bookkeeping records the holding thread, so the
+/// guard must be released by the thread that took it.
+#[derive(Debug)]
+pub(crate) struct Held<'a> {
+    inner: SendHeld<'a>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Held<'_> {
+    pub(crate) fn path(&self) -> &Path {
+        self.inner.path()
+    }
+
+    pub(crate) fn release(self) -> Result<()> {
+        self.inner.release()
     }
 }
 
@@ -720,6 +1111,98 @@ mod tests {
         // The entry lives on through `keeper`, and it is free.
         drop(keeper.acquire(Mode::Exclusive, Wait::Try).unwrap());
         drop(keeper);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Another open file description holds the lock, as another process would.
+    #[cfg(target_os = "linux")]
+    fn hold_elsewhere(path: &Path) -> File {
+        let file = open(path).unwrap().file;
+        assert!(Mechanism::Ofd.try_lock(&file, Mode::Exclusive).unwrap());
+        file
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn one_persistent_background_waiter_per_entry_gone_with_the_last_object() {
+        let path = temp_path("persistent-waiter.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let entry = Arc::downgrade(lock.entry().unwrap());
+        for _ in 0..3 {
+            let err = lock
+                .acquire(Mode::Exclusive, Wait::For(Duration::from_millis(2)))
+                .unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::TimedOut);
+        }
+        // Another object shares the entry and its waiter, still in the kernel.
+        let other = LockFile::new(&path, Mechanism::Ofd);
+        assert!(Arc::ptr_eq(
+            &entry.upgrade().unwrap(),
+            other.entry().unwrap()
+        ));
+        assert!(other.entry().unwrap().state().background.running);
+        drop((lock, other));
+        // The waiter outlives the objects while in the kernel...
+        assert!(entry.upgrade().is_some());
+        Mechanism::Ofd.unlock(&elsewhere).unwrap();
+        // ...then gives the grant back and exits, dropping the entry.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while entry.strong_count() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the background waiter did not exit"
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        assert!(Mechanism::Ofd
+            .try_lock(&elsewhere, Mode::Exclusive)
+            .unwrap());
+        drop(elsewhere);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_dropped_acquire_future_leaves_the_waiter_list() {
+        use std::task::Wake;
+        struct Nothing;
+        impl Wake for Nothing {
+            fn wake(self: Arc<Self>) {}
+        }
+        let path = temp_path("dropped-future.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let waker = Waker::from(Arc::new(Nothing));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        {
+            let state = lock.entry().unwrap().state();
+            assert_eq!(
+                (state.waiters, state.waiting_writers, state.wakers.len()),
+                (1, 1, 1)
+            );
+        }
+        drop(future);
+        {
+            let state = lock.entry().unwrap().state();
+            assert_eq!(
+                (state.waiters, state.waiting_writers, state.wakers.len()),
+                (0, 0, 0)
+            );
+        }
+        Mechanism::Ofd.unlock(&elsewhere).unwrap();
+        // The grant that comes for nobody is given back at once.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Mechanism::Ofd
+            .try_lock(&elsewhere, Mode::Exclusive)
+            .unwrap()
+        {
+            assert!(Instant::now() < deadline, "the grant was kept");
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop((lock, elsewhere));
         std::fs::remove_file(&path).unwrap();
     }
 

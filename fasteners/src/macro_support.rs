@@ -100,6 +100,44 @@
 /// Attributes can be stacked; as with stacked Python decorators, the top
 /// one's lock is taken first and released last.
 ///
+/// # `async fn`
+///
+/// On an `async fn` the lock is taken with `.await` through the async traits
+/// ([`AsyncLockable`](crate::AsyncLockable), and
+/// [`AsyncTimedLockable`](crate::AsyncTimedLockable) for a timeout): the task
+/// waits without blocking its thread and holds the guard across the body's
+/// `.await`s. The lock must be async-capable: the crate's process locks, or
+/// `tokio::sync::Mutex` / `RwLock` with the fasteners feature `tokio`. A
+/// lock whose guard cannot be held across `.await` (std's `Mutex`) is a
+/// compile error saying so. The returned future is `Send` whenever the lock's
+/// future and guard are (for all of the above), so it can be given to
+/// `tokio::spawn`.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// struct Cache {
+///     file: fasteners::InterProcessLock,
+/// }
+///
+/// impl Cache {
+///     #[fasteners::locked(lock = file, timeout = Duration::from_secs(5))]
+///     async fn refresh(&self) -> fasteners::Result<u32> {
+///         tokio::task::yield_now().await; // the lock is held across `.await`
+///         Ok(1)
+///     }
+/// }
+///
+/// # let path = std::env::temp_dir().join(format!("locked-async-doc-{}.lock", std::process::id()));
+/// let cache = std::sync::Arc::new(Cache {
+///     file: fasteners::InterProcessLock::new(&path),
+/// });
+/// let runtime = tokio::runtime::Runtime::new().unwrap();
+/// let task = runtime.spawn(async move { cache.refresh().await });
+/// assert_eq!(runtime.block_on(task).unwrap().unwrap(), 1);
+/// # std::fs::remove_file(&path).unwrap();
+/// ```
+///
 /// # Errors
 ///
 /// If the function's return type is written as a `Result` (`Result<T, E>`,
@@ -117,9 +155,10 @@
 /// with a message naming the function, the lock and the reason. (std's
 /// `Mutex` never fails: poisoning is ignored.)
 ///
-/// Misuse is a compile error: an `async fn` or `const fn`, `#[locked]`
-/// without `lock =` on a function without `self`, an option on a function
-/// that does not return a `Result`, a field that is not a lock.
+/// Misuse is a compile error: a `const fn`, `#[locked]` without `lock =` on a
+/// function without `self`, an option on a function that does not return a
+/// `Result`, a field that is not a lock, a lock that is not async-capable on
+/// an `async fn`.
 pub use fasteners_macros::locked;
 
 /// Runs a method or function under the shared (read) side of a reader-writer
@@ -238,6 +277,25 @@ pub use fasteners_macros::write_locked;
 /// Forms: `#[interprocess_locked(path)]`,
 /// `#[interprocess_locked(path, timeout = Duration)]`,
 /// `#[interprocess_locked(path, blocking = false)]`.
+///
+/// On an `async fn` (all three `interprocess` attributes) the lock is taken
+/// with the async acquisition ([`InterProcessLock::lock_async`](crate::InterProcessLock::lock_async)
+/// and friends): the task waits without blocking its thread, holds the lock
+/// across the body's `.await`s, and the returned future is `Send`. As with
+/// every async acquisition, holders are acquisitions rather than threads, so
+/// a locked `async fn` that calls itself (or another on the same file) waits
+/// forever instead of getting `WouldDeadlock`.
+///
+/// ```
+/// #[fasteners::interprocess_locked(std::env::temp_dir().join("fasteners-doc-async.lock"))]
+/// async fn reindex() -> u32 {
+///     tokio::task::yield_now().await; // still under the file lock
+///     42
+/// }
+///
+/// let runtime = tokio::runtime::Runtime::new().unwrap();
+/// assert_eq!(runtime.block_on(runtime.spawn(reindex())).unwrap(), 42);
+/// ```
 ///
 /// # Examples
 ///
@@ -360,7 +418,12 @@ pub use fasteners_macros::interprocess_write_locked;
 pub mod __private {
     use std::time::{Duration, Instant};
 
-    use crate::{Error, Lockable, Result, SharedLockable, SharedTimedLockable};
+    use std::future::Future;
+
+    use crate::{
+        AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, Error, Lockable, Result,
+        SharedLockable, SharedTimedLockable,
+    };
 
     /// The per-function file lock of `#[interprocess_*]`, created on first call.
     pub use std::sync::LazyLock;
@@ -401,6 +464,34 @@ pub mod __private {
         timeout: Duration,
     ) -> Result<L::Guard<'_>> {
         crate::TimedLockable::try_lock_for(lock, timeout)
+    }
+
+    /// The write side of an async reader-writer lock (`#[write_locked]` on
+    /// an `async fn`).
+    #[inline]
+    pub fn lock_write_async<L: AsyncSharedLockable + ?Sized>(
+        lock: &L,
+    ) -> impl Future<Output = Result<L::AsyncGuard<'_>>> {
+        AsyncLockable::lock_async(lock)
+    }
+
+    /// The write side, only if free (`#[write_locked(blocking = false)]` on
+    /// an `async fn`).
+    #[inline]
+    pub fn try_lock_write_async<L: AsyncSharedLockable + ?Sized>(
+        lock: &L,
+    ) -> Result<L::AsyncGuard<'_>> {
+        AsyncLockable::try_lock_async(lock)
+    }
+
+    /// The write side, waiting at most `timeout` (`#[write_locked(timeout = ..)]`
+    /// on an `async fn`).
+    #[inline]
+    pub fn lock_write_async_for<L: AsyncSharedTimedLockable + ?Sized>(
+        lock: &L,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<L::AsyncGuard<'_>>> {
+        crate::AsyncTimedLockable::lock_async_for(lock, timeout)
     }
 
     /// One timeout shared by the locks of `lock = [a, b, ..]`.

@@ -24,13 +24,15 @@ use crate::{Lockable, Result, TimedLockable};
 ///   it) and asks again gets [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock)
 ///   at once, from blocking, try and timed attempts alike.
 /// - **Guards stay on their thread** (they are `!Send`): the lock records which
-///   thread holds it.
+///   thread holds it. The async methods ([`lock_async`](Self::lock_async) & co.)
+///   give `Send` guards instead, recorded per acquisition.
 /// - **No polling.** A blocked [`lock`](Self::lock) waits in the kernel and
-///   wakes when the lock is handed over. A timed wait does the same through a
-///   background thread blocked in the kernel; if the caller gives up, that
-///   thread stays until the lock is released elsewhere, then releases it
-///   and exits: a timed-out acquire leaves at most one background waiter per
-///   lock file, which exits when the lock is released.
+///   wakes when the lock is handed over. A timed or async wait does the same
+///   through the lock file's background waiter: one thread per lock file per
+///   process, started on first need, parked while idle, blocked in the kernel
+///   for the waiters. If they all give up, it still gets the lock when it is
+///   released elsewhere and releases it at once. It exits once no lock object
+///   for the file is left and it has nothing to wait for.
 /// - **Deleted or replaced file.** After each kernel grant the lock checks
 ///   (Unix) that the path still names the file it locked (device and inode);
 ///   if not, it reopens the path and locks again, so waiters never settle on
@@ -66,7 +68,7 @@ use crate::{Lockable, Result, TimedLockable};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct InterProcessLock {
-    file: LockFile,
+    pub(crate) file: LockFile,
 }
 
 /// Holds an [`InterProcessLock`]; releases it when dropped.
@@ -208,9 +210,9 @@ impl InterProcessLock {
 
     /// Waits at most `timeout` for the lock, without polling.
     ///
-    /// If the timeout expires, a background thread may stay blocked in the
-    /// kernel until the lock is released elsewhere (at most one per lock file
-    /// in the process); it then releases the lock at once and exits.
+    /// If the timeout expires, the lock file's background waiter may stay
+    /// blocked in the kernel until the lock is released elsewhere (one per lock
+    /// file in the process); it then releases the lock at once.
     ///
     /// # Examples
     ///

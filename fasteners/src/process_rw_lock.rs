@@ -23,8 +23,8 @@ use crate::{Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable
 /// too: not re-entrant (a thread holding either side that asks for either side
 /// again gets [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock); an
 /// upgrade from read to write is therefore refused, not deadlocked), `!Send`
-/// guards, no polling, at most one background waiter per file after a
-/// timeout, the identity check, the file contract, and one [`Mechanism`] for
+/// guards (and `Send` guards from the async methods), no polling, one
+/// background waiter per file for timed and async waits, the identity check, the file contract, and one [`Mechanism`] for
 /// every user of a file. The write side and an `InterProcessLock` on the same
 /// path exclude each other.
 ///
@@ -50,7 +50,7 @@ use crate::{Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct InterProcessReaderWriterLock {
-    file: LockFile,
+    pub(crate) file: LockFile,
 }
 
 /// Holds the read (shared) side of an [`InterProcessReaderWriterLock`];

@@ -19,6 +19,13 @@
 //! - `counter <kind> <counter file> <threads> <increments>`: wait for `go`,
 //!   then each thread with its own lock object increments the number in the
 //!   counter file under the lock; print `done`.
+//! - `async-counter <ex|write> <counter file> <tasks> <increments> <current|multi>`:
+//!   wait for `go`, then in a tokio runtime of that flavour each task with its
+//!   own lock object increments the counter under the async lock, yielding to
+//!   the runtime inside the section and checking (with a sentinel `flock`)
+//!   that nobody else is inside; print `done` (or `violation N`, exit 1).
+//! - `hold-async <kind>`: as `hold`, but acquired with the async API in a
+//!   current-thread runtime.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -225,6 +232,130 @@ fn increment(path: &Path) {
         .expect("write counter");
 }
 
+/// One task's share of `async-counter`; returns the overlaps it saw.
+async fn async_increments(
+    kind: Kind,
+    mechanism: Mechanism,
+    path: PathBuf,
+    counter_path: PathBuf,
+    increments: usize,
+) -> usize {
+    let lock = Lock::new(kind, mechanism, &path);
+    let sentinel = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(counter_path.with_extension("sentinel"))
+        .expect("open sentinel");
+    let mut violations = 0;
+    for _ in 0..increments {
+        let guard = match &lock {
+            Lock::Ex(l) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
+            Lock::Rw(l) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+        };
+        if fs4::FileExt::try_lock(&sentinel).is_err() {
+            violations += 1;
+        }
+        let value = read_counter(&counter_path);
+        tokio::task::yield_now().await;
+        write_counter(&counter_path, value + 1);
+        fs4::FileExt::unlock(&sentinel).expect("unlock sentinel");
+        guard.release().expect("release");
+    }
+    violations
+}
+
+enum AsyncGuard<'a> {
+    Ex(fasteners::AsyncInterProcessLockGuard<'a>),
+    Write(fasteners::AsyncInterProcessWriteGuard<'a>),
+    Read(fasteners::AsyncInterProcessReadGuard<'a>),
+}
+
+impl AsyncGuard<'_> {
+    fn release(self) -> fasteners::Result<()> {
+        match self {
+            AsyncGuard::Ex(g) => g.release(),
+            AsyncGuard::Write(g) => g.release(),
+            AsyncGuard::Read(g) => g.release(),
+        }
+    }
+}
+
+fn runtime(flavour: &str) -> tokio::runtime::Runtime {
+    match flavour {
+        "current" => tokio::runtime::Builder::new_current_thread(),
+        "multi" => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(2);
+            builder
+        }
+        other => panic!("unknown runtime flavour {other:?}"),
+    }
+    .enable_all()
+    .build()
+    .expect("runtime")
+}
+
+fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+    let kind = parse_kind(&args[0]);
+    let counter_path = PathBuf::from(&args[1]);
+    let tasks: usize = args[2].parse().expect("tasks");
+    let increments: usize = args[3].parse().expect("increments");
+    let runtime = runtime(&args[4]);
+    wait_for_go();
+    let violations: usize = runtime.block_on(async {
+        let handles: Vec<_> = (0..tasks)
+            .map(|_| {
+                tokio::spawn(async_increments(
+                    kind,
+                    mechanism,
+                    path.to_owned(),
+                    counter_path.clone(),
+                    increments,
+                ))
+            })
+            .collect();
+        let mut total = 0;
+        for handle in handles {
+            total += handle.await.expect("task");
+        }
+        total
+    });
+    if violations > 0 {
+        say(&format!("violation {violations}"));
+        return ExitCode::FAILURE;
+    }
+    say("done");
+    ExitCode::SUCCESS
+}
+
+fn hold_async(mechanism: Mechanism, path: &Path, kind: Kind) {
+    let lock = Lock::new(kind, mechanism, path);
+    runtime("current").block_on(async {
+        let guard = match (&lock, kind) {
+            (Lock::Ex(l), _) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
+            (Lock::Rw(l), Kind::Read) => AsyncGuard::Read(l.read_async().await.expect("lock")),
+            (Lock::Rw(l), _) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+        };
+        say("locked");
+        read_line();
+        guard.release().expect("release");
+        say("released");
+    });
+}
+
+fn read_counter(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn write_counter(path: &Path, value: u64) {
+    std::fs::write(path, value.to_string()).expect("write counter");
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
@@ -276,6 +407,8 @@ fn main() -> ExitCode {
             guard.release().expect("release");
             say("released");
         }
+        "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
+        "async-counter" => return async_counter(mechanism, &path, rest),
         "sections" => return sections(mechanism, &path, rest),
         "counter" => return counter(mechanism, &path, rest),
         other => {

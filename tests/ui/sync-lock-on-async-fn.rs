@@ -5,6 +5,7 @@ struct Counter {
 }
 
 impl Counter {
+    // A std `Mutex` guard cannot be held across `.await`: use an async lock.
     #[fasteners::locked]
     async fn bump(&self) {}
 }

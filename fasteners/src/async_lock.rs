@@ -1,0 +1,423 @@
+//! Async acquisition of the process locks: futures that never block the
+//! executor thread, and `Send` guards that may cross `.await` and threads.
+//!
+//! An async acquire takes the lock at once if it is free; otherwise the lock
+//! file's background waiter (one thread per lock file per process, started on
+//! first need, parked when idle) waits in the kernel and wakes the task when
+//! the kernel hands the lock over, or when a task or thread of this process
+//! releases it. Nothing polls, and `poll` never waits: it takes the entry's
+//! state mutex for a few instructions and makes non-blocking system calls
+//! only (opening the lock file on first use, a non-blocking lock attempt, and
+//! after a grant a `stat` to check the file is still the one at the path).
+//! Timed acquisitions need no timer runtime either: a process-wide timer
+//! thread wakes a task whose deadline passed. So these futures work on any
+//! executor: tokio's current-thread and multi-thread runtimes, async-std,
+//! smol, `futures::executor::block_on`, a hand-written `block_on`.
+//!
+//! **Cancel-safe.** Dropping an acquire future at any point leaves nothing
+//! held: if the kernel granted the lock to it meanwhile, the grant goes to the
+//! next waiter of this process, or back to the kernel when there is none.
+//!
+//! **Holders are acquisitions, not threads.** The guards are `Send` and
+//! `Sync`: a task may hold one across `.await` and move between threads. Tasks
+//! exclude each other (and threads) as threads do. Unlike a thread, a task is
+//! not recognised when it asks again for a lock it holds: that second acquire
+//! waits forever (as with `tokio::sync::Mutex`), and a second `try_*_async`
+//! gets [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::lock_file::{SendHeld, Wait};
+use crate::sys::Mode;
+use crate::{InterProcessLock, InterProcessReaderWriterLock, Result};
+
+/// Holds an [`InterProcessLock`] taken by an async (or `Send`) acquisition;
+/// releases it when dropped.
+///
+/// `Send` and `Sync`: it may be held across `.await` in a task that
+/// `tokio::spawn` moves between threads, and dropped on any thread.
+///
+/// # Examples
+///
+/// ```
+/// fn assert_send<T: Send + Sync>(_: &T) {}
+///
+/// let path = std::env::temp_dir().join(format!("ipl-ag-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessLock::new(&path);
+/// let guard = lock.try_lock_async()?;
+/// assert_send(&guard);
+/// std::thread::scope(|s| {
+///     // Released on another thread.
+///     s.spawn(move || guard.release().unwrap());
+/// });
+/// assert!(lock.try_lock().is_ok());
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct AsyncInterProcessLockGuard<'a> {
+    held: SendHeld<'a>,
+}
+
+/// Holds the read side of an [`InterProcessReaderWriterLock`] taken by an
+/// async (or `Send`) acquisition; releases it when dropped. `Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("iprw-arg-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+/// let first = lock.try_read_async()?;
+/// let second = lock.try_read_async()?; // readers share
+/// drop((first, second));
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the read lock is released as soon as the guard is dropped"]
+pub struct AsyncInterProcessReadGuard<'a> {
+    held: SendHeld<'a>,
+}
+
+/// Holds the write side of an [`InterProcessReaderWriterLock`] taken by an
+/// async (or `Send`) acquisition; releases it when dropped. `Send + Sync`.
+///
+/// # Examples
+///
+/// ```
+/// use fasteners::ErrorKind;
+///
+/// let path = std::env::temp_dir().join(format!("iprw-awg-doc-{}.lock", std::process::id()));
+/// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+/// let writing = lock.try_write_async()?;
+/// assert_eq!(lock.try_read_async().unwrap_err().kind(), ErrorKind::WouldBlock);
+/// writing.release()?;
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the write lock is released as soon as the guard is dropped"]
+pub struct AsyncInterProcessWriteGuard<'a> {
+    held: SendHeld<'a>,
+}
+
+macro_rules! guard_common {
+    ($guard:ident) => {
+        impl $guard<'_> {
+            /// Releases the lock now, reporting a failure to unlock
+            /// (dropping the guard releases too, but cannot report).
+            ///
+            /// # Examples
+            ///
+            /// ```
+            /// let path = std::env::temp_dir()
+            ///     .join(format!("async-release-doc-{}.lock", std::process::id()));
+            /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+            /// lock.try_write_async()?.release()?;
+            /// # std::fs::remove_file(&path)?;
+            /// # Ok::<(), Box<dyn std::error::Error>>(())
+            /// ```
+            ///
+            /// # Errors
+            ///
+            /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the OS refuses to
+            /// unlock; the file is then closed, which releases the lock once
+            /// no other lock object of this process uses it.
+            pub fn release(self) -> Result<()> {
+                self.held.release()
+            }
+        }
+
+        impl fmt::Debug for $guard<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($guard))
+                    .field("path", &self.held.path())
+                    .finish()
+            }
+        }
+    };
+}
+
+guard_common!(AsyncInterProcessLockGuard);
+guard_common!(AsyncInterProcessReadGuard);
+guard_common!(AsyncInterProcessWriteGuard);
+
+impl InterProcessLock {
+    /// Waits as long as needed for the lock without blocking the executor
+    /// thread; the guard is `Send`.
+    ///
+    /// Cancel-safe: dropping the future (a `select!`, a timeout, an aborted
+    /// task) leaves the lock neither held nor promised. A task that already
+    /// holds the lock and asks again waits forever (see [the crate docs](crate#async)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("ipl-la-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let task = {
+    ///     let lock = lock.clone();
+    ///     // The guard crosses an `.await` in a spawned task.
+    ///     tokio::spawn(async move {
+    ///         let _guard = lock.lock_async().await?;
+    ///         tokio::task::yield_now().await;
+    ///         Ok::<(), fasteners::Error>(())
+    ///     })
+    /// };
+    /// task.await.unwrap()?;
+    /// let _guard = lock.lock_async().await?;
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the file or its directory
+    /// cannot be created or opened, the OS refuses the lock, or the
+    /// background waiter's thread cannot be started.
+    pub async fn lock_async(&self) -> Result<AsyncInterProcessLockGuard<'_>> {
+        let held = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::Forever)
+            .await?;
+        Ok(AsyncInterProcessLockGuard { held })
+    }
+
+    /// Takes the lock only if nobody holds it, for a `Send` guard.
+    ///
+    /// It never waits, so there is nothing to `.await`: it is
+    /// [`try_lock`](Self::try_lock) with the guard of the async methods,
+    /// for use inside async code.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::ErrorKind;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipl-tla-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessLock::new(&path);
+    /// let guard = lock.try_lock_async()?;
+    /// // Held, also for the same thread (a task is not recognised as the holder).
+    /// assert_eq!(lock.try_lock_async().unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// drop(guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) when it is
+    /// held, and the errors of [`lock_async`](Self::lock_async).
+    pub fn try_lock_async(&self) -> Result<AsyncInterProcessLockGuard<'_>> {
+        let held = self.file.try_acquire_send(Mode::Exclusive)?;
+        Ok(AsyncInterProcessLockGuard { held })
+    }
+
+    /// Waits at most `timeout` for the lock without blocking the executor
+    /// thread; needs no timer runtime.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::ErrorKind;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("ipl-laf-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessLock::new(&path);
+    /// let guard = lock.lock_async_for(Duration::from_secs(1)).await?;
+    /// let other = fasteners::InterProcessLock::new(&path);
+    /// let err = other.lock_async_for(Duration::from_millis(20)).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// # drop(guard);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) when the lock
+    /// stayed taken for the whole timeout, and the errors of
+    /// [`lock_async`](Self::lock_async).
+    pub async fn lock_async_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<AsyncInterProcessLockGuard<'_>> {
+        let held = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::For(timeout))
+            .await?;
+        Ok(AsyncInterProcessLockGuard { held })
+    }
+}
+
+impl InterProcessReaderWriterLock {
+    /// Waits as long as needed for the read side without blocking the
+    /// executor thread; the guard is `Send`. Cancel-safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-ra-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let (a, b) = (lock.read_async().await?, lock.read_async().await?);
+    /// # drop((a, b));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`InterProcessLock::lock_async`].
+    pub async fn read_async(&self) -> Result<AsyncInterProcessReadGuard<'_>> {
+        let held = self.file.acquire_async(Mode::Shared, Wait::Forever).await?;
+        Ok(AsyncInterProcessReadGuard { held })
+    }
+
+    /// Takes the read side only if no writer holds or awaits it, for a `Send`
+    /// guard; never waits, so there is nothing to `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-tra-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let _reading = lock.try_read_async()?;
+    /// # drop(_reading);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) when a writer
+    /// holds or awaits it, and the errors of [`read_async`](Self::read_async).
+    pub fn try_read_async(&self) -> Result<AsyncInterProcessReadGuard<'_>> {
+        let held = self.file.try_acquire_send(Mode::Shared)?;
+        Ok(AsyncInterProcessReadGuard { held })
+    }
+
+    /// Waits at most `timeout` for the read side without blocking the
+    /// executor thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-raf-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let writing = lock.write_async().await?;
+    /// let err = lock.read_async_for(Duration::from_millis(20)).await.unwrap_err();
+    /// assert_eq!(err.kind(), fasteners::ErrorKind::TimedOut);
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) when a writer kept
+    /// it for the whole timeout, and the errors of [`read_async`](Self::read_async).
+    pub async fn read_async_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<AsyncInterProcessReadGuard<'_>> {
+        let held = self
+            .file
+            .acquire_async(Mode::Shared, Wait::For(timeout))
+            .await?;
+        Ok(AsyncInterProcessReadGuard { held })
+    }
+
+    /// Waits as long as needed for the write side without blocking the
+    /// executor thread; the guard is `Send`. Cancel-safe.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-wa-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// lock.write_async().await?.release()?;
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`InterProcessLock::lock_async`].
+    pub async fn write_async(&self) -> Result<AsyncInterProcessWriteGuard<'_>> {
+        let held = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::Forever)
+            .await?;
+        Ok(AsyncInterProcessWriteGuard { held })
+    }
+
+    /// Takes the write side only if nobody holds either side, for a `Send`
+    /// guard; never waits, so there is nothing to `.await`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-twa-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let _writing = lock.try_write_async()?;
+    /// # drop(_writing);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock) when it is
+    /// held, and the errors of [`write_async`](Self::write_async).
+    pub fn try_write_async(&self) -> Result<AsyncInterProcessWriteGuard<'_>> {
+        let held = self.file.try_acquire_send(Mode::Exclusive)?;
+        Ok(AsyncInterProcessWriteGuard { held })
+    }
+
+    /// Waits at most `timeout` for the write side without blocking the
+    /// executor thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-waf-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let reading = lock.read_async().await?;
+    /// let err = lock.write_async_for(Duration::from_millis(20)).await.unwrap_err();
+    /// assert_eq!(err.kind(), fasteners::ErrorKind::TimedOut);
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::TimedOut`](crate::ErrorKind::TimedOut) when it stayed
+    /// held for the whole timeout, and the errors of [`write_async`](Self::write_async).
+    pub async fn write_async_for(
+        &self,
+        timeout: Duration,
+    ) -> Result<AsyncInterProcessWriteGuard<'_>> {
+        let held = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::For(timeout))
+            .await?;
+        Ok(AsyncInterProcessWriteGuard { held })
+    }
+}
