@@ -6,7 +6,45 @@
 //! non-blocking and timed acquisition, hands out RAII guards that release on
 //! drop (also on `?` and on panic), and reports failures through one [`Error`].
 //!
-//! The README's table maps each item of the Python library to its counterpart here.
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use fasteners::{InterProcessLock, ReaderWriterLock};
+//!
+//! let path = std::env::temp_dir().join(format!("crate-doc-{}.lock", std::process::id()));
+//!
+//! // Across processes (and threads): a lock file.
+//! let lock = InterProcessLock::new(&path);
+//! let guard = lock.lock()?;
+//! // Another thread (or process) with its own object for the path must wait.
+//! let other = std::thread::scope(|s| {
+//!     s.spawn(|| InterProcessLock::new(&path).try_lock().map(drop)).join().unwrap()
+//! });
+//! assert_eq!(other.unwrap_err().kind(), fasteners::ErrorKind::WouldBlock);
+//! drop(guard);
+//!
+//! // Within a process: a re-entrant reader-writer lock, writers first.
+//! let rw = ReaderWriterLock::new();
+//! let _r1 = rw.read()?;
+//! let _r2 = rw.read()?; // re-entrant
+//! assert!(rw.try_write_for(Duration::from_millis(10)).is_err()); // no upgrade
+//! # std::fs::remove_file(&path).unwrap();
+//! # Ok::<(), fasteners::Error>(())
+//! ```
+//!
+//! | lock | excludes | re-acquire by the holding thread |
+//! |---|---|---|
+//! | [`InterProcessLock`] | threads and processes | `Err(`[`ErrorKind::WouldDeadlock`]`)` |
+//! | [`InterProcessReaderWriterLock`] | threads and processes; readers share | `Err(WouldDeadlock)` |
+//! | [`ReaderWriterLock`] | threads of one process; readers share | re-entrant (counted); read-to-write upgrade is `Err(WouldDeadlock)` |
+//!
+//! The attributes [`locked`], [`read_locked`], [`write_locked`],
+//! [`interprocess_locked`], [`interprocess_read_locked`] and
+//! [`interprocess_write_locked`] run a function body under one of these locks
+//! (or `std::sync::Mutex` / `RwLock`, or a lock of your own through
+//! [`Lockable`]). The README's table maps each item of the Python library to
+//! its counterpart here.
 //!
 //! # Async
 //!
