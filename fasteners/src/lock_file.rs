@@ -21,6 +21,21 @@
 //! Holders are recorded as a [`Holder`]: the thread, for the `!Send` guards
 //! (so that a thread asking again is told it would deadlock), or a token per
 //! acquisition, for the `Send` guards of async acquisitions.
+//!
+//! After every kernel grant, [`Entry::verify`] checks (Unix) that the file
+//! locked is still the file at the path, so that nobody settles on a deleted
+//! or replaced file. It costs one `fstat` of the descriptor: a link count of 0
+//! means the file was deleted or renamed over; the link count and change time
+//! recorded at the last full check mean no rename, link or unlink has touched
+//! the file's inode since (Linux updates its change time for each), so it is
+//! still at the path. Elsewhere (POSIX does not require a rename to update
+//! the change time) every check is a full one. Anything else (a first check, a change time
+//! that moved, also by someone else's write) costs a full check, `stat(path)`
+//! compared by device and inode, which records the stamp again if the file
+//! still matches and its change time is over 2 s old (a more recent one could
+//! be shared by a later change within the same timestamp tick). What the
+//! check cannot see: a parent directory renamed or replaced (the path now
+//! leads elsewhere) while the file's own inode is untouched.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -110,6 +125,79 @@ struct OpenFile {
     file: File,
     #[cfg_attr(not(unix), allow(dead_code))]
     id: FileId,
+    /// The descriptor's link count and change time when a full check last
+    /// found it at the path.
+    #[cfg(unix)]
+    checked: Stamp,
+}
+
+/// Link count and change time of an open file, recorded by the last full
+/// identity check (`stat(path)`) that found the file at the path and that can
+/// be trusted (see [`Stamp::record`]). While `fstat` of the descriptor shows
+/// the same values, the file has not been renamed, linked or unlinked since,
+/// so it is still the file at the path. Read and written under the entry's
+/// state mutex; the atomics only make `OpenFile` shareable.
+#[cfg(unix)]
+#[derive(Debug)]
+struct Stamp {
+    /// `NEVER` until a full check records the values.
+    nlink: AtomicU64,
+    ctime: std::sync::atomic::AtomicI64,
+    ctime_nsec: std::sync::atomic::AtomicI64,
+}
+
+#[cfg(unix)]
+impl Stamp {
+    const NEVER: u64 = u64::MAX;
+
+    /// A change time this close to the clock may be shared by a change made
+    /// later within the same tick of the file system's timestamp clock (a
+    /// jiffy, or 1 to 2 s on file systems with coarse timestamps), which the
+    /// stamp could then not see. Such a stamp is not recorded.
+    const SETTLED: Duration = Duration::from_secs(2);
+
+    fn new() -> Self {
+        Stamp {
+            nlink: AtomicU64::new(Self::NEVER),
+            ctime: std::sync::atomic::AtomicI64::new(0),
+            ctime_nsec: std::sync::atomic::AtomicI64::new(0),
+        }
+    }
+
+    fn matches(&self, metadata: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.nlink.load(Ordering::Relaxed) == metadata.nlink()
+            && self.ctime.load(Ordering::Relaxed) == metadata.ctime()
+            && self.ctime_nsec.load(Ordering::Relaxed) == metadata.ctime_nsec()
+    }
+
+    /// Records `metadata`, taken by `fstat` before the `stat(path)` that found
+    /// the file at the path, unless its change time is too recent to be
+    /// trusted (then the next acquisition checks in full again).
+    fn record(&self, metadata: &std::fs::Metadata) {
+        use std::os::unix::fs::MetadataExt;
+        let ctime = u64::try_from(metadata.ctime())
+            .ok()
+            .and_then(|secs| {
+                u32::try_from(metadata.ctime_nsec())
+                    .ok()
+                    .map(|ns| (secs, ns))
+            })
+            .map(|(secs, ns)| std::time::UNIX_EPOCH + Duration::new(secs, ns));
+        let settled = ctime
+            .and_then(|ctime| std::time::SystemTime::now().duration_since(ctime).ok())
+            .is_some_and(|age| age > Self::SETTLED);
+        // POSIX leaves it to the system whether a rename updates the file's
+        // change time; Linux does, so only there is the stamp trusted.
+        if cfg!(any(target_os = "linux", target_os = "android")) && settled {
+            self.ctime.store(metadata.ctime(), Ordering::Relaxed);
+            self.ctime_nsec
+                .store(metadata.ctime_nsec(), Ordering::Relaxed);
+            self.nlink.store(metadata.nlink(), Ordering::Relaxed);
+        } else {
+            self.nlink.store(Self::NEVER, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -273,7 +361,14 @@ fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
     let id = FileId::of(&file.metadata().map_err(|err| ("stat", err))?);
     #[cfg(not(unix))]
     let id = FileId {};
-    Ok(OpenFile { file, id })
+    Ok(OpenFile {
+        file,
+        id,
+        // The first acquisition checks in full: the file may have been
+        // renamed between the open and the `fstat` above.
+        #[cfg(unix)]
+        checked: Stamp::new(),
+    })
 }
 
 impl Entry {
@@ -301,19 +396,51 @@ impl Entry {
     /// Checks that the file just locked is still the file at the path. If the
     /// path is gone or names another file, unlocks and forgets the old file
     /// (the next attempt reopens the path) and returns `false`.
+    ///
+    /// `fstat` of the descriptor first: a link count of 0 means the file was
+    /// deleted or renamed over. The same link count and change time as at the
+    /// last full check mean the file's own inode has seen no rename, link or
+    /// unlink since (each updates its change time), so it is still at the
+    /// path. Otherwise (or the first time) `stat(path)` compares device and
+    /// inode. Not seen: a parent directory renamed or replaced while the
+    /// file's own inode is untouched.
     fn verify(&self, state: &mut State) -> std::result::Result<bool, OsError> {
         #[cfg(unix)]
         {
+            use std::os::unix::fs::MetadataExt;
             let Some(file) = &state.file else {
                 return Ok(false);
             };
-            let same = match std::fs::metadata(self.path()) {
-                Ok(metadata) => FileId::of(&metadata) == file.id,
-                Err(err) if err.kind() == io::ErrorKind::NotFound => false,
+            let fail = |state: &mut State, file: &OpenFile, err| {
+                let _ = self.mechanism().unlock(&file.file);
+                state.file = None;
+                Err(("stat", err))
+            };
+            let own = match file.file.metadata() {
+                Ok(metadata) => metadata,
                 Err(err) => {
-                    let _ = self.mechanism().unlock(&file.file);
-                    state.file = None;
-                    return Err(("stat", err));
+                    let file = Arc::clone(file);
+                    return fail(state, &file, err);
+                }
+            };
+            let same = if own.nlink() == 0 {
+                false
+            } else if file.checked.matches(&own) {
+                true
+            } else {
+                match std::fs::metadata(self.path()) {
+                    Ok(metadata) => {
+                        let same = FileId::of(&metadata) == file.id;
+                        if same {
+                            file.checked.record(&own);
+                        }
+                        same
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::NotFound => false,
+                    Err(err) => {
+                        let file = Arc::clone(file);
+                        return fail(state, &file, err);
+                    }
                 }
             };
             if !same {

@@ -34,10 +34,19 @@ use crate::{Lockable, Result, TimedLockable};
 ///   released elsewhere and releases it at once. It exits once no lock object
 ///   for the file is left and it has nothing to wait for.
 /// - **Deleted or replaced file.** After each kernel grant the lock checks
-///   (Unix) that the path still names the file it locked (device and inode);
-///   if not, it reopens the path and locks again, so waiters never settle on
-///   an orphaned file. (A process that already holds the old file cannot see
-///   a new one appear: do not delete lock files that are in use.)
+///   (Unix) that the path still names the file it locked; if not, it reopens
+///   the path and locks again, so waiters never settle on an orphaned file.
+///   The check is an `fstat` of the open file: a link count of 0 means it was
+///   deleted or renamed over; a link count or change time (Linux updates it on
+///   every rename, link and unlink of the file) different from the last full
+///   check's, or a file changed in the last 2 s, triggers a full check that
+///   compares `stat(path)` with the open file by device and inode (every check
+///   is a full one on Unix systems other than Linux). It cannot
+///   see a parent directory renamed or replaced while the file itself is
+///   untouched (then the path leads to another file): do not move the
+///   directories of lock files in use. (A process that already holds the old
+///   file cannot see a new one appear either: do not delete lock files that
+///   are in use.)
 /// - **Mechanism.** [`Mechanism::Ofd`] on Linux (excludes Python fasteners'
 ///   `lockf` locks, works on NFS), [`Mechanism::Flock`] elsewhere (`flock` /
 ///   `LockFileEx`). Every user of one file must use the same mechanism.
