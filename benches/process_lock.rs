@@ -43,6 +43,17 @@ fn raw_ofd_pair(file: &File) {
     set(libc::F_UNLCK);
 }
 
+/// A plain `fstat`, as the locks make on Linux; returns the link count.
+#[cfg(target_os = "linux")]
+fn raw_fstat(file: &File) -> u64 {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: `stat` is plain integers; all-zero is a valid value.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open and `stat` is a valid buffer.
+    assert_eq!(unsafe { libc::fstat(file.as_raw_fd(), &mut stat) }, 0);
+    stat.st_nlink
+}
+
 fn mechanisms() -> Vec<(&'static str, Mechanism)> {
     #[cfg(target_os = "linux")]
     return vec![("ofd", Mechanism::Ofd), ("flock", Mechanism::Flock)];
@@ -93,6 +104,20 @@ fn uncontended(c: &mut Criterion) {
             _ => b.iter(|| {
                 fs4::FileExt::lock(&raw_file).unwrap();
                 let metadata = std::fs::metadata(&stat_path).unwrap();
+                fs4::FileExt::unlock(&raw_file).unwrap();
+                metadata
+            }),
+        });
+        // The floor of the check the locks make: `fstat` of the descriptor.
+        group.bench_function("raw pair + fstat", |b| match mechanism {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => b.iter(|| {
+                raw_ofd_pair(&raw_file);
+                raw_fstat(&raw_file)
+            }),
+            _ => b.iter(|| {
+                fs4::FileExt::lock(&raw_file).unwrap();
+                let metadata = raw_file.metadata().unwrap();
                 fs4::FileExt::unlock(&raw_file).unwrap();
                 metadata
             }),

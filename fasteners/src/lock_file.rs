@@ -146,6 +146,46 @@ struct Stamp {
     ctime_nsec: std::sync::atomic::AtomicI64,
 }
 
+/// What `fstat` of the descriptor says about the file's links and changes.
+#[cfg(unix)]
+struct Seen {
+    nlink: u64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
+#[cfg(unix)]
+impl Seen {
+    /// A plain `fstat`: on Linux, `File::metadata` asks `statx` for every
+    /// field, which costs more on the uncontended path.
+    #[cfg(target_os = "linux")]
+    fn of(file: &File) -> io::Result<Self> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: `stat` is plain integers; all-zero is a valid value.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: the descriptor is open and `stat` is a valid buffer.
+        if unsafe { libc::fstat(file.as_raw_fd(), &mut stat) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Seen {
+            nlink: stat.st_nlink as u64,
+            ctime: stat.st_ctime as i64,
+            ctime_nsec: stat.st_ctime_nsec as i64,
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn of(file: &File) -> io::Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = file.metadata()?;
+        Ok(Seen {
+            nlink: metadata.nlink(),
+            ctime: metadata.ctime(),
+            ctime_nsec: metadata.ctime_nsec(),
+        })
+    }
+}
+
 #[cfg(unix)]
 impl Stamp {
     const NEVER: u64 = u64::MAX;
@@ -164,25 +204,19 @@ impl Stamp {
         }
     }
 
-    fn matches(&self, metadata: &std::fs::Metadata) -> bool {
-        use std::os::unix::fs::MetadataExt;
-        self.nlink.load(Ordering::Relaxed) == metadata.nlink()
-            && self.ctime.load(Ordering::Relaxed) == metadata.ctime()
-            && self.ctime_nsec.load(Ordering::Relaxed) == metadata.ctime_nsec()
+    fn matches(&self, seen: &Seen) -> bool {
+        self.nlink.load(Ordering::Relaxed) == seen.nlink
+            && self.ctime.load(Ordering::Relaxed) == seen.ctime
+            && self.ctime_nsec.load(Ordering::Relaxed) == seen.ctime_nsec
     }
 
-    /// Records `metadata`, taken by `fstat` before the `stat(path)` that found
+    /// Records `seen`, taken by `fstat` before the `stat(path)` that found
     /// the file at the path, unless its change time is too recent to be
     /// trusted (then the next acquisition checks in full again).
-    fn record(&self, metadata: &std::fs::Metadata) {
-        use std::os::unix::fs::MetadataExt;
-        let ctime = u64::try_from(metadata.ctime())
+    fn record(&self, seen: &Seen) {
+        let ctime = u64::try_from(seen.ctime)
             .ok()
-            .and_then(|secs| {
-                u32::try_from(metadata.ctime_nsec())
-                    .ok()
-                    .map(|ns| (secs, ns))
-            })
+            .and_then(|secs| u32::try_from(seen.ctime_nsec).ok().map(|ns| (secs, ns)))
             .map(|(secs, ns)| std::time::UNIX_EPOCH + Duration::new(secs, ns));
         let settled = ctime
             .and_then(|ctime| std::time::SystemTime::now().duration_since(ctime).ok())
@@ -190,10 +224,9 @@ impl Stamp {
         // POSIX leaves it to the system whether a rename updates the file's
         // change time; Linux does, so only there is the stamp trusted.
         if cfg!(any(target_os = "linux", target_os = "android")) && settled {
-            self.ctime.store(metadata.ctime(), Ordering::Relaxed);
-            self.ctime_nsec
-                .store(metadata.ctime_nsec(), Ordering::Relaxed);
-            self.nlink.store(metadata.nlink(), Ordering::Relaxed);
+            self.ctime.store(seen.ctime, Ordering::Relaxed);
+            self.ctime_nsec.store(seen.ctime_nsec, Ordering::Relaxed);
+            self.nlink.store(seen.nlink, Ordering::Relaxed);
         } else {
             self.nlink.store(Self::NEVER, Ordering::Relaxed);
         }
@@ -407,7 +440,6 @@ impl Entry {
     fn verify(&self, state: &mut State) -> std::result::Result<bool, OsError> {
         #[cfg(unix)]
         {
-            use std::os::unix::fs::MetadataExt;
             let Some(file) = &state.file else {
                 return Ok(false);
             };
@@ -416,14 +448,14 @@ impl Entry {
                 state.file = None;
                 Err(("stat", err))
             };
-            let own = match file.file.metadata() {
-                Ok(metadata) => metadata,
+            let own = match Seen::of(&file.file) {
+                Ok(seen) => seen,
                 Err(err) => {
                     let file = Arc::clone(file);
                     return fail(state, &file, err);
                 }
             };
-            let same = if own.nlink() == 0 {
+            let same = if own.nlink == 0 {
                 false
             } else if file.checked.matches(&own) {
                 true
