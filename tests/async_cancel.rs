@@ -7,28 +7,7 @@ mod process_common;
 use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
-use process_common::{mechanisms, Helper, TempDir, STEP};
-
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Waits (bounded) until `value()` is at most `limit`: the background waiter
-/// exits on its own once the lock is released, with no event to wait on.
-fn settles_to(limit: usize, value: impl Fn() -> usize) -> bool {
-    let deadline = Instant::now() + STEP;
-    while Instant::now() < deadline {
-        if value() <= limit {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
+use process_common::{mechanisms, open_descriptors, settles, threads, Helper, TempDir, STEP};
 
 #[test]
 fn cancelled_acquires_leave_nothing_held_or_open() {
@@ -89,11 +68,11 @@ fn cancelled_acquires_leave_nothing_held_or_open() {
         holder.expect("released");
         assert!(holder.finish().success());
         assert!(
-            settles_to(base_fds, open_descriptors),
+            settles(|| open_descriptors() <= base_fds),
             "background waiter's descriptor"
         );
         assert!(
-            settles_to(base_threads + 1, threads),
+            settles(|| threads() <= base_threads + 1),
             "background waiter's thread"
         );
         // The lock is free for another process.

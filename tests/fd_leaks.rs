@@ -6,31 +6,10 @@
 mod process_common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
-use process_common::{mechanisms, Helper, TempDir, STEP};
-
-fn open_descriptors() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-/// Waits (bounded) until `value()` comes back to `expected`: the background
-/// waiter exits on its own once the lock is released, with no event to wait on.
-fn settles_to(expected: usize, value: impl Fn() -> usize) -> bool {
-    let deadline = Instant::now() + STEP;
-    while Instant::now() < deadline {
-        if value() == expected {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    false
-}
+use process_common::{mechanisms, open_descriptors, settles, threads, Helper, TempDir};
 
 /// The descriptor this process has open on `path`, if any.
 fn descriptor_of(path: &Path) -> Option<String> {
@@ -115,11 +94,11 @@ fn no_descriptor_or_thread_leaks_and_close_on_exec() {
         holder.expect("released");
         assert!(holder.finish().success());
         assert!(
-            settles_to(base_fds, open_descriptors),
+            settles(|| open_descriptors() == base_fds),
             "background waiter's descriptor"
         );
         assert!(
-            settles_to(base_threads, threads),
+            settles(|| threads() == base_threads),
             "background waiter's thread"
         );
         // And it left the lock free.

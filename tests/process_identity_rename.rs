@@ -7,7 +7,7 @@
 
 mod process_common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use fasteners::{ErrorKind, InterProcessLock, Mechanism};
@@ -64,8 +64,8 @@ fn assert_holds_the_file_at(lock: &InterProcessLock, mechanism: Mechanism, old: 
     assert!(holder.finish().success());
 }
 
-fn renamed_away(settled: bool) {
-    let dir = TempDir::new("identity-rename");
+/// One empty lock file in `dir` per mechanism, aged past [`SETTLE`] if `settled`.
+fn empty_lock_files(dir: &TempDir, settled: bool) -> Vec<(Mechanism, PathBuf)> {
     let cases: Vec<_> = mechanisms()
         .into_iter()
         .enumerate()
@@ -75,13 +75,15 @@ fn renamed_away(settled: bool) {
         std::fs::write(path, b"").unwrap();
     }
     if settled {
-        settle(
-            &cases
-                .iter()
-                .map(|(_, path)| path.as_path())
-                .collect::<Vec<_>>(),
-        );
+        let paths: Vec<&Path> = cases.iter().map(|(_, path)| path.as_path()).collect();
+        settle(&paths);
     }
+    cases
+}
+
+fn renamed_away(settled: bool) {
+    let dir = TempDir::new("identity-rename");
+    let cases = empty_lock_files(&dir, settled);
     for (mechanism, path) in &cases {
         let lock = InterProcessLock::with_mechanism(path, *mechanism);
         // The first hold checks in full (and, once settled, records the
@@ -108,22 +110,7 @@ fn renamed_away_between_holds_of_a_settled_file() {
 
 fn hard_links(settled: bool) {
     let dir = TempDir::new("identity-links");
-    let cases: Vec<_> = mechanisms()
-        .into_iter()
-        .enumerate()
-        .map(|(i, mechanism)| (mechanism, dir.join(&format!("{i}.lock"))))
-        .collect();
-    for (_, path) in &cases {
-        std::fs::write(path, b"").unwrap();
-    }
-    if settled {
-        settle(
-            &cases
-                .iter()
-                .map(|(_, path)| path.as_path())
-                .collect::<Vec<_>>(),
-        );
-    }
+    let cases = empty_lock_files(&dir, settled);
     for (mechanism, path) in &cases {
         let lock = InterProcessLock::with_mechanism(path, *mechanism);
         drop(lock.lock().unwrap());

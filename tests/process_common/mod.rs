@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fasteners::Mechanism;
 
@@ -163,4 +163,27 @@ impl Drop for Helper {
             let _ = self.child.wait();
         }
     }
+}
+
+/// How many descriptors this process has open (Linux: `/proc/self/fd`).
+pub fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// How many threads this process has (Linux: `/proc/self/task`).
+pub fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Waits (bounded by [`STEP`]) until `done()` holds: the background waiter
+/// exits on its own once the lock is released, with no event to wait on.
+pub fn settles(done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + STEP;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
 }
