@@ -1,7 +1,8 @@
 //! Cross-process benchmarks: handoff latency and contended throughput.
 //!
-//! `cargo bench --bench cross_process` (optionally `-- --iterations 300`). Linux
-//! only: the baselines are raw Linux system calls.
+//! `cargo bench --bench cross_process`, optionally with `-- --iterations 300
+//! --rounds 5 --count 2000 --hold-ms 2 --scenarios raw-ofd,lock --handoff-only`.
+//! Linux only: the baselines are raw Linux system calls.
 //!
 //! Handoff: a holder process takes the lock, lets a waiter process block on
 //! it, releases it, and the waiter reports when it got it. The latency is the
@@ -33,6 +34,10 @@ enum Scenario {
     RawOfd,
     /// Raw blocking `flock` on an open file.
     RawFlock,
+    /// Raw blocking `F_OFD_SETLKW` in a helper thread, handed to the waiting
+    /// thread through a mutex and condition variable: the floor of a waiter
+    /// that cannot sit in the kernel call itself (a timed or async one).
+    RawOfdRelay,
     /// `InterProcessLock::lock` (default mechanism).
     Lock,
     /// `InterProcessLock::try_lock_for` with a long timeout.
@@ -49,9 +54,10 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 8] = [
+    const ALL: [Scenario; 9] = [
         Scenario::RawOfd,
         Scenario::RawFlock,
+        Scenario::RawOfdRelay,
         Scenario::Lock,
         Scenario::LockTimeout,
         Scenario::LockFlock,
@@ -64,6 +70,7 @@ impl Scenario {
         match self {
             Scenario::RawOfd => "raw-ofd",
             Scenario::RawFlock => "raw-flock",
+            Scenario::RawOfdRelay => "raw-ofd-relay",
             Scenario::Lock => "lock",
             Scenario::LockTimeout => "lock-timeout",
             Scenario::LockFlock => "lock-flock",
@@ -77,6 +84,9 @@ impl Scenario {
         match self {
             Scenario::RawOfd => "raw OFD fcntl, blocking (kernel floor)",
             Scenario::RawFlock => "raw flock, blocking (kernel floor)",
+            Scenario::RawOfdRelay => {
+                "raw OFD fcntl in a helper thread, handed over by condvar (two-wake-up floor)"
+            }
             Scenario::Lock => "InterProcessLock::lock()",
             Scenario::LockTimeout => "InterProcessLock::try_lock_for(60 s)",
             Scenario::LockFlock => "InterProcessLock (Mechanism::Flock)::lock()",
@@ -103,6 +113,7 @@ enum Locker {
         file: File,
         ofd: bool,
     },
+    Relay(relay::Relay),
     Crate {
         lock: InterProcessLock,
         timeout: Option<Duration>,
@@ -118,19 +129,25 @@ enum Locker {
 
 impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
-        let raw = |ofd| {
-            let file = OpenOptions::new()
+        let open = || {
+            OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(path)
-                .expect("open lock file");
-            Locker::Raw { file, ofd }
+                .expect("open lock file")
         };
         match scenario {
-            Scenario::RawOfd => raw(true),
-            Scenario::RawFlock => raw(false),
+            Scenario::RawOfd => Locker::Raw {
+                file: open(),
+                ofd: true,
+            },
+            Scenario::RawFlock => Locker::Raw {
+                file: open(),
+                ofd: false,
+            },
+            Scenario::RawOfdRelay => Locker::Relay(relay::Relay::new(open())),
             Scenario::Lock => Locker::Crate {
                 lock: InterProcessLock::new(path),
                 timeout: None,
@@ -169,6 +186,12 @@ impl Locker {
                 raw::lock(file, *ofd, true);
                 let r = f();
                 raw::lock(file, *ofd, false);
+                r
+            }
+            Locker::Relay(relay) => {
+                relay.lock();
+                let r = f();
+                relay.unlock();
                 r
             }
             Locker::Crate { lock, timeout } => {
@@ -231,6 +254,26 @@ fn park_block_on<F: std::future::Future>(future: F) -> F::Output {
 mod raw {
     use super::*;
 
+    /// `F_OFD_SETLK` for a write lock: `false` if it is held elsewhere.
+    pub fn try_lock(file: &File) -> bool {
+        // SAFETY: `flock` is a plain C struct of integers; all-zero is a valid value.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_WRLCK as _;
+        fl.l_whence = libc::SEEK_SET as _;
+        // SAFETY: `file` is open; `fl` is a valid flock.
+        let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) };
+        if rc == 0 {
+            return true;
+        }
+        let err = std::io::Error::last_os_error();
+        assert_eq!(
+            err.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "raw try-lock failed: {err}"
+        );
+        false
+    }
+
     pub fn lock(file: &File, ofd: bool, acquire: bool) {
         let fd = file.as_raw_fd();
         let rc = if ofd {
@@ -259,6 +302,69 @@ mod raw {
             "raw lock call failed: {}",
             std::io::Error::last_os_error()
         );
+    }
+}
+
+/// The two-wake-up baseline: a persistent helper thread waits in the kernel
+/// and hands each grant to the asking thread.
+mod relay {
+    use std::fs::File;
+    use std::sync::{Arc, Condvar, Mutex};
+
+    #[derive(Default)]
+    struct State {
+        asked: bool,
+        granted: bool,
+    }
+
+    struct Shared {
+        file: File,
+        state: Mutex<State>,
+        changed: Condvar,
+    }
+
+    pub struct Relay(Arc<Shared>);
+
+    impl Relay {
+        pub fn new(file: File) -> Relay {
+            let shared = Arc::new(Shared {
+                file,
+                state: Mutex::default(),
+                changed: Condvar::new(),
+            });
+            let helper = Arc::clone(&shared);
+            std::thread::spawn(move || loop {
+                let mut state = helper.state.lock().unwrap();
+                while !state.asked {
+                    state = helper.changed.wait(state).unwrap();
+                }
+                state.asked = false;
+                drop(state);
+                super::raw::lock(&helper.file, true, true);
+                helper.state.lock().unwrap().granted = true;
+                helper.changed.notify_all();
+            });
+            Relay(shared)
+        }
+
+        /// Tries without waiting first, as the crate's locks do; only a
+        /// waiter goes through the helper thread.
+        pub fn lock(&self) {
+            if super::raw::try_lock(&self.0.file) {
+                return;
+            }
+            let mut state = self.0.state.lock().unwrap();
+            state.asked = true;
+            self.0.changed.notify_all();
+            while !state.granted {
+                state = self.0.changed.wait(state).unwrap();
+            }
+            state.granted = false;
+        }
+
+        pub fn unlock(&self) {
+            super::raw::lock(&self.0.file, true, false);
+        }
     }
 }
 
@@ -334,7 +440,8 @@ fn percentiles(mut samples_ns: Vec<u128>) -> Percentiles {
     }
 }
 
-fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) -> Percentiles {
+/// Handoff latencies in nanoseconds, one per handoff.
+fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) -> Vec<u128> {
     let path = dir.join(format!("handoff-{}.lock", scenario.name()));
     let locker = Locker::new(scenario, &path);
     let mut waiter = ChildProc::spawn(&["child-handoff", scenario.name(), path.to_str().unwrap()]);
@@ -353,7 +460,7 @@ fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) ->
         samples.push(acquired_at.saturating_sub(released_at));
     }
     waiter.send("quit");
-    percentiles(samples)
+    samples
 }
 
 fn child_handoff(scenario: Scenario, path: &Path) {
@@ -497,16 +604,33 @@ fn main() {
     let per_proc = arg_value(&args, "--count", if smoke { 20 } else { 2000 }) as u64;
     let hold = Duration::from_millis(arg_value(&args, "--hold-ms", 2) as u64);
 
+    let rounds = arg_value(&args, "--rounds", if smoke { 1 } else { 5 }).max(1);
+    let scenarios: Vec<Scenario> = match args.iter().position(|a| a == "--scenarios") {
+        Some(i) => args[i + 1].split(',').map(Scenario::parse).collect(),
+        None => Scenario::ALL.to_vec(),
+    };
+
     let dir = TempDir::new();
+    settle_lock_files(dir.path(), &scenarios, smoke);
     println!(
         "## Handoff latency to a waiter blocked in another process \
-         ({iterations} handoffs, lock held {hold:?} before each)\n"
+         ({iterations} handoffs per scenario in {rounds} interleaved rounds, \
+         lock held {hold:?} before each)\n"
     );
-    println!("| scenario | p50 µs | p90 µs | p99 µs | max µs | p50 vs kernel |");
+    // The scenarios take turns, a slice of the handoffs each per round, so
+    // that a slow spell of the machine falls on all of them alike.
+    let mut samples: Vec<Vec<u128>> = vec![Vec::new(); scenarios.len()];
+    for round in 0..rounds {
+        let share = iterations / rounds + usize::from(round < iterations % rounds);
+        for (scenario, samples) in scenarios.iter().zip(&mut samples) {
+            samples.extend(handoff(*scenario, dir.path(), share, hold));
+        }
+    }
+    println!("| scenario | p50 µs | p90 µs | p99 µs | max µs | p50 vs the first row |");
     println!("|---|---|---|---|---|---|");
     let mut floor = None;
-    for scenario in Scenario::ALL {
-        let p = handoff(scenario, dir.path(), iterations, hold);
+    for (scenario, samples) in scenarios.iter().zip(samples) {
+        let p = percentiles(samples);
         let floor_p50 = *floor.get_or_insert(p.p50);
         println!(
             "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x |",
@@ -518,6 +642,9 @@ fn main() {
             p.p50 / floor_p50
         );
     }
+    if args.iter().any(|a| a == "--handoff-only") {
+        return;
+    }
 
     println!("\n## Contended throughput ({per_proc} increments of a counter file per process)\n");
     println!(
@@ -525,7 +652,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|");
     for procs in [2, 4] {
-        for scenario in Scenario::ALL {
+        for &scenario in &scenarios {
             let t = throughput(scenario, dir.path(), procs, per_proc);
             let acquisitions = (procs as u64 * per_proc) as f64;
             println!(
@@ -537,6 +664,31 @@ fn main() {
                 t.longest_run
             );
         }
+    }
+}
+
+/// Creates every lock file the scenarios use and, unless this is a smoke
+/// run, lets their change time age past 2 s: a lock file changed more
+/// recently is checked with a full `stat(path)` at every acquisition, which
+/// a lock file in long use is not.
+fn settle_lock_files(dir: &Path, scenarios: &[Scenario], smoke: bool) {
+    let created = Instant::now();
+    for scenario in scenarios {
+        let mut names = vec![format!("handoff-{}.lock", scenario.name())];
+        names.extend([2, 4].map(|procs| format!("throughput-{}-{procs}.lock", scenario.name())));
+        for name in names {
+            drop(
+                OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(dir.join(name))
+                    .expect("create lock file"),
+            );
+        }
+    }
+    if !smoke {
+        std::thread::sleep(Duration::from_millis(2100).saturating_sub(created.elapsed()));
     }
 }
 
