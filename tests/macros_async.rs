@@ -227,6 +227,33 @@ impl Store {
     }
 }
 
+/// A lock made on first use, for an async function.
+static LAZY_FILE: std::sync::LazyLock<InterProcessLock> =
+    std::sync::LazyLock::new(|| InterProcessLock::new(lock_path("lazy")));
+
+#[locked(lock = LAZY_FILE)]
+async fn under_lazy_file_lock() -> bool {
+    tokio::task::yield_now().await;
+    LAZY_FILE.try_lock_async().is_err()
+}
+
+#[test]
+fn a_lazy_lock_static_works_in_async_fn() {
+    let rt = current_thread();
+    run(&rt, async {
+        assert!(
+            assert_send(under_lazy_file_lock()).await,
+            "the body ran without the lock"
+        );
+        drop(
+            LAZY_FILE
+                .try_lock_async()
+                .expect("the lock outlived the call"),
+        );
+    });
+    std::fs::remove_file(lock_path("lazy")).unwrap();
+}
+
 #[test]
 fn locked_async_methods_with_async_locks() {
     let rt = multi_thread();

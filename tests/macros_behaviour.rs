@@ -306,3 +306,24 @@ fn a_function_without_result_panics_naming_the_function_lock_and_reason_at_the_a
         .unwrap();
     assert_eq!(line as usize, attribute_line + 1);
 }
+
+/// A lock made on first use: `lock = STATIC` takes a `LazyLock<L>` wherever
+/// `L` is a lock.
+static LAZY: std::sync::LazyLock<ToyLock> = std::sync::LazyLock::new(|| ToyLock::new("lazy"));
+
+#[locked(lock = LAZY)]
+fn under_lazy_lock() -> bool {
+    LAZY.is_locked()
+}
+
+#[read_locked(lock = LAZY, timeout = Duration::from_secs(5))]
+fn reading_under_lazy_lock() -> Result<bool> {
+    Ok(LAZY.is_read_locked())
+}
+
+#[test]
+fn a_lazy_lock_static_works_as_its_lock() {
+    assert!(under_lazy_lock(), "the body ran without the lock");
+    assert!(reading_under_lazy_lock().unwrap());
+    assert!(!LAZY.is_locked(), "the lock outlived the call");
+}

@@ -133,6 +133,31 @@ pub fn free() -> u8 {
     11
 }
 
+/// A lock made on first use.
+static LAZY: std::sync::LazyLock<Mutex<()>> = std::sync::LazyLock::new(|| Mutex::new(()));
+
+/// A one-line body (as written without rustfmt): the body's braces must not
+/// look like braces written around a lone expression (`unused_braces`).
+#[rustfmt::skip]
+#[locked(lock = LAZY)] #[must_use] pub fn one_line() -> u8 { 19 }
+
+/// One-line bodies of every sync attribute.
+#[rustfmt::skip]
+impl Obj {
+    /// `#[read_locked]`, one line.
+    #[read_locked(lock = rw)] #[must_use] pub fn read_one_line(&self) -> u8 { 20 }
+    /// `#[write_locked]`, one line, with a timeout.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken.
+    #[write_locked(lock = toy, timeout = Duration::from_millis(10))] pub fn write_one_line(&self) -> fasteners::Result<u8> { Ok(21) }
+}
+
+/// `#[interprocess_locked]`, one line.
+#[rustfmt::skip]
+#[fasteners::interprocess_locked(lock_path("one-line"))] #[must_use] pub fn file_one_line() -> u8 { 22 }
+
 fn lock_path(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
         "fasteners-lints-{}-{name}.lock",
@@ -221,6 +246,13 @@ fn everything_runs() {
         free(),
     ];
     assert_eq!(results, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    let one_line = [
+        one_line(),
+        obj.read_one_line(),
+        obj.write_one_line().unwrap(),
+        file_one_line(),
+    ];
+    assert_eq!(one_line, [19, 20, 21, 22]);
     let store = Store {
         lock: fasteners::ReaderWriterLock::new(),
     };
@@ -233,7 +265,7 @@ fn everything_runs() {
         store.write(),
     ];
     assert_eq!(file_results, [12, 13, 14, 15, 16, 17]);
-    for name in ["exclusive", "exclusive-timeout", "rw"] {
+    for name in ["exclusive", "exclusive-timeout", "rw", "one-line"] {
         std::fs::remove_file(lock_path(name)).unwrap();
     }
 }

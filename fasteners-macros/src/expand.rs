@@ -87,7 +87,7 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
 // lock is taken first and released last.
 fn split_earlier_guards(block: &Block) -> (&[Stmt], TokenStream) {
     let Some((Stmt::Expr(Expr::Block(nested), None), guards)) = block.stmts.split_last() else {
-        return (&[], block.to_token_stream());
+        return (&[], nested_body(block));
     };
     let is_ours = |stmt: &Stmt| match stmt {
         Stmt::Local(local) => matches!(
@@ -99,8 +99,20 @@ fn split_earlier_guards(block: &Block) -> (&[Stmt], TokenStream) {
     if !guards.is_empty() && guards.iter().all(is_ours) {
         (guards, nested.to_token_stream())
     } else {
-        (&[], block.to_token_stream())
+        (&[], nested_body(block))
     }
+}
+
+/// The user's body as the nested block `{ body }`. Its braces are the
+/// macro's (mixed-site), located at the user's braces: rustc then does not
+/// take them for braces the user wrote around a lone expression
+/// (`unused_braces` on a one-line body such as `{ self.value }`), and its
+/// diagnostics still point at the body.
+fn nested_body(block: &Block) -> TokenStream {
+    let stmts = &block.stmts;
+    let mut nested = Group::new(Delimiter::Brace, quote!(#(#stmts)*));
+    nested.set_span(Span::mixed_site().located_at(block.brace_token.span.join()));
+    nested.into_token_stream()
 }
 
 /// Rejects what the expansion cannot honour, pointing at the offending token.

@@ -215,10 +215,18 @@ impl AsyncSharedTimedLockable for InterProcessReaderWriterLock {
     }
 }
 
-/// Forwards every async lock trait through a smart pointer.
+/// Forwards every async lock trait through a smart pointer (`Arc<L>`,
+/// `Box<L>`, `LazyLock<L>`). `sized` marks a pointer whose target must be
+/// `Sized`.
 macro_rules! forward_through_pointer {
     ($($pointer:ident)::+ <$l:ident>) => {
-        impl<$l: AsyncLockable + ?Sized> AsyncLockable for $($pointer)::+<$l> {
+        forward_through_pointer!(@impl [$l: ?Sized] $($pointer)::+<$l>);
+    };
+    (sized $($pointer:ident)::+ <$l:ident>) => {
+        forward_through_pointer!(@impl [$l] $($pointer)::+<$l>);
+    };
+    (@impl [$l:ident $(: ?$sized:ident)?] $($pointer:ident)::+ <$l2:ident>) => {
+        impl<$l: AsyncLockable $(+ ?$sized)?> AsyncLockable for $($pointer)::+<$l> {
             type AsyncGuard<'a> = $l::AsyncGuard<'a> where Self: 'a;
 
             fn lock_async(&self) -> impl Future<Output = Result<Self::AsyncGuard<'_>>> {
@@ -230,7 +238,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncTimedLockable + ?Sized> AsyncTimedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncTimedLockable $(+ ?$sized)?> AsyncTimedLockable for $($pointer)::+<$l> {
             fn lock_async_for(
                 &self,
                 timeout: Duration,
@@ -239,7 +247,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncSharedLockable + ?Sized> AsyncSharedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncSharedLockable $(+ ?$sized)?> AsyncSharedLockable for $($pointer)::+<$l> {
             type AsyncSharedGuard<'a> = $l::AsyncSharedGuard<'a> where Self: 'a;
 
             fn lock_shared_async(&self) -> impl Future<Output = Result<Self::AsyncSharedGuard<'_>>> {
@@ -251,7 +259,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncSharedTimedLockable + ?Sized> AsyncSharedTimedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncSharedTimedLockable $(+ ?$sized)?> AsyncSharedTimedLockable for $($pointer)::+<$l> {
             fn lock_shared_async_for(
                 &self,
                 timeout: Duration,
@@ -264,6 +272,7 @@ macro_rules! forward_through_pointer {
 
 forward_through_pointer!(Arc<L>);
 forward_through_pointer!(Box<L>);
+forward_through_pointer!(sized std::sync::LazyLock<L>);
 
 #[cfg(feature = "tokio")]
 mod tokio_impls {

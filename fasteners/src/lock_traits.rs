@@ -71,7 +71,7 @@ use crate::{Error, ErrorKind, Result};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a lock",
     label = "`{Self}` does not implement `fasteners::Lockable`",
-    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::Lockable`"
+    note = "a lock is a `std::sync::Mutex`, a `std::sync::RwLock`, a lock of `fasteners`, an `Arc`, `Box`, `LazyLock` or reference to one, or a type implementing `fasteners::Lockable`"
 )]
 pub trait Lockable {
     /// Holds the lock until dropped.
@@ -118,7 +118,7 @@ pub trait TimedLockable: Lockable {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reader-writer lock",
     label = "`{Self}` does not implement `fasteners::SharedLockable`",
-    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc`, `Box` or reference to one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
+    note = "a reader-writer lock is a `std::sync::RwLock`, a reader-writer lock of `fasteners`, an `Arc`, `Box`, `LazyLock` or reference to one, or a type implementing `fasteners::SharedLockable`; for a mutex, use `#[locked]`"
 )]
 pub trait SharedLockable: Lockable {
     /// Holds the shared side until dropped.
@@ -271,11 +271,18 @@ impl<T: ?Sized> SharedLockable for RwLock<T> {
     }
 }
 
-/// Forwards every lock trait through a smart pointer, so that a field of type
-/// `Arc<L>`, `Box<L>` or `&L` works wherever `L` does.
+/// Forwards every lock trait through a smart pointer, so that a field (or a
+/// static) of type `Arc<L>`, `Box<L>`, `&L` or `LazyLock<L>` works wherever
+/// `L` does. `sized` marks a pointer whose target must be `Sized`.
 macro_rules! forward_through_pointer {
     ($l:ident => $pointer:ty) => {
-        impl<$l: Lockable + ?Sized> Lockable for $pointer {
+        forward_through_pointer!(@impl [$l: ?Sized] $pointer);
+    };
+    (sized $l:ident => $pointer:ty) => {
+        forward_through_pointer!(@impl [$l] $pointer);
+    };
+    (@impl [$l:ident $(: ?$sized:ident)?] $pointer:ty) => {
+        impl<$l: Lockable $(+ ?$sized)?> Lockable for $pointer {
             type Guard<'a>
                 = $l::Guard<'a>
             where
@@ -290,13 +297,13 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: TimedLockable + ?Sized> TimedLockable for $pointer {
+        impl<$l: TimedLockable $(+ ?$sized)?> TimedLockable for $pointer {
             fn try_lock_for(&self, timeout: Duration) -> Result<Self::Guard<'_>> {
                 self.deref().try_lock_for(timeout)
             }
         }
 
-        impl<$l: SharedLockable + ?Sized> SharedLockable for $pointer {
+        impl<$l: SharedLockable $(+ ?$sized)?> SharedLockable for $pointer {
             type SharedGuard<'a>
                 = $l::SharedGuard<'a>
             where
@@ -311,7 +318,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: SharedTimedLockable + ?Sized> SharedTimedLockable for $pointer {
+        impl<$l: SharedTimedLockable $(+ ?$sized)?> SharedTimedLockable for $pointer {
             fn try_lock_shared_for(&self, timeout: Duration) -> Result<Self::SharedGuard<'_>> {
                 self.deref().try_lock_shared_for(timeout)
             }
@@ -322,6 +329,7 @@ macro_rules! forward_through_pointer {
 forward_through_pointer!(L => Arc<L>);
 forward_through_pointer!(L => Box<L>);
 forward_through_pointer!(L => &L);
+forward_through_pointer!(sized L => std::sync::LazyLock<L>);
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,8 @@
 /// The body runs while the attribute holds the lock, and the lock is released
 /// when the function is left: on return, on an early `return`, on `?` and on
 /// panic. The lock is anything implementing [`Lockable`](crate::Lockable):
-/// `std::sync::Mutex<()>`, the crate's locks, an `Arc` or `Box` of one, or a
-/// type of your own.
+/// `std::sync::Mutex<()>`, the crate's locks, an `Arc`, `Box` or `LazyLock`
+/// of one, or a type of your own.
 ///
 /// # Examples
 ///
@@ -81,8 +81,9 @@
 /// `self`, names a static (in a function without `self`, a single identifier
 /// may also name a parameter). To name a static from a method, write
 /// `lock = self::STATIC` or `lock = crate::STATIC`. A list may mix both. The
-/// field may be any type implementing the trait (`Mutex<()>`, `Arc<Mutex<()>>`,
-/// `Box<L>`, `&L`), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
+/// field or static may be any type implementing the trait (`Mutex<()>`,
+/// `Arc<Mutex<()>>`, `Box<L>`, `&L`, or a `static` `LazyLock<L>` made on first
+/// use), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
 /// In a `&mut self` method the body may use the other fields, but not call
 /// another `&mut self` method, since the guard borrows the lock's field.
 ///
