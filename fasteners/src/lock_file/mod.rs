@@ -1,0 +1,438 @@
+//! The per-file state that every process lock object of one process shares.
+//!
+//! A process registry maps (mechanism, absolute path) to one [`Entry`]: one
+//! open file description and so one kernel lock per file per process. The
+//! entry arbitrates between the threads of this process (readers, a writer,
+//! writers first) and takes the kernel lock for them: the first holder takes
+//! it, further readers join without a system call, the last holder releases it.
+//!
+//! A blocking acquire waits in the kernel in the calling thread. A timed or
+//! async acquire waits on a condition variable (threads) or with its waker
+//! registered in the entry (tasks) while the entry's background waiter, one
+//! thread per entry started on first need and parked when idle, waits in the
+//! kernel on the entry's descriptor and hands the grant over. If every waiter
+//! gives up, the background waiter still gets the kernel lock eventually and
+//! releases it at once. It exits when no lock object uses the entry any more
+//! and it has nothing left to wait for.
+//! At most one kernel acquisition is pending per entry; later callers share it,
+//! whatever mode they want: when it is granted in the other mode, the lock is
+//! given back and taken again in the mode needed.
+//!
+//! Holders are recorded as a [`Holder`]: the thread, for the `!Send` guards
+//! (so that a thread asking again is told it would deadlock), or a token per
+//! acquisition, for the `Send` guards of async acquisitions.
+//!
+//! After every kernel grant, [`Entry::verify`] checks (Unix) that the file
+//! locked is still the file at the path, so that nobody settles on a deleted
+//! or replaced file. It costs one `fstat` of the descriptor: a link count of 0
+//! means the file was deleted or renamed over; the link count and change time
+//! recorded at the last full check mean no rename, link or unlink has touched
+//! the file's inode since (Linux updates its change time for each), so it is
+//! still at the path. Elsewhere (POSIX does not require a rename to update
+//! the change time) every check is a full one. Anything else (a first check, a change time
+//! that moved, also by someone else's write) costs a full check, `stat(path)`
+//! compared by device and inode, which records the stamp again if the file
+//! still matches and its change time is over 2 s old (a more recent one could
+//! be shared by a later change within the same timestamp tick). What the
+//! check cannot see: a parent directory renamed or replaced (the path now
+//! leads elsewhere) while the file's own inode is untouched.
+//!
+//! The code, by concern:
+//! - here: the entry's state and the acquire/release state machine;
+//! - [`identity`]: the open lock file, and the check that it is still the
+//!   file at the path;
+//! - [`registry`]: the process-wide map from paths to entries, and the
+//!   lock objects' handles on them;
+//! - [`kernel`]: taking and giving back the kernel lock, in the calling
+//!   thread or through the background waiter;
+//! - [`task`]: the steps of an async acquisition;
+//! - [`handle`]: the lock object and its guards.
+
+mod handle;
+mod identity;
+mod kernel;
+mod registry;
+mod task;
+#[cfg(test)]
+mod test_support;
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
+use std::thread::{self, ThreadId};
+use std::time::{Duration, Instant};
+
+use crate::sys::{Mechanism, Mode};
+use crate::{Error, Result};
+
+pub(crate) use handle::{Held, LockFile, SendHeld};
+use identity::OpenFile;
+use registry::Key;
+
+/// How long an acquire may wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wait {
+    /// Not at all.
+    Try,
+    /// As long as it takes.
+    Forever,
+    /// At most this long.
+    For(Duration),
+}
+
+/// Who holds a share of the lock in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// A thread, through a `!Send` guard or a Python-style acquire.
+    Thread(ThreadId),
+    /// One acquisition with a `Send` guard, on whatever thread it runs.
+    Token(u64),
+}
+
+impl Holder {
+    fn current_thread() -> Self {
+        Holder::Thread(thread::current().id())
+    }
+
+    pub(crate) fn new_token() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Holder::Token(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// What this process holds, or is getting, in the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Unlocked,
+    /// One thread (a caller, or the background waiter) is blocked in the kernel.
+    Acquiring(Mode),
+    /// Granted; it belongs to the in-process holders, or, if there are none,
+    /// to whichever waiter claims it next.
+    Held(Mode),
+}
+
+/// An operation on the lock file that the OS refused, before the path is known.
+type OsError = (&'static str, io::Error);
+
+#[derive(Debug)]
+struct State {
+    readers: Vec<Holder>,
+    writer: Option<Holder>,
+    /// Acquisitions of the exclusive side under way; new readers wait for them.
+    waiting_writers: usize,
+    /// Acquisitions under way, of either side, by threads and tasks.
+    waiters: usize,
+    /// Those of `waiters` that are threads, which wait on `Entry::changed`.
+    sync_waiters: usize,
+    /// The wakers of the waiting tasks, by token; taken (and woken) at every change.
+    wakers: Vec<(u64, Waker)>,
+    kernel: Kernel,
+    /// `Some` whenever `kernel` is not `Unlocked`.
+    file: Option<Arc<OpenFile>>,
+    /// A failure of the background waiter, for the next waiter to report.
+    background_error: Option<OsError>,
+    background: Background,
+    /// Lock objects of this process that use the entry.
+    handles: usize,
+}
+
+/// The background waiter's side of the state.
+#[derive(Debug, Default)]
+struct Background {
+    /// Its thread runs (it may be parked).
+    running: bool,
+    /// The kernel acquisition it is to start next.
+    job: Option<(Mode, Arc<OpenFile>)>,
+}
+
+/// The waiters to wake, taken out of the state, to wake once the state mutex
+/// is unlocked: a woken thread then finds the mutex free instead of blocking
+/// on it again, and a waker may run executor code, which must not find the
+/// mutex held.
+#[must_use = "wake them after unlocking the state"]
+struct Wakeups<'a> {
+    /// The condition variable of the waiting threads, if any wait.
+    threads: Option<&'a Condvar>,
+    tasks: Vec<(u64, Waker)>,
+}
+
+impl Wakeups<'_> {
+    fn wake(self) {
+        if let Some(threads) = self.threads {
+            threads.notify_all();
+        }
+        for (_, waker) in self.tasks {
+            waker.wake();
+        }
+    }
+}
+
+/// The shared state of one lock file in this process.
+///
+/// Lock objects reach it through a [`Handle`]; the background waiter holds
+/// it directly, so it outlives the handles while a kernel wait is pending.
+///
+/// [`Handle`]: registry::Handle
+#[derive(Debug)]
+pub(crate) struct Entry {
+    key: Key,
+    state: Mutex<State>,
+    /// Signalled for the waiting threads.
+    changed: Condvar,
+    /// Signalled for the background waiter: a job, or no handles left.
+    work: Condvar,
+}
+
+impl Entry {
+    fn path(&self) -> &Path {
+        &self.key.1
+    }
+
+    fn mechanism(&self) -> Mechanism {
+        self.key.0
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the waiters to wake after a change of the state.
+    fn notify_waiters(&self, state: &mut State) -> Wakeups<'_> {
+        Wakeups {
+            // Skipping the wake-up when no thread waits keeps the uncontended
+            // path free of futex system calls.
+            threads: (state.sync_waiters > 0).then_some(&self.changed),
+            tasks: std::mem::take(&mut state.wakers),
+        }
+    }
+
+    /// Counts an acquisition as under way.
+    fn enter(state: &mut State, mode: Mode) {
+        state.waiters += 1;
+        if mode == Mode::Exclusive {
+            state.waiting_writers += 1;
+        }
+    }
+
+    /// Counts an acquisition as over, acquired or not, and tells the others.
+    fn leave(&self, state: &mut State, mode: Mode, acquired: bool) -> Wakeups<'_> {
+        state.waiters -= 1;
+        if mode == Mode::Exclusive {
+            state.waiting_writers -= 1;
+        }
+        if !acquired
+            && state.waiters == 0
+            && state.writer.is_none()
+            && state.readers.is_empty()
+            && matches!(state.kernel, Kernel::Held(_))
+        {
+            // Granted to waiters who have all given up: nobody will claim it.
+            let _ = self.unlock_kernel(state);
+        }
+        self.notify_waiters(state)
+    }
+
+    fn acquire(
+        self: &Arc<Self>,
+        path: &Path,
+        mode: Mode,
+        wait: Wait,
+        holder: Holder,
+    ) -> Result<()> {
+        let (wait, deadline) = wait.deadline();
+        let mut state = self.state();
+        if matches!(holder, Holder::Thread(_))
+            && (state.writer == Some(holder) || state.readers.contains(&holder))
+        {
+            return Err(Error::would_deadlock(
+                path,
+                "this thread already holds this lock file (process locks are not re-entrant)",
+            ));
+        }
+        Self::enter(&mut state, mode);
+        state.sync_waiters += 1;
+        let (mut state, result) = self.acquire_as_waiter(state, path, mode, wait, deadline, holder);
+        state.sync_waiters -= 1;
+        let wakeups = self.leave(&mut state, mode, result.is_ok());
+        drop(state);
+        wakeups.wake();
+        result
+    }
+
+    fn acquire_as_waiter<'a>(
+        self: &'a Arc<Self>,
+        mut state: MutexGuard<'a, State>,
+        path: &Path,
+        mode: Mode,
+        wait: Wait,
+        deadline: Option<Instant>,
+        holder: Holder,
+    ) -> (MutexGuard<'a, State>, Result<()>) {
+        loop {
+            match self.step(&mut state, path, mode, wait, deadline, holder, true) {
+                Step::Done(result) => return (state, result),
+                Step::Block => {
+                    let result;
+                    (state, result) = self.block_in_kernel(state, mode);
+                    if let Err((action, err)) = result {
+                        return (state, Err(Error::io(path, action, err)));
+                    }
+                }
+                Step::Wait => {
+                    state = match deadline {
+                        Some(deadline) => {
+                            let left = deadline.saturating_duration_since(Instant::now());
+                            self.changed
+                                .wait_timeout(state, left)
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .0
+                        }
+                        None => self
+                            .changed
+                            .wait(state)
+                            .unwrap_or_else(PoisonError::into_inner),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Everything an acquirer can do now without waiting: take the lock (from
+    /// the kernel, from readers it may join, or as a grant nobody claimed),
+    /// fail, or start the kernel wait and say what to wait for.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        self: &Arc<Self>,
+        state: &mut State,
+        path: &Path,
+        mode: Mode,
+        wait: Wait,
+        deadline: Option<Instant>,
+        holder: Holder,
+        can_block: bool,
+    ) -> Step {
+        let io_error = |(action, err): OsError| Step::Done(Err(Error::io(path, action, err)));
+        let wait_or_give_up = || match wait {
+            Wait::Try => Step::Done(Err(Error::would_block(path))),
+            Wait::For(timeout) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                Step::Done(Err(Error::timed_out(path, timeout)))
+            }
+            _ => Step::Wait,
+        };
+        loop {
+            if let Some(err) = state.background_error.take() {
+                return io_error(err);
+            }
+            let conflict = state.writer.is_some()
+                || match mode {
+                    Mode::Exclusive => !state.readers.is_empty(),
+                    Mode::Shared => state.waiting_writers > 0,
+                };
+            if conflict {
+                return wait_or_give_up();
+            }
+            if !state.readers.is_empty() {
+                // Readers hold the kernel lock shared: join them.
+                state.readers.push(holder);
+                return Step::Done(Ok(()));
+            }
+            match state.kernel {
+                Kernel::Held(held) if held == mode => {
+                    claim(state, mode, holder);
+                    return Step::Done(Ok(()));
+                }
+                Kernel::Held(_) => {
+                    // Granted in the other mode to a waiter who left.
+                    if let Err(err) = self.unlock_kernel(state) {
+                        return io_error(("unlock", err));
+                    }
+                }
+                Kernel::Unlocked => match self.try_kernel(state, mode) {
+                    Err(err) => return io_error(err),
+                    Ok(true) => {
+                        claim(state, mode, holder);
+                        return Step::Done(Ok(()));
+                    }
+                    Ok(false) => {
+                        if matches!(wait, Wait::Forever) && can_block {
+                            return Step::Block;
+                        }
+                        if let step @ Step::Done(_) = wait_or_give_up() {
+                            return step;
+                        }
+                        if let Err(err) = self.start_background(state, mode) {
+                            return io_error(err);
+                        }
+                        return Step::Wait;
+                    }
+                },
+                Kernel::Acquiring(_) => return wait_or_give_up(),
+            }
+        }
+    }
+
+    fn release(&self, path: &Path, mode: Mode, holder: Holder) -> Result<()> {
+        let mut state = self.state();
+        match mode {
+            Mode::Exclusive if state.writer == Some(holder) => state.writer = None,
+            Mode::Shared => match state.readers.iter().position(|&reader| reader == holder) {
+                Some(index) => {
+                    state.readers.swap_remove(index);
+                }
+                None => return Err(Error::not_held(path, "this thread holds no read lock")),
+            },
+            Mode::Exclusive => {
+                return Err(Error::not_held(path, "this thread holds no write lock"))
+            }
+        }
+        // Release order: the in-process hold first, then (if it was the last
+        // one) the kernel lock, both under the state mutex, and only then wake
+        // the waiters, so a woken waiter of this process finds the kernel lock
+        // already given back and competes for it on equal terms with others.
+        let mut result = Ok(());
+        if state.writer.is_none()
+            && state.readers.is_empty()
+            && matches!(state.kernel, Kernel::Held(_))
+        {
+            result = self
+                .unlock_kernel(&mut state)
+                .map_err(|err| Error::io(path, "unlock", err));
+        }
+        let wakeups = self.notify_waiters(&mut state);
+        drop(state);
+        wakeups.wake();
+        result
+    }
+}
+
+/// What an acquirer does next, as [`Entry::step`] decides.
+enum Step {
+    /// Acquired, or failed.
+    Done(Result<()>),
+    /// Wait in the kernel in this thread (blocking acquires of threads only).
+    Block,
+    /// Wait for a change of the state (or the deadline).
+    Wait,
+}
+
+fn claim(state: &mut State, mode: Mode, holder: Holder) {
+    match mode {
+        Mode::Shared => state.readers.push(holder),
+        Mode::Exclusive => state.writer = Some(holder),
+    }
+}
+
+impl Wait {
+    /// The deadline of a timed wait; a timeout too long to represent is no timeout.
+    fn deadline(self) -> (Wait, Option<Instant>) {
+        match self {
+            Wait::For(timeout) => match Instant::now().checked_add(timeout) {
+                Some(deadline) => (self, Some(deadline)),
+                None => (Wait::Forever, None),
+            },
+            _ => (self, None),
+        }
+    }
+}
