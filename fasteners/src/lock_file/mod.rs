@@ -46,11 +46,11 @@
 //! - [`kernel`]: taking and giving back the kernel lock, in the calling
 //!   thread or through the background waiter;
 //! - [`task`]: the steps of an async acquisition;
-//! - [`handle`]: the lock object and its guards.
+//! - [`object`]: the lock object and its guards.
 
-mod handle;
 mod identity;
 mod kernel;
+mod object;
 mod registry;
 mod task;
 #[cfg(test)]
@@ -67,8 +67,8 @@ use std::time::{Duration, Instant};
 use crate::sys::{Mechanism, Mode};
 use crate::{Error, Result};
 
-pub(crate) use handle::{Held, LockFile, SendHeld};
 use identity::OpenFile;
+pub(crate) use object::{Held, LockFile, SendHeld};
 use registry::Key;
 
 /// How long an acquire may wait.
