@@ -15,7 +15,7 @@ echo "==> cargo bench -p fasteners --bench rw_lock"
 cargo bench -p fasteners --bench rw_lock -- "${criterion_args[@]}"
 
 echo "==> cargo bench --bench cross_process"
-cargo bench --bench cross_process -- --iterations 500 --count 2000
+cargo bench --bench cross_process -- --iterations 1000 --rounds 10 --count 2000
 
 echo "==> python3 scripts/bench_python.py"
 python3 scripts/bench_python.py --iterations 200 --count 2000
