@@ -162,5 +162,61 @@ fn uncontended(c: &mut Criterion) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-criterion_group!(benches, uncontended);
+/// What single system calls cost here, for the floors in BENCHMARKS.md: the
+/// cheapest call, the `fstat` of the identity check, and `FIONREAD` on an
+/// inotify descriptor (what a check through an inotify watch would need at
+/// every acquisition to know that no event is pending), each also between
+/// a raw lock and unlock as the check runs.
+#[cfg(target_os = "linux")]
+fn system_calls(c: &mut Criterion) {
+    let dir = bench_dir();
+    let path = dir.join("syscalls.lock");
+    let file = open(&path);
+    // SAFETY: plain calls on a valid path and a descriptor this function owns.
+    let inotify = unsafe {
+        let fd = libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK);
+        assert!(fd >= 0);
+        let path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let mask = libc::IN_ATTRIB | libc::IN_MOVE_SELF | libc::IN_DELETE_SELF;
+        assert!(libc::inotify_add_watch(fd, path.as_ptr(), mask) >= 0);
+        fd
+    };
+    let pending = || {
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: `inotify` is open and `bytes` is a valid out-parameter.
+        assert_eq!(
+            unsafe { libc::ioctl(inotify, libc::FIONREAD, &mut bytes) },
+            0
+        );
+        bytes
+    };
+    let mut group = c.benchmark_group("system calls");
+    // SAFETY: `getppid` has no arguments and cannot fail.
+    group.bench_function("getppid", |b| b.iter(|| unsafe { libc::getppid() }));
+    group.bench_function("fstat", |b| b.iter(|| raw_fstat(&file)));
+    group.bench_function("inotify FIONREAD", |b| b.iter(pending));
+    group.bench_function("raw pair", |b| b.iter(|| raw_ofd_pair(&file)));
+    group.bench_function("raw pair + fstat", |b| {
+        b.iter(|| {
+            raw_ofd_pair(&file);
+            raw_fstat(&file)
+        })
+    });
+    group.bench_function("raw pair + inotify FIONREAD", |b| {
+        b.iter(|| {
+            raw_ofd_pair(&file);
+            pending()
+        })
+    });
+    group.finish();
+    // SAFETY: `inotify` is open and owned here.
+    unsafe { libc::close(inotify) };
+    drop(file);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn system_calls(_: &mut Criterion) {}
+
+criterion_group!(benches, uncontended, system_calls);
 criterion_main!(benches);
