@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
-use process_common::{mechanisms, Helper, TempDir, STEP};
+use process_common::{mechanisms, try_elsewhere, Helper, TempDir, STEP};
 
 /// Long enough for a wrongly granted lock to show up; only ever waited in
 /// full when the test passes.
@@ -42,9 +42,7 @@ fn deleted_between_holds_a_stale_description_is_not_trusted() {
         // The background waiter of the timed-out attempt may still be
         // finishing; the lock is free for this process once it has.
         let guard = lock.try_lock_for(STEP).unwrap();
-        let mut other = Helper::start("try", mechanism, &path, &["ex"]);
-        other.expect("busy");
-        assert!(other.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "ex"), "busy");
         drop(guard);
         assert_eq!(std::fs::read(&path).unwrap(), b"recreated");
     }

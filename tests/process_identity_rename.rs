@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use fasteners::{ErrorKind, InterProcessLock, Mechanism};
-use process_common::{mechanisms, Helper, TempDir};
+use process_common::{mechanisms, try_elsewhere, Helper, TempDir};
 
 /// Longer than the age after which the lock trusts a file's change time.
 const SETTLE: Duration = Duration::from_millis(2500);
@@ -35,10 +35,7 @@ fn settle(paths: &[&Path]) {
 
 /// Another process's non-blocking attempt on `path`: `true` if it got it.
 fn other_process_gets(mechanism: Mechanism, path: &Path) -> bool {
-    let mut other = Helper::start("try", mechanism, path, &["ex"]);
-    let line = other.next_line();
-    assert!(other.finish().success());
-    match line.as_str() {
+    match try_elsewhere(mechanism, path, "ex").as_str() {
         "got" => true,
         "busy" => false,
         other => panic!("unexpected helper output {other:?}"),

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, Lockable, Mechanism, TimedLockable};
-use process_common::{mechanisms, Helper, TempDir, STEP};
+use process_common::{mechanisms, try_elsewhere, Helper, TempDir, STEP};
 
 #[test]
 fn same_thread_reacquire_would_deadlock_in_every_mode() {
@@ -154,9 +154,7 @@ fn children_fail_while_parent_holds_then_succeed() {
         guard.release().unwrap();
         // One after the other, or they would exclude each other.
         for _ in 0..10 {
-            let mut child = Helper::start("try", mechanism, &path, &["ex"]);
-            child.expect("got");
-            assert!(child.finish().success());
+            assert_eq!(try_elsewhere(mechanism, &path, "ex"), "got");
         }
     }
 }
@@ -322,9 +320,7 @@ fn timed_acquire_times_out_then_succeeds_after_release() {
         assert!(holder.finish().success());
 
         // Nothing in this process holds it any more: another process gets it.
-        let mut other = Helper::start("try", mechanism, &path, &["ex"]);
-        other.expect("got");
-        assert!(other.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "ex"), "got");
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use fasteners::{
     ErrorKind, InterProcessLock, InterProcessReaderWriterLock, SharedLockable, SharedTimedLockable,
 };
-use process_common::{mechanisms, Helper, TempDir, STEP};
+use process_common::{mechanisms, try_elsewhere, Helper, TempDir, STEP};
 
 /// Checks a log of `+R pid`, `-R pid`, `+W pid`, `-W pid` lines: a writer is
 /// alone inside, readers only meet readers. Returns (writes, reads, most
@@ -139,21 +139,15 @@ fn readers_overlap_across_processes_and_threads() {
             });
         });
         drop(first);
-        let mut writer = Helper::start("try", mechanism, &path, &["write"]);
-        writer.expect("busy");
-        assert!(writer.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "write"), "busy");
         // An InterProcessLock on the same file is a writer too.
-        let mut exclusive = Helper::start("try", mechanism, &path, &["ex"]);
-        exclusive.expect("busy");
-        assert!(exclusive.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "ex"), "busy");
         for mut reader in readers {
             reader.send("release");
             reader.expect("released");
             assert!(reader.finish().success());
         }
-        let mut writer = Helper::start("try", mechanism, &path, &["write"]);
-        writer.expect("got");
-        assert!(writer.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "write"), "got");
     }
 }
 
@@ -165,9 +159,7 @@ fn writer_excludes_readers_everywhere() {
         let lock = InterProcessReaderWriterLock::with_mechanism(&path, mechanism);
         let writing = lock.write().unwrap();
         for kind in ["read", "write", "ex"] {
-            let mut child = Helper::start("try", mechanism, &path, &[kind]);
-            child.expect("busy");
-            assert!(child.finish().success());
+            assert_eq!(try_elsewhere(mechanism, &path, kind), "busy");
         }
         std::thread::scope(|s| {
             s.spawn(|| {
@@ -180,9 +172,7 @@ fn writer_excludes_readers_everywhere() {
             });
         });
         writing.release().unwrap();
-        let mut child = Helper::start("try", mechanism, &path, &["read"]);
-        child.expect("got");
-        assert!(child.finish().success());
+        assert_eq!(try_elsewhere(mechanism, &path, "read"), "got");
     }
 }
 
@@ -318,9 +308,7 @@ fn pending_shared_wait_does_not_trap_a_writer() {
             let writer = s.spawn(move || {
                 started.send(()).unwrap();
                 let guard = lock.try_write_for(STEP).unwrap();
-                let mut reader = Helper::start("try", mechanism, path, &["read"]);
-                reader.expect("busy");
-                assert!(reader.finish().success());
+                assert_eq!(try_elsewhere(mechanism, path, "read"), "busy");
                 drop(guard);
             });
             waiting.recv_timeout(STEP).unwrap();

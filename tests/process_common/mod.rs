@@ -156,6 +156,15 @@ impl Helper {
     }
 }
 
+/// Another process's one non-blocking attempt at `path`, in mode `kind`
+/// (`ex`, `read` or `write`): `"got"` or `"busy"`, once it has exited cleanly.
+pub fn try_elsewhere(mechanism: Mechanism, path: &Path, kind: &str) -> String {
+    let mut other = Helper::start("try", mechanism, path, &[kind]);
+    let line = other.next_line();
+    assert!(other.finish().success(), "helper try {kind}: failed");
+    line
+}
+
 impl Drop for Helper {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
