@@ -129,15 +129,7 @@ enum Locker {
 
 impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(path)
-                .expect("open lock file")
-        };
+        let open = || open_lock_file(path);
         match scenario {
             Scenario::RawOfd => Locker::Raw {
                 file: open(),
@@ -442,7 +434,7 @@ fn percentiles(mut samples_ns: Vec<u128>) -> Percentiles {
 
 /// Handoff latencies in nanoseconds, one per handoff.
 fn handoff(scenario: Scenario, dir: &Path, iterations: usize, hold: Duration) -> Vec<u128> {
-    let path = dir.join(format!("handoff-{}.lock", scenario.name()));
+    let path = handoff_lock_file(dir, scenario);
     let locker = Locker::new(scenario, &path);
     let mut waiter = ChildProc::spawn(&["child-handoff", scenario.name(), path.to_str().unwrap()]);
     assert_eq!(waiter.recv(), "ready");
@@ -491,7 +483,7 @@ struct Throughput {
 
 /// Runs `procs` processes that each increment the counter `per_proc` times.
 fn throughput(scenario: Scenario, dir: &Path, procs: usize, per_proc: u64) -> Throughput {
-    let path = dir.join(format!("throughput-{}-{procs}.lock", scenario.name()));
+    let path = throughput_lock_file(dir, scenario, procs);
     let counter = dir.join(format!("throughput-{}-{procs}.count", scenario.name()));
     std::fs::write(&counter, "0 -1\n").unwrap();
     let mut children: Vec<ChildProc> = (0..procs)
@@ -651,7 +643,7 @@ fn main() {
         "| scenario | processes | total ms | µs per acquisition | longest wait ms | longest run |"
     );
     println!("|---|---|---|---|---|---|");
-    for procs in [2, 4] {
+    for procs in PROCESS_COUNTS {
         for &scenario in &scenarios {
             let t = throughput(scenario, dir.path(), procs, per_proc);
             let acquisitions = (procs as u64 * per_proc) as f64;
@@ -667,6 +659,28 @@ fn main() {
     }
 }
 
+/// The numbers of processes of the throughput runs.
+const PROCESS_COUNTS: [usize; 2] = [2, 4];
+
+fn handoff_lock_file(dir: &Path, scenario: Scenario) -> PathBuf {
+    dir.join(format!("handoff-{}.lock", scenario.name()))
+}
+
+fn throughput_lock_file(dir: &Path, scenario: Scenario, procs: usize) -> PathBuf {
+    dir.join(format!("throughput-{}-{procs}.lock", scenario.name()))
+}
+
+/// Opens `path` read-write, creating it if needed, without truncating it.
+fn open_lock_file(path: &Path) -> File {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .expect("open lock file")
+}
+
 /// Creates every lock file the scenarios use and, unless this is a smoke
 /// run, lets their change time age past 2 s: a lock file changed more
 /// recently is checked with a full `stat(path)` at every acquisition, which
@@ -674,17 +688,9 @@ fn main() {
 fn settle_lock_files(dir: &Path, scenarios: &[Scenario], smoke: bool) {
     let created = Instant::now();
     for scenario in scenarios {
-        let mut names = vec![format!("handoff-{}.lock", scenario.name())];
-        names.extend([2, 4].map(|procs| format!("throughput-{}-{procs}.lock", scenario.name())));
-        for name in names {
-            drop(
-                OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(dir.join(name))
-                    .expect("create lock file"),
-            );
+        drop(open_lock_file(&handoff_lock_file(dir, *scenario)));
+        for procs in PROCESS_COUNTS {
+            drop(open_lock_file(&throughput_lock_file(dir, *scenario, procs)));
         }
     }
     if !smoke {
