@@ -3,6 +3,7 @@
 
 mod process_common;
 
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -183,6 +184,28 @@ fn assert_sections_never_overlap(log: &str) -> usize {
 /// Python's test_interprocess_lock, made strict: many processes, each inside
 /// the lock checks that nobody else is (an independent non-blocking flock on
 /// a shared sentinel file, and a log of entries and exits).
+/// Starts `count` helper processes that each run `sections` exclusive
+/// sections on `path`, logging them to `log`, and lets them go at once.
+fn start_sections(
+    count: usize,
+    mechanism: Mechanism,
+    path: &Path,
+    log: &Path,
+    sections: u32,
+) -> Vec<Helper> {
+    let (log, sections) = (log.to_str().unwrap(), sections.to_string());
+    let mut children: Vec<_> = (0..count)
+        .map(|seed| {
+            let seed = seed.to_string();
+            Helper::start("sections", mechanism, path, &["ex", log, &sections, &seed])
+        })
+        .collect();
+    for child in &mut children {
+        child.send("go");
+    }
+    children
+}
+
 #[test]
 fn many_processes_never_overlap() {
     for mechanism in mechanisms() {
@@ -194,16 +217,7 @@ fn many_processes_never_overlap() {
                 dir.join("not/yet/there/a.lock")
             };
             let log = dir.join("sections.log");
-            let log_arg = log.to_str().unwrap();
-            let mut children: Vec<_> = (0..16)
-                .map(|seed| {
-                    let seed = seed.to_string();
-                    Helper::start("sections", mechanism, &path, &["ex", log_arg, "5", &seed])
-                })
-                .collect();
-            for child in &mut children {
-                child.send("go");
-            }
+            let mut children = start_sections(16, mechanism, &path, &log, 5);
             for child in &mut children {
                 child.expect("done");
             }
@@ -422,16 +436,7 @@ fn tiny_timeouts_racing_with_other_processes_keep_exclusion() {
         let dir = TempDir::new("tiny-timeouts");
         let path = dir.join("a.lock");
         let log = dir.join("sections.log");
-        let log_arg = log.to_str().unwrap();
-        let mut children: Vec<_> = (0..2)
-            .map(|seed| {
-                let seed = seed.to_string();
-                Helper::start("sections", mechanism, &path, &["ex", log_arg, "150", &seed])
-            })
-            .collect();
-        for child in &mut children {
-            child.send("go");
-        }
+        let mut children = start_sections(2, mechanism, &path, &log, 150);
         let got = AtomicUsize::new(0);
         std::thread::scope(|s| {
             for t in 0..4u64 {
