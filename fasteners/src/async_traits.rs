@@ -219,14 +219,14 @@ impl AsyncSharedTimedLockable for InterProcessReaderWriterLock {
 /// `Box<L>`, `LazyLock<L>`). `sized` marks a pointer whose target must be
 /// `Sized`.
 macro_rules! forward_through_pointer {
-    ($($pointer:ident)::+ <$l:ident>) => {
-        forward_through_pointer!(@impl [$l: ?Sized] $($pointer)::+<$l>);
+    ($l:ident => $pointer:ty) => {
+        forward_through_pointer!(@impl [$l: ?Sized] $pointer);
     };
-    (sized $($pointer:ident)::+ <$l:ident>) => {
-        forward_through_pointer!(@impl [$l] $($pointer)::+<$l>);
+    (sized $l:ident => $pointer:ty) => {
+        forward_through_pointer!(@impl [$l] $pointer);
     };
-    (@impl [$l:ident $(: ?$sized:ident)?] $($pointer:ident)::+ <$l2:ident>) => {
-        impl<$l: AsyncLockable $(+ ?$sized)?> AsyncLockable for $($pointer)::+<$l> {
+    (@impl [$l:ident $(: ?$sized:ident)?] $pointer:ty) => {
+        impl<$l: AsyncLockable $(+ ?$sized)?> AsyncLockable for $pointer {
             type AsyncGuard<'a> = $l::AsyncGuard<'a> where Self: 'a;
 
             fn lock_async(&self) -> impl Future<Output = Result<Self::AsyncGuard<'_>>> {
@@ -238,7 +238,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncTimedLockable $(+ ?$sized)?> AsyncTimedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncTimedLockable $(+ ?$sized)?> AsyncTimedLockable for $pointer {
             fn lock_async_for(
                 &self,
                 timeout: Duration,
@@ -247,7 +247,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncSharedLockable $(+ ?$sized)?> AsyncSharedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncSharedLockable $(+ ?$sized)?> AsyncSharedLockable for $pointer {
             type AsyncSharedGuard<'a> = $l::AsyncSharedGuard<'a> where Self: 'a;
 
             fn lock_shared_async(&self) -> impl Future<Output = Result<Self::AsyncSharedGuard<'_>>> {
@@ -259,7 +259,7 @@ macro_rules! forward_through_pointer {
             }
         }
 
-        impl<$l: AsyncSharedTimedLockable $(+ ?$sized)?> AsyncSharedTimedLockable for $($pointer)::+<$l> {
+        impl<$l: AsyncSharedTimedLockable $(+ ?$sized)?> AsyncSharedTimedLockable for $pointer {
             fn lock_shared_async_for(
                 &self,
                 timeout: Duration,
@@ -270,9 +270,9 @@ macro_rules! forward_through_pointer {
     };
 }
 
-forward_through_pointer!(Arc<L>);
-forward_through_pointer!(Box<L>);
-forward_through_pointer!(sized std::sync::LazyLock<L>);
+forward_through_pointer!(L => Arc<L>);
+forward_through_pointer!(L => Box<L>);
+forward_through_pointer!(sized L => std::sync::LazyLock<L>);
 
 #[cfg(feature = "tokio")]
 mod tokio_impls {
