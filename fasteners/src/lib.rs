@@ -89,6 +89,7 @@ pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
 };
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
+pub use sys::signal::{disable_wait_signal, wait_signal};
 pub use sys::Mechanism;
 
 mod macro_support;

@@ -196,3 +196,21 @@ pub fn settles(done: impl Fn() -> bool) -> bool {
     }
     false
 }
+
+/// The names of this process's threads that the crate started (`fasteners-*`):
+/// at most the process-wide `fasteners-timer` once no wait is under way.
+pub fn crate_threads() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .filter(|name| name.starts_with("fasteners-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `names` holds nothing but the timer thread.
+pub fn only_the_timer(names: &[String]) -> bool {
+    names.iter().all(|name| name == "fasteners-timer")
+}

@@ -145,6 +145,8 @@ struct Background {
     running: bool,
     /// The kernel acquisition it is to start next.
     job: Option<(Mode, Arc<OpenFile>)>,
+    /// The interrupt that ends its kernel wait under way, if it is in one.
+    interrupt: Option<u64>,
 }
 
 /// The waiters to wake, taken out of the state, to wake once the state mutex
@@ -222,14 +224,16 @@ impl Entry {
         if mode == Mode::Exclusive {
             state.waiting_writers -= 1;
         }
-        if !acquired
-            && state.waiters == 0
-            && state.writer.is_none()
-            && state.readers.is_empty()
-            && matches!(state.kernel, Kernel::Held(_))
-        {
-            // Granted to waiters who have all given up: nobody will claim it.
-            let _ = self.unlock_kernel(state);
+        if !acquired && state.waiters == 0 {
+            match state.kernel {
+                // Granted to waiters who have all given up: nobody will claim it.
+                Kernel::Held(_) if state.writer.is_none() && state.readers.is_empty() => {
+                    let _ = self.unlock_kernel(state);
+                }
+                // Only the background waiter can be in the kernel for nobody.
+                Kernel::Acquiring(_) => self.stop_background_wait(state),
+                _ => {}
+            }
         }
         self.notify_waiters(state)
     }
@@ -275,7 +279,7 @@ impl Entry {
                 Step::Done(result) => return (state, result),
                 Step::Block => {
                     let result;
-                    (state, result) = self.block_in_kernel(state, mode);
+                    (state, result) = self.block_in_kernel(state, mode, deadline);
                     if let Err((action, err)) = result {
                         return (state, Err(Error::io(path, action, err)));
                     }
@@ -356,11 +360,11 @@ impl Entry {
                         return Step::Done(Ok(()));
                     }
                     Ok(false) => {
-                        if matches!(wait, Wait::Forever) && can_block {
-                            return Step::Block;
-                        }
                         if let step @ Step::Done(_) = wait_or_give_up() {
                             return step;
+                        }
+                        if can_block {
+                            return Step::Block;
                         }
                         if let Err(err) = self.start_background(state, mode) {
                             return io_error(err);
@@ -411,7 +415,8 @@ impl Entry {
 enum Step {
     /// Acquired, or failed.
     Done(Result<()>),
-    /// Wait in the kernel in this thread (blocking acquires of threads only).
+    /// Wait in the kernel in this thread, until the deadline if there is one
+    /// (acquires of threads only).
     Block,
     /// Wait for a change of the state (or the deadline).
     Wait,
