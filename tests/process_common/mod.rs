@@ -214,3 +214,39 @@ pub fn crate_threads() -> Vec<String> {
 pub fn only_the_timer(names: &[String]) -> bool {
     names.iter().all(|name| name == "fasteners-timer")
 }
+
+/// The inode of the file at `path`.
+pub fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+/// How many blocked lock requests, from any process, the kernel has queued
+/// for the files with these inodes (`/proc/locks` shows them as `->` lines).
+pub fn queued_in_kernel(inodes: &[u64]) -> usize {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks
+        .lines()
+        .filter(|line| line.contains("->"))
+        .filter_map(|line| {
+            // `N: -> KIND ADVISORY MODE PID MAJ:MIN:INODE START END`
+            let id = line.split_whitespace().nth(6)?;
+            id.rsplit(':').next()?.parse::<u64>().ok()
+        })
+        .filter(|ino| inodes.contains(ino))
+        .count()
+}
+
+/// Polls `done` every millisecond until it holds or `bound` has passed.
+pub fn within(bound: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
