@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
 use process_common::{
     crate_threads, inode, mechanisms, only_the_timer, open_descriptors, queued_in_kernel, threads,
-    within, Helper, TempDir, STEP,
+    watchdog, within, Helper, TempDir, STEP,
 };
 
 /// The tests count the process's threads, descriptors and kernel requests,
@@ -78,6 +78,10 @@ impl Baseline {
 #[test]
 fn sequential_timed_waits_on_contended_files_leave_nothing_behind() {
     let _turn = one_at_a_time();
+    let _watchdog = watchdog(
+        "sequential_timed_waits_on_contended_files_leave_nothing_behind",
+        Duration::from_secs(120),
+    );
     for mechanism in mechanisms() {
         let dir = TempDir::new("sequential-timed");
         let (mut holder, paths, inodes) = hold_many(mechanism, dir.path(), 2000);
@@ -103,6 +107,10 @@ fn sequential_timed_waits_on_contended_files_leave_nothing_behind() {
 #[test]
 fn concurrent_timed_waiters_leave_nothing_behind() {
     let _turn = one_at_a_time();
+    let _watchdog = watchdog(
+        "concurrent_timed_waiters_leave_nothing_behind",
+        Duration::from_secs(120),
+    );
     for mechanism in mechanisms() {
         let dir = TempDir::new("concurrent-timed");
         let (mut holder, paths, inodes) = hold_many(mechanism, dir.path(), 200);
@@ -145,6 +153,10 @@ fn concurrent_timed_waiters_leave_nothing_behind() {
 #[test]
 fn abandoned_async_waits_leave_nothing_behind() {
     let _turn = one_at_a_time();
+    let _watchdog = watchdog(
+        "abandoned_async_waits_leave_nothing_behind",
+        Duration::from_secs(120),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -195,6 +207,10 @@ fn abandoned_async_waits_leave_nothing_behind() {
 #[test]
 fn after_a_timed_out_waiter_the_next_waiter_elsewhere_is_served_from_the_release() {
     let _turn = one_at_a_time();
+    let _watchdog = watchdog(
+        "after_a_timed_out_waiter_the_next_waiter_elsewhere_is_served_from_the_release",
+        Duration::from_secs(120),
+    );
     for mechanism in mechanisms() {
         for kind in ["ex", "write"] {
             let dir = TempDir::new("served-next");
@@ -246,6 +262,10 @@ fn after_a_timed_out_waiter_the_next_waiter_elsewhere_is_served_from_the_release
 #[test]
 fn a_timed_waiter_is_granted_by_the_release_and_gives_up_on_time() {
     let _turn = one_at_a_time();
+    let _watchdog = watchdog(
+        "a_timed_waiter_is_granted_by_the_release_and_gives_up_on_time",
+        Duration::from_secs(120),
+    );
     for mechanism in mechanisms() {
         let dir = TempDir::new("timed-grant");
         let path = dir.join("a.lock");

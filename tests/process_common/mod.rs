@@ -149,6 +149,11 @@ impl Helper {
         self.child.wait().expect("wait")
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");
@@ -248,5 +253,32 @@ pub fn within(bound: Duration, done: impl Fn() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Ends the whole test process if it is still alive `bound` from now and the
+/// returned guard has not been dropped: a wait that the code under test
+/// should end, but does not, fails the run instead of hanging it.
+#[must_use = "the watchdog is disarmed when the guard is dropped"]
+pub fn watchdog(what: &str, bound: Duration) -> Watchdog {
+    let (disarm, disarmed) = mpsc::channel::<()>();
+    let what = what.to_owned();
+    std::thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = disarmed.recv_timeout(bound) {
+            eprintln!("{what}: still running after {bound:?}; ending the test process");
+            std::process::exit(101);
+        }
+    });
+    Watchdog(Some(disarm))
+}
+
+/// See [`watchdog`].
+pub struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(disarm) = self.0.take() {
+            let _ = disarm.send(());
+        }
     }
 }
