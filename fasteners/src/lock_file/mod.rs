@@ -6,14 +6,17 @@
 //! writers first) and takes the kernel lock for them: the first holder takes
 //! it, further readers join without a system call, the last holder releases it.
 //!
-//! A blocking acquire waits in the kernel in the calling thread. A timed or
-//! async acquire waits on a condition variable (threads) or with its waker
-//! registered in the entry (tasks) while the entry's background waiter, one
-//! thread per entry started on first need and parked when idle, waits in the
-//! kernel on the entry's descriptor and hands the grant over. If every waiter
-//! gives up, the background waiter still gets the kernel lock eventually and
-//! releases it at once. It exits when no lock object uses the entry any more
-//! and it has nothing left to wait for.
+//! A blocking or timed acquire of a thread waits in the kernel in the calling
+//! thread; a timed one arms an [`Interrupt`](crate::timer::Interrupt), with
+//! which the process timer ends the kernel call at the deadline (and again
+//! every millisecond until the thread has left it, so a signal that comes
+//! just before the call is not lost). An async acquire waits with its waker
+//! registered in the entry while the entry's background waiter, one thread
+//! per entry started on first need, waits in the kernel and hands the grant
+//! over; when the last waiter leaves, [`Entry::leave`] fires the background
+//! waiter's interrupt, so no request of this process stays queued in the
+//! kernel for nobody, and the thread exits 10 ms after its last job. Without
+//! a usable wake-up signal ([`crate::sys::signal`]) both poll instead.
 //! At most one kernel acquisition is pending per entry; later callers share it,
 //! whatever mode they want: when it is granted in the other mode, the lock is
 //! given back and taken again in the mode needed.
