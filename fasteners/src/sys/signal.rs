@@ -17,7 +17,7 @@
 //! ([`crate::lock_file`]), which also leaves nothing behind.
 //!
 //! Opting out: `FASTENERS_WAIT_SIGNAL=none` in the environment (read once), or
-//! [`disable_wait_signal`](crate::disable_wait_signal) before the first wait.
+//! [`disable_wait_signal`] before the first wait.
 //! `FASTENERS_WAIT_SIGNAL=<number>` asks for that signal instead, used only if
 //! its disposition is the default.
 //!
