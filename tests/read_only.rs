@@ -59,7 +59,7 @@ fn a_lock_file_on_a_read_only_mount_takes_shared_locks() {
         }
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
-        let mut helper = Helper::spawn(
+        let helper = Helper::spawn(
             cmd,
             format!("ro-check on a read-only tmpfs ({mechanism:?})"),
         );
