@@ -205,11 +205,19 @@ pub fn threads() -> usize {
 /// exits on its own once the lock is released, with no event to wait on.
 pub fn settles(done: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + STEP;
+    let mut polls = 0u32;
     while Instant::now() < deadline {
         if done() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // Yield first (the usual wait is a few microseconds), then sleep so
+        // that a long wait does not take a core from the threads it awaits.
+        polls += 1;
+        if polls < 1000 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
     done()
 }

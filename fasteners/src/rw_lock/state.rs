@@ -303,6 +303,11 @@ impl RawRwLock {
         self.lock_queue().writers.len()
     }
 
+    /// How many threads wait for the read side.
+    pub(super) fn waiting_readers(&self) -> usize {
+        self.lock_queue().readers
+    }
+
     /// How many threads hold the read side, and whether one holds the write
     /// side: a snapshot for `Debug`.
     pub(super) fn holders(&self) -> (usize, bool) {
