@@ -42,7 +42,6 @@ impl<T> Bounded<T> {
     fn value(self) -> T {
         join(self.handle, "a test thread")
     }
-
 }
 
 /// Who is inside the lock, checked on every entry and exit.

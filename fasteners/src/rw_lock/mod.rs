@@ -684,6 +684,14 @@ impl ReaderWriterLock {
         self.raw.waiting_readers()
     }
 
+    /// Moves the lock's virtual clock on by `by` (loom build only, where the
+    /// lock has no real time): timed waiters whose deadline passes give up.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn advance_clock(&self, by: Duration) {
+        self.raw.advance_clock(by);
+    }
+
     /// Takes a read entry: the uncontended and re-entrant cases in
     /// [`Self::try_read_entry_fast`], the rest (waiting, errors) out of line.
     #[inline]
