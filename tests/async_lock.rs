@@ -162,15 +162,41 @@ fn a_waiter_does_not_deadlock_a_current_thread_runtime() {
         ));
         let order = run(&rt, async {
             let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let inside = Arc::new(AtomicUsize::new(0));
             let guard = lock.lock_async().await.unwrap();
             let waiters: Vec<_> = (0..3)
                 .map(|i| {
-                    let (lock, rw, order) = (lock.clone(), rw.clone(), order.clone());
+                    let (lock, rw, order, inside) =
+                        (lock.clone(), rw.clone(), order.clone(), inside.clone());
                     tokio::spawn(async move {
+                        // Each side excludes the others (a shared side
+                        // excludes the exclusive ones), so one at a time:
+                        // yielding inside lets another task try to enter.
+                        let enter = || {
+                            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two inside");
+                        };
                         match i {
-                            0 => drop(lock.lock_async().await.unwrap()),
-                            1 => drop(rw.write_async().await.unwrap()),
-                            _ => drop(rw.read_async().await.unwrap()),
+                            0 => {
+                                let g = lock.lock_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
+                            1 => {
+                                let g = rw.write_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
+                            _ => {
+                                let g = rw.read_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
                         }
                         order.lock().unwrap().push(i);
                     })
@@ -188,7 +214,13 @@ fn a_waiter_does_not_deadlock_a_current_thread_runtime() {
             let order = order.lock().unwrap().clone();
             order
         });
-        assert_eq!(order.len(), 3);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [0, 1, 2],
+            "each waiter got its lock once: {order:?}"
+        );
     }
 }
 
