@@ -18,15 +18,21 @@ work="$root/target/breakages"
 copy="$work/src"
 state=fasteners/src/rw_lock/state.rs
 
-# Runs one loom model of fasteners/tests/loom_rw_lock.rs in the copy.
+# Runs one loom model of fasteners/tests/loom_rw_lock.rs in the copy. A
+# build failure exits with 125: that is not a breakage caught.
 loom_model() {
-    RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$work/loom" \
-        cargo test -q -p fasteners --release --test loom_rw_lock -- --exact "$1"
+    local cargo=(cargo test -q -p fasteners --release --test loom_rw_lock)
+    export RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$work/loom"
+    "${cargo[@]}" --no-run || exit 125
+    "${cargo[@]}" -- --exact "$1"
 }
 
-# Runs one test of tests/rw_lock.rs in the copy.
+# Runs one test of tests/rw_lock.rs in the copy, like `loom_model`.
 rw_test() {
-    CARGO_TARGET_DIR="$work/debug" cargo test -q --test rw_lock -- --exact "$1"
+    local cargo=(cargo test -q --test rw_lock)
+    export CARGO_TARGET_DIR="$work/debug"
+    "${cargo[@]}" --no-run || exit 125
+    "${cargo[@]}" -- --exact "$1"
 }
 
 caught=0
@@ -53,18 +59,29 @@ breakage() {
         failed=$((failed + 1))
         return
     fi
-    local check
+    local check n=0 result
     for check in "$@"; do
+        n=$((n + 1))
+        local log="$work/$name-$n.log"
         # Each check is bounded: a breakage that makes a test hang is caught
         # too, by the time limit.
-        if (cd "$copy" && timeout 600 bash -c "$(declare -f loom_model rw_test); work='$work'; $check") \
-            >"$work/$name.log" 2>&1; then
-            echo "    MISSED: \`$check\` passed (log: target/breakages/$name.log)"
+        result=0
+        (cd "$copy" && timeout 600 bash -c "$(declare -f loom_model rw_test); work='$work'; $check") \
+            >"$log" 2>&1 || result=$?
+        case "$result" in
+        0)
+            echo "    MISSED: \`$check\` passed (log: ${log#"$root"/})"
             missed=$((missed + 1))
-        else
-            echo "    caught: \`$check\` failed"
+            ;;
+        125)
+            echo "    ERROR: \`$check\` did not build (log: ${log#"$root"/})"
+            failed=$((failed + 1))
+            ;;
+        *)
+            echo "    caught: \`$check\` failed (log: ${log#"$root"/})"
             caught=$((caught + 1))
-        fi
+            ;;
+        esac
     done
 }
 
@@ -105,5 +122,5 @@ breakage writer-fifo "$state" \
     "loom_model queued_writers_go_in_arrival_order" \
     "rw_test writers_are_served_in_arrival_order"
 
-echo "breakages: $caught caught, $missed missed, $failed no longer apply"
+echo "breakages: $caught caught, $missed missed, $failed no longer apply or build"
 ((missed == 0 && failed == 0))

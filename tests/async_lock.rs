@@ -148,6 +148,41 @@ fn tasks_and_a_process_count_exactly_multi_thread() {
     tasks_and_a_process_count_exactly(&multi_thread(), "multi");
 }
 
+/// Control for the two tests above: two helper processes of two tasks each,
+/// doing the same increments in the helper's no-lock mode, overlap (the
+/// sentinel sees it) or lose increments, so the exact count above does
+/// prove exclusion.
+#[test]
+fn control_async_counting_without_the_lock_overlaps() {
+    const PER_TASK: u64 = 150;
+    let dir = TempDir::new("async-counter-control");
+    let counter = dir.join("counter.txt");
+    let per_task = PER_TASK.to_string();
+    let args = ["ex", counter.to_str().unwrap(), "2", &per_task, "multi"];
+    let mut children: Vec<_> = (0..2)
+        .map(|_| Helper::start_unlocked("async-counter", &dir.join("counter.lock"), &args))
+        .collect();
+    for child in &mut children {
+        child.send("go");
+    }
+    let mut violations = 0;
+    for mut child in children {
+        let line = child.next_line();
+        let status = child.finish();
+        if line.starts_with("violation") {
+            assert!(!status.success(), "a violation exits with failure");
+            violations += 1;
+        } else {
+            assert_eq!(line, "done");
+        }
+    }
+    let counted = read_counter(&counter);
+    assert!(
+        violations > 0 || counted < 2 * 2 * PER_TASK,
+        "no overlap and no lost increment without the lock: the test cannot see a violation"
+    );
+}
+
 /// The holder is another task of the same current-thread runtime: the
 /// waiter yields instead of blocking the only thread, so the holder finishes.
 #[test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, Lockable, Mechanism, TimedLockable};
 use process_common::{
-    join, kernel_waiters, mechanisms, try_elsewhere, wait_until, Helper, TempDir, STEP,
+    join, mechanisms, try_elsewhere, wait_for_kernel_waiters, Helper, TempDir, STEP,
 };
 
 /// How soon a waiter must get the lock once the holder lets go (the kernel
@@ -118,6 +118,37 @@ fn threads_with_their_own_objects_exclude_each_other() {
         });
         assert_eq!(total.load(Ordering::SeqCst), 8 * 200);
     }
+}
+
+/// Control for [`threads_with_their_own_objects_exclude_each_other`]: the
+/// same threads with no lock are seen inside together.
+#[test]
+fn control_threads_overlap_without_the_lock() {
+    let inside = AtomicUsize::new(0);
+    let overlaps = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (inside, overlaps) = (&inside, &overlaps);
+                s.spawn(move || {
+                    for _ in 0..200 {
+                        if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                            overlaps.fetch_add(1, Ordering::SeqCst);
+                        }
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            join(thread, "an unlocked thread");
+        }
+    });
+    assert!(
+        overlaps.load(Ordering::SeqCst) > 0,
+        "no overlap seen without the lock"
+    );
 }
 
 #[test]
@@ -342,9 +373,7 @@ fn dead_holder_releases_at_once() {
                 lock.lock().map(drop).unwrap();
                 Instant::now()
             });
-            wait_until("the waiter is blocked in the kernel", || {
-                kernel_waiters(&path) == 1
-            });
+            wait_for_kernel_waiters("the waiter is blocked in the kernel", &path, 1);
             assert!(
                 !waiter.is_finished(),
                 "got a lock that a live process holds"
@@ -459,9 +488,7 @@ fn timed_waiter_gets_the_lock_when_the_holder_releases() {
                 lock.try_lock_for(STEP).map(drop).unwrap();
                 Instant::now()
             });
-            wait_until("the timed waiter is blocked in the kernel", || {
-                kernel_waiters(&path) == 1
-            });
+            wait_for_kernel_waiters("the timed waiter is blocked in the kernel", &path, 1);
             assert!(
                 !waiter.is_finished(),
                 "got a lock that a live process holds"
@@ -492,9 +519,7 @@ fn abandoned_background_wait_releases_the_lock() {
         holder.expect("locked");
         // A second process queues behind the holder in the kernel.
         let mut next = Helper::start("hold", mechanism, &path, &["ex"]);
-        wait_until("the second process is blocked in the kernel", || {
-            kernel_waiters(&path) == 1
-        });
+        wait_for_kernel_waiters("the second process is blocked in the kernel", &path, 1);
         let lock = InterProcessLock::with_mechanism(&path, mechanism);
         let err = lock.try_lock_for(Duration::from_millis(10)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TimedOut);
@@ -546,9 +571,7 @@ fn handoff_between_threads_of_one_process_and_other_processes() {
                 .collect();
             // The threads of one process queue in the process; one of them
             // (or the process's background waiter) waits in the kernel.
-            wait_until("a thread is blocked in the kernel", || {
-                kernel_waiters(&path) >= 1
-            });
+            wait_for_kernel_waiters("a thread is blocked in the kernel", &path, 1);
             assert_eq!(entered.load(Ordering::SeqCst), 0, "entered while held");
             holder.send("release");
             holder.expect("released");

@@ -156,6 +156,38 @@ fn no_double_writers_and_no_reader_with_writer_reader_first() {
     exclusion_under_twenty_threads(Preference::Reader);
 }
 
+/// Control for the two tests above: the same mix of readers and writers
+/// with no lock at all trips [`Occupancy`]'s checks, so they can see a
+/// violation.
+#[test]
+fn control_occupancy_sees_overlap_without_the_lock() {
+    const THREADS: usize = 20;
+    const ROUNDS: usize = 150;
+    let seen = Arc::new(Occupancy::default());
+    let start = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (seen, start) = (Arc::clone(&seen), Arc::clone(&start));
+            spawn(move || {
+                start.wait();
+                for round in 0..ROUNDS {
+                    if (t + round) % 5 < 2 {
+                        seen.write();
+                    } else {
+                        seen.read();
+                    }
+                }
+            })
+        })
+        .collect();
+    let tripped = threads
+        .into_iter()
+        .map(Bounded::join)
+        .filter(Result::is_err)
+        .count();
+    assert!(tripped > 0, "no overlap seen without the lock");
+}
+
 #[test]
 fn writer_abort_releases_the_lock() {
     let lock = Arc::new(ReaderWriterLock::new());
@@ -775,7 +807,7 @@ fn a_static_lock_works() {
     static LOCK: ReaderWriterLock = ReaderWriterLock::new();
     let _r = LOCK.read().unwrap();
     assert!(LOCK.is_reader());
-    assert!(thread::spawn(|| LOCK.try_read().is_ok()).join().unwrap());
+    assert!(spawn(|| LOCK.try_read().is_ok()).value());
 }
 
 #[test]

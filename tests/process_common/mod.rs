@@ -320,24 +320,26 @@ pub fn skip(test: &str, reason: &str) {
     let _ = std::io::stderr().write_all(notice.as_bytes());
 }
 
+/// Waits (bounded by [`STEP`]) until at least `count` lock requests on
+/// `path`'s file wait in the kernel: the check that a waiter is blocked
+/// before the test acts on it. Linux only shows them (`/proc/locks`); other
+/// systems wait a fixed 200 ms instead, which only makes the path likely.
+pub fn wait_for_kernel_waiters(what: &str, path: &Path, count: usize) {
+    #[cfg(target_os = "linux")]
+    wait_until(what, || kernel_waiters(path) >= count);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (what, path, count);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// How many lock requests on `path`'s file wait in the kernel right now,
 /// across all processes (Linux: the `->` lines of `/proc/locks`). OFD and
 /// flock requests alike; OFD lines carry no pid, so they are told apart by
 /// device and inode only.
 #[cfg(target_os = "linux")]
 pub fn kernel_waiters(path: &Path) -> usize {
-    kernel_waiters_in(path, None)
-}
-
-/// Like [`kernel_waiters`], counting only requests for the exclusive
-/// (`WRITE`) or the shared (`READ`) side.
-#[cfg(target_os = "linux")]
-pub fn kernel_waiters_for(path: &Path, mode: &str) -> usize {
-    kernel_waiters_in(path, Some(mode))
-}
-
-#[cfg(target_os = "linux")]
-fn kernel_waiters_in(path: &Path, mode: Option<&str>) -> usize {
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).expect("stat lock file");
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
@@ -348,9 +350,7 @@ fn kernel_waiters_in(path: &Path, mode: Option<&str>) -> usize {
         .filter(|line| {
             // `N: -> FLOCK ADVISORY WRITE pid maj:min:inode start end`
             let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.get(1) == Some(&"->")
-                && fields.get(6) == Some(&device.as_str())
-                && mode.map_or(true, |mode| fields.get(4) == Some(&mode))
+            fields.get(1) == Some(&"->") && fields.get(6) == Some(&device.as_str())
         })
         .count()
 }
