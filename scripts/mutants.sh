@@ -35,10 +35,16 @@ if ! command -v cargo-mutants >/dev/null; then
     cargo install --locked cargo-mutants
 fi
 
-# mutate SET FILE-GLOB TEST-PACKAGE CARGO-TEST-ARGS...
+# mutate SET FILE-GLOB TEST-PACKAGE TEST-TARGET...
 mutate() {
     local set="$1" files="$2" package="$3"
     shift 3
+    # The test targets go to the build as well as to the test run (-C), so
+    # that a mutant rebuilds only the tests that run on it.
+    local targets=()
+    for target in "$@"; do
+        targets+=(-C "--test=$target")
+    done
     # A `-f` among the extra options narrows the set to those files.
     local file_args=(-f "$files")
     [[ " ${extra[*]} " == *" -f "* || " ${extra[*]} " == *" --file "* ]] && file_args=()
@@ -46,8 +52,8 @@ mutate() {
     mkdir -p "target/mutants/$set"
     # --timeout: the tests bound every wait at 20 s, so a mutant that makes
     # a waiter hang fails (or times out) within a minute.
-    cargo mutants --workspace "${file_args[@]}" --test-package "$package" \
-        --timeout 60 --output "target/mutants/$set" "${extra[@]}" -- "$@" ||
+    cargo mutants --workspace "${file_args[@]}" --test-workspace=false --test-package "$package" \
+        --baseline skip --timeout 60 --output "target/mutants/$set" "${targets[@]}" "${extra[@]}" ||
         status=1
 }
 
@@ -55,18 +61,17 @@ status=0
 for set in "${sets[@]}"; do
     case "$set" in
     rw_lock)
-        mutate rw_lock 'fasteners/src/rw_lock/*.rs' fasteners-workspace \
-            --test rw_lock --test try_lock
+        mutate rw_lock 'fasteners/src/rw_lock/*.rs' fasteners-workspace rw_lock try_lock
         ;;
     macros)
         mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace \
-            --test macros_behaviour --test macros_rw_lock --test macros_signatures \
-            --test macros_hygiene --test macros_async --test macros_interprocess
+            macros_behaviour macros_rw_lock macros_signatures macros_hygiene macros_async \
+            macros_interprocess
         ;;
     lock_file)
         mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace \
-            --test process_lock --test process_rw_lock --test process_identity \
-            --test process_identity_rename --test async_lock --test fd_leaks
+            process_lock process_rw_lock process_identity process_identity_rename async_lock \
+            fd_leaks
         ;;
     *)
         echo "unknown set $set (rw_lock, macros, lock_file)" >&2

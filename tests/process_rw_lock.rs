@@ -375,7 +375,7 @@ fn pending_shared_wait_does_not_trap_a_writer() {
             // A request waits in the kernel: the writer's own, or the
             // reader's pending shared one that the writer waits behind. (Which
             // of them this process has queued is not visible from outside.)
-            wait_for_kernel_waiters("a request of this process waits in the kernel", &path, 1);
+            wait_for_kernel_waiters("a request of this process waits in the kernel", path, 1);
             assert!(
                 !writer.is_finished(),
                 "got a lock that a live process holds"
