@@ -3,7 +3,14 @@
 //! `fasteners-test-helper <command> <mechanism> <lock path> [args...]`, where
 //! `<mechanism>` is `ofd` or `flock` and `<kind>` is `ex` (InterProcessLock),
 //! `read` or `write` (InterProcessReaderWriterLock). It reports on stdout, one
-//! line per event, and takes orders from stdin, one line each:
+//! line per event, and takes orders from stdin, one line each.
+//!
+//! The mechanism `none` is the no-lock mode: every command runs the same,
+//! but no acquisition happens (each "lock" succeeds at once and excludes
+//! nobody). The tests' controls use it to show that an exclusion check sees
+//! the violation when nothing excludes.
+//!
+//! Commands:
 //!
 //! - `hold <kind>`: lock, print `locked`, wait for a line (or EOF), release,
 //!   print `released`.
@@ -71,16 +78,19 @@ enum Kind {
     Write,
 }
 
-/// A lock object of either type, held through a guard of either type.
+/// A lock object of either type, held through a guard of either type; or,
+/// in the no-lock mode, nothing.
 enum Lock {
     Ex(InterProcessLock),
     Rw(InterProcessReaderWriterLock),
+    Nothing,
 }
 
 enum Guard<'a> {
     Ex(fasteners::InterProcessLockGuard<'a>),
     Read(fasteners::InterProcessReadGuard<'a>),
     Write(fasteners::InterProcessWriteGuard<'a>),
+    Nothing,
 }
 
 impl Guard<'_> {
@@ -89,12 +99,17 @@ impl Guard<'_> {
             Guard::Ex(g) => g.release(),
             Guard::Read(g) => g.release(),
             Guard::Write(g) => g.release(),
+            Guard::Nothing => Ok(()),
         }
     }
 }
 
 impl Lock {
-    fn new(kind: Kind, mechanism: Mechanism, path: &Path) -> Lock {
+    /// `mechanism` is `None` in the no-lock mode.
+    fn new(kind: Kind, mechanism: Option<Mechanism>, path: &Path) -> Lock {
+        let Some(mechanism) = mechanism else {
+            return Lock::Nothing;
+        };
         match kind {
             Kind::Ex => Lock::Ex(InterProcessLock::with_mechanism(path, mechanism)),
             Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::with_mechanism(
@@ -105,6 +120,7 @@ impl Lock {
 
     fn acquire(&self, kind: Kind, blocking: bool) -> fasteners::Result<Guard<'_>> {
         Ok(match (self, kind, blocking) {
+            (Lock::Nothing, _, _) => Guard::Nothing,
             (Lock::Ex(l), _, true) => Guard::Ex(l.lock()?),
             (Lock::Ex(l), _, false) => Guard::Ex(l.try_lock()?),
             (Lock::Rw(l), Kind::Read, true) => Guard::Read(l.read()?),
@@ -124,11 +140,13 @@ fn parse_kind(word: &str) -> Kind {
     }
 }
 
-fn parse_mechanism(word: &str) -> Mechanism {
+/// `None` for `none`, the no-lock mode.
+fn parse_mechanism(word: &str) -> Option<Mechanism> {
     match word {
         #[cfg(target_os = "linux")]
-        "ofd" => Mechanism::Ofd,
-        "flock" => Mechanism::Flock,
+        "ofd" => Some(Mechanism::Ofd),
+        "flock" => Some(Mechanism::Flock),
+        "none" => None,
         other => panic!("unknown mechanism {other:?}"),
     }
 }
@@ -164,7 +182,7 @@ fn next_random(state: &mut u64) -> u64 {
     *state
 }
 
-fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn sections(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let mix = args[0].as_str();
     let log_path = PathBuf::from(&args[1]);
     let count: usize = args[2].parse().expect("count");
@@ -222,7 +240,7 @@ fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let threads: usize = args[2].parse().expect("threads");
@@ -256,6 +274,10 @@ fn increment(path: &Path) {
     let mut text = String::new();
     file.read_to_string(&mut text).expect("read counter");
     let value: u64 = text.trim().parse().unwrap_or(0);
+    // Widens the window between read and write, so that without exclusion
+    // (the no-lock control) updates are lost on any machine. (A sleep, not
+    // yields: a yielding holder hands its core to whoever polls.)
+    std::thread::sleep(std::time::Duration::from_micros(100));
     file.seek(SeekFrom::Start(0)).expect("seek");
     file.set_len(0).expect("truncate");
     file.write_all((value + 1).to_string().as_bytes())
@@ -265,7 +287,7 @@ fn increment(path: &Path) {
 /// One task's share of `async-counter`; returns the overlaps it saw.
 async fn async_increments(
     kind: Kind,
-    mechanism: Mechanism,
+    mechanism: Option<Mechanism>,
     path: PathBuf,
     counter_path: PathBuf,
     increments: usize,
@@ -283,6 +305,7 @@ async fn async_increments(
         let guard = match &lock {
             Lock::Ex(l) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             Lock::Rw(l) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            Lock::Nothing => AsyncGuard::Nothing,
         };
         if fs4::FileExt::try_lock(&sentinel).is_err() {
             violations += 1;
@@ -300,6 +323,7 @@ enum AsyncGuard<'a> {
     Ex(fasteners::AsyncInterProcessLockGuard<'a>),
     Write(fasteners::AsyncInterProcessWriteGuard<'a>),
     Read(fasteners::AsyncInterProcessReadGuard<'a>),
+    Nothing,
 }
 
 impl AsyncGuard<'_> {
@@ -308,6 +332,7 @@ impl AsyncGuard<'_> {
             AsyncGuard::Ex(g) => g.release(),
             AsyncGuard::Write(g) => g.release(),
             AsyncGuard::Read(g) => g.release(),
+            AsyncGuard::Nothing => Ok(()),
         }
     }
 }
@@ -327,7 +352,7 @@ fn runtime(flavour: &str) -> tokio::runtime::Runtime {
     .expect("runtime")
 }
 
-fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn async_counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let tasks: usize = args[2].parse().expect("tasks");
@@ -360,13 +385,14 @@ fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode
     ExitCode::SUCCESS
 }
 
-fn hold_async(mechanism: Mechanism, path: &Path, kind: Kind) {
+fn hold_async(mechanism: Option<Mechanism>, path: &Path, kind: Kind) {
     let lock = Lock::new(kind, mechanism, path);
     runtime("current").block_on(async {
         let guard = match (&lock, kind) {
             (Lock::Ex(l), _) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             (Lock::Rw(l), Kind::Read) => AsyncGuard::Read(l.read_async().await.expect("lock")),
             (Lock::Rw(l), _) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            (Lock::Nothing, _) => AsyncGuard::Nothing,
         };
         say("locked");
         read_line();
@@ -389,7 +415,7 @@ fn write_counter(path: &Path, value: u64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
-        eprintln!("usage: fasteners-test-helper <command> <ofd|flock> <lock path> [args...]");
+        eprintln!("usage: fasteners-test-helper <command> <ofd|flock|none> <lock path> [args...]");
         return ExitCode::from(2);
     }
     let mechanism = parse_mechanism(&args[1]);
