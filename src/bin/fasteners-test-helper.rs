@@ -464,11 +464,16 @@ fn main() -> ExitCode {
             say("released");
         }
         "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
-        "alias-check" => alias_check(mechanism, &path, Path::new(&rest[0])),
-        "ro-check" => ro_check(mechanism, &path),
-        "fork-drop" => fork_drop(mechanism, &path, parse_kind(&rest[0])),
-        "fork-orphan" => fork_orphan(mechanism, &path, parse_kind(&rest[0])),
-        "fork-waiting" => fork_waiting(mechanism, &path, parse_kind(&rest[0]), Path::new(&rest[1])),
+        "alias-check" => alias_check(locking(mechanism), &path, Path::new(&rest[0])),
+        "ro-check" => ro_check(locking(mechanism), &path),
+        "fork-drop" => fork_drop(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-orphan" => fork_orphan(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-waiting" => fork_waiting(
+            locking(mechanism),
+            &path,
+            parse_kind(&rest[0]),
+            Path::new(&rest[1]),
+        ),
         "hold-many" => {
             let kind = parse_kind(&rest[0]);
             let count: usize = rest[1].parse().expect("count");
@@ -495,6 +500,7 @@ fn main() -> ExitCode {
                 Lock::Ex(l) => l.try_lock_for(timeout).map(Guard::Ex),
                 Lock::Rw(l) if kind == Kind::Read => l.try_read_for(timeout).map(Guard::Read),
                 Lock::Rw(l) => l.try_write_for(timeout).map(Guard::Write),
+                Lock::Nothing => panic!("wait-for needs a lock mechanism"),
             };
             match attempt {
                 Ok(guard) => {
@@ -521,6 +527,11 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The mechanism of a command that has no no-lock mode.
+fn locking(mechanism: Option<Mechanism>) -> Mechanism {
+    mechanism.expect("this command needs a lock mechanism (ofd or flock)")
 }
 
 /// The outcome of an attempt, as the fork and alias tests read it.
@@ -594,7 +605,7 @@ fn wait_child(pid: libc::pid_t) -> i32 {
 }
 
 fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
-    let lock = Lock::new(kind, mechanism, path);
+    let lock = Lock::new(kind, Some(mechanism), path);
     let guard = lock.acquire(kind, true).expect("lock");
     let mirror = InterProcessLock::with_mechanism(path.with_extension("mirror"), mechanism);
     assert!(mirror.acquire(true, None).expect("mirror"));
@@ -626,7 +637,7 @@ fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
 }
 
 fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
-    let lock = Lock::new(kind, mechanism, path);
+    let lock = Lock::new(kind, Some(mechanism), path);
     let _guard = lock.acquire(kind, true).expect("lock");
     let (mut from_parent, to_child) = pipe();
     let child = fork();
@@ -655,13 +666,14 @@ fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
 
 fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
     use std::time::Duration;
-    let lock = std::sync::Arc::new(Lock::new(kind, mechanism, path));
+    let lock = std::sync::Arc::new(Lock::new(kind, Some(mechanism), path));
     let timed = {
         let lock = std::sync::Arc::clone(&lock);
         std::thread::spawn(move || {
             let guard = match &*lock {
                 Lock::Ex(l) => l.try_lock_for(Duration::from_secs(30)).map(drop),
                 Lock::Rw(l) => l.try_write_for(Duration::from_secs(30)).map(drop),
+                Lock::Nothing => unreachable!("fork-waiting locks"),
             };
             guard.expect("timed waiter")
         })
@@ -676,6 +688,7 @@ fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
                 {
                     Lock::Ex(l) => Box::pin(async { drop(l.lock_async().await.expect("async")) }),
                     Lock::Rw(l) => Box::pin(async { drop(l.write_async().await.expect("async")) }),
+                    Lock::Nothing => unreachable!("fork-waiting locks"),
                 };
                 let mut acquire = acquire;
                 std::future::poll_fn(|cx| {
@@ -698,16 +711,18 @@ fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
         let timed = match &*lock {
             Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
             Lock::Rw(l) => l.try_write_for(timeout).map(drop),
+            Lock::Nothing => unreachable!("fork-waiting locks"),
         };
         say(&format!("child-timed {}", outcome(&timed)));
         let asynced = runtime("current").block_on(async {
             match &*lock {
                 Lock::Ex(l) => l.lock_async_for(timeout).await.map(drop),
                 Lock::Rw(l) => l.write_async_for(timeout).await.map(drop),
+                Lock::Nothing => unreachable!("fork-waiting locks"),
             }
         });
         say(&format!("child-async {}", outcome(&asynced)));
-        let other = Lock::new(kind, mechanism, other);
+        let other = Lock::new(kind, Some(mechanism), other);
         let got = other.acquire(kind, true).map(drop);
         say(&format!("child-other {}", outcome(&got)));
         std::process::exit(0);
