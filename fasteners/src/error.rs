@@ -36,6 +36,9 @@ pub enum ErrorKind {
     /// creating its directory, locking or unlocking it.
     /// [`Error::io_error`] (and [`std::error::Error::source`]) gives the OS error.
     Io,
+    /// The name of a named lock ([`InterProcessLock::named`](crate::InterProcessLock::named))
+    /// breaks a rule; the message names the rule.
+    InvalidName,
 }
 
 /// The error of every fallible operation in this crate.
@@ -80,6 +83,10 @@ enum Detail {
         action: &'static str,
         source: io::Error,
     },
+    InvalidName {
+        name: String,
+        rule: &'static str,
+    },
 }
 
 impl Error {
@@ -121,6 +128,18 @@ impl Error {
             ErrorKind::NotHeld,
             LockName::Path(path.to_owned()),
             Detail::Message(what),
+        )
+    }
+
+    /// The name of a named lock, whose file would be `path`, breaks `rule`.
+    pub(crate) fn invalid_name(path: &Path, name: &str, rule: &'static str) -> Self {
+        Self::new(
+            ErrorKind::InvalidName,
+            LockName::Path(path.to_owned()),
+            Detail::InvalidName {
+                name: name.to_owned(),
+                rule,
+            },
         )
     }
 
@@ -199,6 +218,9 @@ impl fmt::Debug for Error {
             Detail::Io { action, source } => {
                 s.field("action", action).field("source", source);
             }
+            Detail::InvalidName { name, rule } => {
+                s.field("name", name).field("rule", rule);
+            }
         }
         s.finish()
     }
@@ -212,6 +234,9 @@ impl fmt::Display for Error {
         }
         match (&self.detail, self.kind) {
             (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}"),
+            (Detail::InvalidName { name, rule }, _) => {
+                write!(f, "invalid lock name {name:?}: {rule}")
+            }
             (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}"),
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
                 write!(f, "would deadlock: {message}")
@@ -234,14 +259,15 @@ impl From<Error> for io::Error {
     /// Turns the error into an [`io::Error`] of the matching kind
     /// ([`io::ErrorKind::WouldBlock`], [`io::ErrorKind::TimedOut`],
     /// [`io::ErrorKind::Deadlock`] is unstable so [`io::ErrorKind::Other`]
-    /// stands for would-deadlock and not-held, and the OS error's own kind for
-    /// I/O), keeping the message, so that functions returning [`io::Result`]
+    /// stands for would-deadlock and not-held, [`io::ErrorKind::InvalidInput`]
+    /// for an invalid name, and the OS error's own kind for I/O), keeping the message, so that functions returning [`io::Result`]
     /// can use `?` on this crate's results.
     fn from(err: Error) -> Self {
         let kind = match err.kind {
             ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::WouldDeadlock | ErrorKind::NotHeld => io::ErrorKind::Other,
+            ErrorKind::InvalidName => io::ErrorKind::InvalidInput,
             ErrorKind::Io => err.io_error().map_or(io::ErrorKind::Other, io::Error::kind),
         };
         io::Error::new(kind, err)

@@ -70,6 +70,8 @@ mod async_traits;
 mod error;
 mod lock_file;
 mod lock_traits;
+mod named;
+pub mod notice;
 mod process_lock;
 mod process_rw_lock;
 mod rw_lock;
@@ -84,6 +86,7 @@ pub use async_traits::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
+pub use named::named_lock_dir;
 pub use process_lock::{InterProcessLock, InterProcessLockGuard};
 pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,

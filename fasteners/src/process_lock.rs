@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lock_file::{Held, LockFile, Wait};
@@ -139,6 +140,133 @@ impl InterProcessLock {
         InterProcessLock {
             file: LockFile::new(path.as_ref(), mechanism),
         }
+    }
+
+    /// Makes a lock called `name`: the file `name` in the user's directory of
+    /// named locks, [`named_lock_dir`](crate::named_lock_dir); nothing
+    /// touches the disk yet.
+    ///
+    /// Two processes of one user that use one name exclude each other (as
+    /// long as both see the same [`named_lock_dir`](crate::named_lock_dir)),
+    /// and the name is the file's name as it is: never shortened, escaped or
+    /// otherwise turned into another name. A name must be a plain file name
+    /// on every platform: not empty, not `.` or `..`, no `/` or `\`, no NUL
+    /// byte, at most 255 bytes (and, on Windows, no `:`, no trailing `.` or
+    /// space, no device name such as `CON`). The first acquire creates the
+    /// directory if needed (mode `0o700` on Unix) and refuses one that other
+    /// users could write to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, InterProcessLock};
+    ///
+    /// let name = format!("db-migrations-{}", std::process::id());
+    /// let lock = InterProcessLock::named(&name);
+    /// assert_eq!(lock.path(), fasteners::named_lock_dir().join(&name));
+    /// let guard = lock.lock()?;
+    /// // Another lock object (in any thread or process) for the same name waits.
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let err = InterProcessLock::named(&name).try_lock().unwrap_err();
+    ///         assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    ///     });
+    /// });
+    /// drop(guard);
+    ///
+    /// // A bad name fails at the first acquire, naming the rule it breaks.
+    /// let err = InterProcessLock::named("../etc/passwd").lock().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidName);
+    /// assert!(err.to_string().contains("path separator"));
+    /// # std::fs::remove_file(fasteners::named_lock_dir().join(&name))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn named(name: impl AsRef<str>) -> Self {
+        InterProcessLock {
+            file: LockFile::named(name.as_ref(), Mechanism::default()),
+        }
+    }
+
+    /// Runs `notice` with the lock's path each time an acquisition has to
+    /// wait, before it waits: once per acquisition that finds the lock taken,
+    /// for [`lock`](Self::lock), [`try_lock_for`](Self::try_lock_for),
+    /// [`acquire`](Self::acquire) with `blocking`, and the async forms
+    /// ([`lock_async`](Self::lock_async), [`lock_async_for`](Self::lock_async_for));
+    /// never for an acquisition that gets the lock at once, nor for the
+    /// `try_*` forms, which do not wait.
+    ///
+    /// [`notice::cargo_style`](crate::notice::cargo_style) prints what cargo
+    /// prints. The notice runs in the acquiring thread (for the async forms,
+    /// in the task's `poll`), with no lock of this crate held: it may take
+    /// its time, but it delays the acquisition by that much. With a notice,
+    /// an acquisition that has to wait first makes one non-blocking attempt
+    /// to find out; without one, nothing changes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use fasteners::InterProcessLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipl-wait-doc-{}.lock", std::process::id()));
+    /// let waits = Arc::new(AtomicUsize::new(0));
+    /// let counted = waits.clone();
+    /// let lock = InterProcessLock::new(&path).on_wait(move |path| {
+    ///     eprintln!("Blocking waiting for file lock on {}", path.display());
+    ///     counted.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// drop(lock.lock()?); // free: no notice
+    /// assert_eq!(waits.load(Ordering::Relaxed), 0);
+    ///
+    /// let holder = InterProcessLock::new(&path);
+    /// let held = holder.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.try_lock_for(Duration::from_millis(10)).is_err()));
+    /// });
+    /// assert_eq!(waits.load(Ordering::Relaxed), 1);
+    /// # drop(held);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "`on_wait` returns the lock with the notice; the original is consumed"]
+    pub fn on_wait(mut self, notice: impl Fn(&Path) + Send + Sync + 'static) -> Self {
+        self.file.set_notice(Arc::new(notice));
+        self
+    }
+
+    /// Whether the calling thread holds this lock now, as Python's `acquired`.
+    ///
+    /// `true` exactly when the calling thread holds the lock file through a
+    /// guard or [`acquire`](Self::acquire) of this lock object or of any other
+    /// lock object of this process for the same path (also the write or read
+    /// side of an [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock)
+    /// on it): then [`lock`](Self::lock) from this thread would fail with
+    /// [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock). It says
+    /// nothing about other threads or processes, and does not count the
+    /// `Send` guards of the async methods, which belong to their acquisition,
+    /// not to a thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("ipl-held-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessLock::new(&path);
+    /// assert!(!lock.is_held());
+    /// let guard = lock.lock()?;
+    /// assert!(lock.is_held());
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(!lock.is_held())); // another thread does not hold it
+    /// });
+    /// drop(guard);
+    /// assert!(!lock.is_held());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        self.file.is_held_by_current_thread()
     }
 
     /// The path of the lock file, as given.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lock_file::{Held, LockFile, Wait};
@@ -126,6 +127,92 @@ impl InterProcessReaderWriterLock {
         InterProcessReaderWriterLock {
             file: LockFile::new(path.as_ref(), mechanism),
         }
+    }
+
+    /// Makes a reader-writer lock called `name`: the file `name` in the
+    /// user's directory of named locks, [`named_lock_dir`](crate::named_lock_dir),
+    /// with the rules of [`InterProcessLock::named`](crate::InterProcessLock::named)
+    /// (an invalid name is an [`ErrorKind::InvalidName`](crate::ErrorKind::InvalidName)
+    /// error at the first acquire); nothing touches the disk yet.
+    ///
+    /// A named reader-writer lock and a named [`InterProcessLock`](crate::InterProcessLock)
+    /// of the same name lock the same file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, InterProcessReaderWriterLock};
+    ///
+    /// let name = format!("cache-{}", std::process::id());
+    /// let lock = InterProcessReaderWriterLock::named(&name);
+    /// let reading = lock.read()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let other = InterProcessReaderWriterLock::named(&name);
+    ///         assert!(other.try_read().is_ok());
+    ///         assert_eq!(other.try_write().unwrap_err().kind(), ErrorKind::WouldBlock);
+    ///     });
+    /// });
+    /// drop(reading);
+    /// let err = InterProcessReaderWriterLock::named("").read().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidName);
+    /// # std::fs::remove_file(lock.path())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn named(name: impl AsRef<str>) -> Self {
+        InterProcessReaderWriterLock {
+            file: LockFile::named(name.as_ref(), Mechanism::default()),
+        }
+    }
+
+    /// Runs `notice` with the lock's path each time an acquisition of either
+    /// side has to wait, before it waits, as
+    /// [`InterProcessLock::on_wait`](crate::InterProcessLock::on_wait) does:
+    /// for the blocking, timed, Python-style and async forms, never for the
+    /// `try_*` forms or an acquisition that gets the lock at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessReaderWriterLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("iprw-wait-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessReaderWriterLock::new(&path).on_wait(fasteners::notice::cargo_style);
+    /// drop(lock.write()?); // free: prints nothing
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "`on_wait` returns the lock with the notice; the original is consumed"]
+    pub fn on_wait(mut self, notice: impl Fn(&Path) + Send + Sync + 'static) -> Self {
+        self.file.set_notice(Arc::new(notice));
+        self
+    }
+
+    /// Whether the calling thread holds either side of this lock now.
+    ///
+    /// `true` exactly when the calling thread holds the read or the write
+    /// side through a guard or an `acquire_*_lock` of this lock object or of
+    /// any other lock object of this process for the same path: then any
+    /// blocking acquire from this thread would fail with
+    /// [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock). It says
+    /// nothing about other threads or processes, and does not count the
+    /// `Send` guards of the async methods.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-held-doc-{}.lock", std::process::id()));
+    /// let lock = fasteners::InterProcessReaderWriterLock::new(&path);
+    /// let reading = lock.read()?;
+    /// assert!(lock.is_held());
+    /// drop(reading);
+    /// assert!(!lock.is_held());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        self.file.is_held_by_current_thread()
     }
 
     /// The path of the lock file, as given.

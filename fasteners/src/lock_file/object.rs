@@ -1,6 +1,7 @@
 //! The lock object of one file, the future of its async acquisitions, and
 //! its guards.
 
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -10,23 +11,27 @@ use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use crate::notice::Notice;
 use crate::sys::{Mechanism, Mode};
 use crate::timer::Alarm;
-use crate::{Error, Result};
+use crate::{named, Error, ErrorKind, Result};
 
 use super::registry::{entry_for, Handle};
 use super::task::Progress;
 use super::{Entry, Holder, Wait};
 
 /// One lock object's handle on its file: the path as the user gave it (for
-/// errors), the mechanism, the shared entry once resolved, and the holders of
-/// the Python-style `acquire`/`release` pairs, which have no guard.
-#[derive(Debug)]
+/// errors), the mechanism, the shared entry once resolved, the holders of
+/// the Python-style `acquire`/`release` pairs, which have no guard, and what
+/// to run when an acquisition has to wait.
 pub(crate) struct LockFile {
     path: PathBuf,
     mechanism: Mechanism,
+    /// For a named lock: the name, and the rule it breaks if it is invalid.
+    name: Option<(String, Option<&'static str>)>,
     entry: OnceLock<Handle>,
     acquired: Mutex<Vec<(ThreadId, Mode)>>,
+    notice: Option<Notice>,
 }
 
 impl LockFile {
@@ -34,9 +39,23 @@ impl LockFile {
         LockFile {
             path: path.to_owned(),
             mechanism,
+            name: None,
             entry: OnceLock::new(),
             acquired: Mutex::new(Vec::new()),
+            notice: None,
         }
+    }
+
+    /// The lock file of a named lock; an invalid name fails at the first acquire.
+    pub(crate) fn named(name: &str, mechanism: Mechanism) -> Self {
+        let mut file = LockFile::new(&named::named_lock_dir().join(name), mechanism);
+        file.name = Some((name.to_owned(), named::check_name(name).err()));
+        file
+    }
+
+    /// Runs `notice` with the path whenever an acquisition has to wait.
+    pub(crate) fn set_notice(&mut self, notice: Notice) {
+        self.notice = Some(notice);
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -51,6 +70,16 @@ impl LockFile {
         if let Some(entry) = self.entry.get() {
             return Ok(entry);
         }
+        if let Some((name, invalid)) = &self.name {
+            if let Some(rule) = invalid {
+                return Err(Error::invalid_name(&self.path, name, rule));
+            }
+            if let Some(dir) = self.path.parent() {
+                named::prepare_dir(dir).map_err(|err| {
+                    Error::io(&self.path, "use the directory of named locks", err)
+                })?;
+            }
+        }
         let entry = entry_for(self.mechanism, &self.path)
             .map_err(|err| Error::io(&self.path, "open", err))?;
         Ok(self.entry.get_or_init(|| entry))
@@ -59,7 +88,7 @@ impl LockFile {
     /// Takes the lock in `mode` for the calling thread, returning its guard.
     pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
         let holder = Holder::current_thread();
-        self.entry()?.acquire(&self.path, mode, wait, holder)?;
+        self.acquire_noticed(mode, wait, holder)?;
         Ok(Held {
             inner: SendHeld {
                 file: Some(self),
@@ -95,7 +124,43 @@ impl LockFile {
             },
             alarm: None,
             done: false,
+            waited: false,
         }
+    }
+
+    /// Whether the calling thread holds this lock file, in either mode,
+    /// through this or any other lock object of the process (not counting
+    /// the `Send` guards, which belong to acquisitions, not threads).
+    pub(crate) fn is_held_by_current_thread(&self) -> bool {
+        let me = Holder::current_thread();
+        let holds = |entry: &Entry| {
+            let state = entry.state();
+            state.writer == Some(me) || state.readers.contains(&me)
+        };
+        if let Some(entry) = self.entry.get() {
+            return holds(entry);
+        }
+        if matches!(self.name, Some((_, Some(_)))) {
+            return false;
+        }
+        // Another lock object of the process for the same file may hold it.
+        entry_for(self.mechanism, &self.path).is_ok_and(|entry| holds(&entry))
+    }
+
+    /// A thread's acquisition; when it has to wait, the notice runs first.
+    ///
+    /// With a notice, a first non-blocking attempt tells whether the
+    /// acquisition has to wait; without one, the acquisition goes straight
+    /// to the entry, as if there were no notice at all.
+    fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
+        let entry = self.entry()?;
+        if let (Some(notice), Wait::Forever | Wait::For(_)) = (&self.notice, wait) {
+            match entry.acquire(&self.path, mode, Wait::Try, holder) {
+                Err(err) if err.kind() == ErrorKind::WouldBlock => notice(&self.path),
+                other => return other,
+            }
+        }
+        entry.acquire(&self.path, mode, wait, holder)
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when the lock is
@@ -143,6 +208,18 @@ impl LockFile {
     }
 }
 
+impl fmt::Debug for LockFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockFile")
+            .field("path", &self.path)
+            .field("mechanism", &self.mechanism)
+            .field("name", &self.name)
+            .field("entry", &self.entry)
+            .field("notice", &self.notice.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for LockFile {
     /// Gives back what `acquire_unguarded` took and nobody released, so that
     /// it does not stay held by the other lock objects of the process.
@@ -168,6 +245,8 @@ pub(crate) struct Acquire<'a> {
     progress: Progress,
     alarm: Option<Alarm>,
     done: bool,
+    /// It has found the lock taken once (and run the notice).
+    waited: bool,
 }
 
 impl<'a> Future for Acquire<'a> {
@@ -195,6 +274,12 @@ impl<'a> Future for Acquire<'a> {
                 }))
             }
             Poll::Pending => {
+                if !this.waited {
+                    this.waited = true;
+                    if let Some(notice) = &file.notice {
+                        notice(&file.path);
+                    }
+                }
                 if let Some(deadline) = this.progress.deadline {
                     this.alarm
                         .get_or_insert_with(|| Alarm::new(deadline))
