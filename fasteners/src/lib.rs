@@ -72,6 +72,7 @@ mod lock_file;
 mod lock_traits;
 mod named;
 pub mod notice;
+mod owned;
 mod process_lock;
 mod process_rw_lock;
 mod rw_lock;
@@ -80,6 +81,8 @@ mod timer;
 
 pub use async_lock::{
     AsyncInterProcessLockGuard, AsyncInterProcessReadGuard, AsyncInterProcessWriteGuard,
+    OwnedAsyncInterProcessLockGuard, OwnedAsyncInterProcessReadGuard,
+    OwnedAsyncInterProcessWriteGuard,
 };
 pub use async_traits::{
     AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, AsyncTimedLockable,
@@ -87,9 +90,12 @@ pub use async_traits::{
 pub use error::{Error, ErrorKind, Result};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
 pub use named::named_lock_dir;
-pub use process_lock::{InterProcessLock, InterProcessLockGuard};
+pub use process_lock::{
+    lock_file, InterProcessLock, InterProcessLockGuard, OwnedInterProcessLockGuard,
+};
 pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
+    OwnedInterProcessReadGuard, OwnedInterProcessWriteGuard,
 };
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
 pub use sys::Mechanism;

@@ -107,7 +107,75 @@ pub struct InterProcessLock {
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct InterProcessLockGuard<'a> {
-    held: Held<'a>,
+    held: Held<&'a LockFile>,
+}
+
+/// Holds an [`InterProcessLock`] that it owns through an [`Arc`]; releases it
+/// when dropped. `'static`: it can be stored in a struct or returned, with no
+/// borrow of a lock object. Made by [`InterProcessLock::lock_owned`] & co.
+/// and by [`lock_file`](crate::lock_file).
+///
+/// `!Send`, as [`InterProcessLockGuard`]: drop it on the thread that took the
+/// lock. For a guard that moves between threads, see
+/// [`lock_owned_async`](InterProcessLock::lock_owned_async).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use fasteners::{InterProcessLock, OwnedInterProcessLockGuard};
+///
+/// struct Job {
+///     _lock: OwnedInterProcessLockGuard, // held as long as the job lives
+/// }
+///
+/// fn start(path: &std::path::Path) -> fasteners::Result<Job> {
+///     Ok(Job { _lock: Arc::new(InterProcessLock::new(path)).lock_owned()? })
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("ipl-og-doc-{}.lock", std::process::id()));
+/// let job = start(&path)?;
+/// assert!(InterProcessLock::new(&path).is_held());
+/// drop(job);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// It cannot move to another thread:
+///
+/// ```compile_fail
+/// fn needs_send<T: Send>(_: T) {}
+/// needs_send(fasteners::lock_file("owned-guard-not-send.lock").unwrap());
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedInterProcessLockGuard {
+    held: Held<Arc<InterProcessLock>>,
+}
+
+/// Takes the lock file at `path` (an [`InterProcessLock`] with the default
+/// [`Mechanism`], waiting as long as needed) until the guard is dropped: the
+/// one-liner for "hold this file for the rest of the scope".
+///
+/// The lock object lives inside the guard. Same as
+/// `Arc::new(InterProcessLock::new(path)).lock_owned()`.
+///
+/// # Examples
+///
+/// ```
+/// # let path = std::env::temp_dir().join(format!("lock-file-doc-{}.lock", std::process::id()));
+/// let _guard = fasteners::lock_file(&path)?;
+/// // ... the rest of the scope runs under the lock ...
+/// # drop(_guard);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// The errors of [`InterProcessLock::lock`]; a thread that already holds the
+/// file gets [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock).
+pub fn lock_file(path: impl AsRef<Path>) -> Result<OwnedInterProcessLockGuard> {
+    Arc::new(InterProcessLock::new(path)).lock_owned()
 }
 
 impl InterProcessLock {
@@ -372,6 +440,82 @@ impl InterProcessLock {
         self.acquire_with(Wait::For(timeout))
     }
 
+    /// As [`lock`](Self::lock), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipl-lo-doc-{}.lock", std::process::id()));
+    /// let lock = Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let guard = lock.clone().lock_owned()?;
+    /// drop(lock); // the guard keeps the lock object alive
+    /// guard.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`lock`](Self::lock).
+    pub fn lock_owned(self: Arc<Self>) -> Result<OwnedInterProcessLockGuard> {
+        self.acquire_owned(Wait::Forever)
+    }
+
+    /// As [`try_lock`](Self::try_lock), for a guard that owns the lock object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use fasteners::{ErrorKind, InterProcessLock};
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipl-tlo-doc-{}.lock", std::process::id()));
+    /// let lock = Arc::new(InterProcessLock::new(&path));
+    /// let _guard = lock.clone().try_lock_owned()?;
+    /// let err = lock.try_lock_owned().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::WouldDeadlock);
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_lock`](Self::try_lock).
+    pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedInterProcessLockGuard> {
+        self.acquire_owned(Wait::Try)
+    }
+
+    /// As [`try_lock_for`](Self::try_lock_for), for a guard that owns the
+    /// lock object.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let path = std::env::temp_dir().join(format!("ipl-tlfo-doc-{}.lock", std::process::id()));
+    /// let lock = Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let guard = lock.try_lock_owned_for(Duration::from_millis(100))?;
+    /// # drop(guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_lock_for`](Self::try_lock_for).
+    pub fn try_lock_owned_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedInterProcessLockGuard> {
+        self.acquire_owned(Wait::For(timeout))
+    }
+
     /// Python's `acquire(blocking=True, timeout=None)`: takes the lock without
     /// a guard, until [`release`](Self::release) from the same thread.
     ///
@@ -433,6 +577,13 @@ impl InterProcessLock {
         let held = self.file.acquire(Mode::Exclusive, wait)?;
         Ok(InterProcessLockGuard { held })
     }
+
+    fn acquire_owned(self: Arc<Self>, wait: Wait) -> Result<OwnedInterProcessLockGuard> {
+        let share = self.file.acquire(Mode::Exclusive, wait)?.detach();
+        Ok(OwnedInterProcessLockGuard {
+            held: share.attach_thread(self),
+        })
+    }
 }
 
 impl fmt::Debug for InterProcessLock {
@@ -471,6 +622,35 @@ impl InterProcessLockGuard<'_> {
 impl fmt::Debug for InterProcessLockGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InterProcessLockGuard")
+            .field("path", &self.held.path())
+            .finish()
+    }
+}
+
+impl OwnedInterProcessLockGuard {
+    /// Releases the lock now, reporting a failure to unlock (dropping the
+    /// guard releases too, but cannot report).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("ipl-orel-doc-{}.lock", std::process::id()));
+    /// fasteners::lock_file(&path)?.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`InterProcessLockGuard::release`].
+    pub fn release(self) -> Result<()> {
+        self.held.release()
+    }
+}
+
+impl fmt::Debug for OwnedInterProcessLockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedInterProcessLockGuard")
             .field("path", &self.held.path())
             .finish()
     }

@@ -73,7 +73,7 @@ pub struct InterProcessReaderWriterLock {
 /// ```
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 pub struct InterProcessReadGuard<'a> {
-    held: Held<'a>,
+    held: Held<&'a LockFile>,
 }
 
 /// Holds the write (exclusive) side of an [`InterProcessReaderWriterLock`];
@@ -96,7 +96,63 @@ pub struct InterProcessReadGuard<'a> {
 /// ```
 #[must_use = "the write lock is released as soon as the guard is dropped"]
 pub struct InterProcessWriteGuard<'a> {
-    held: Held<'a>,
+    held: Held<&'a LockFile>,
+}
+
+/// Holds the read side of an [`InterProcessReaderWriterLock`] that it owns
+/// through an [`Arc`]; releases it when dropped. `'static` and `!Send`.
+/// Made by [`InterProcessReaderWriterLock::read_owned`] & co.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use fasteners::{InterProcessReaderWriterLock, OwnedInterProcessReadGuard};
+///
+/// fn open_snapshot(lock: &Arc<InterProcessReaderWriterLock>) -> fasteners::Result<OwnedInterProcessReadGuard> {
+///     lock.clone().read_owned() // returned: no borrow of `lock` remains
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("iprw-org-doc-{}.lock", std::process::id()));
+/// let lock = Arc::new(InterProcessReaderWriterLock::new(&path));
+/// let snapshot = open_snapshot(&lock)?;
+/// // Another thread reads at the same time.
+/// std::thread::scope(|s| {
+///     s.spawn(|| drop(open_snapshot(&lock).unwrap()));
+/// });
+/// drop(snapshot);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the read lock is released as soon as the guard is dropped"]
+pub struct OwnedInterProcessReadGuard {
+    held: Held<Arc<InterProcessReaderWriterLock>>,
+}
+
+/// Holds the write side of an [`InterProcessReaderWriterLock`] that it owns
+/// through an [`Arc`]; releases it when dropped. `'static` and `!Send`.
+/// Made by [`InterProcessReaderWriterLock::write_owned`] & co.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use fasteners::{InterProcessReaderWriterLock, OwnedInterProcessWriteGuard};
+///
+/// struct Update {
+///     _writing: OwnedInterProcessWriteGuard,
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("iprw-owg-doc-{}.lock", std::process::id()));
+/// let update = Update { _writing: Arc::new(InterProcessReaderWriterLock::new(&path)).write_owned()? };
+/// assert!(InterProcessReaderWriterLock::new(&path).is_held());
+/// drop(update);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the write lock is released as soon as the guard is dropped"]
+pub struct OwnedInterProcessWriteGuard {
+    held: Held<Arc<InterProcessReaderWriterLock>>,
 }
 
 impl InterProcessReaderWriterLock {
@@ -378,6 +434,170 @@ impl InterProcessReaderWriterLock {
         self.write_with(Wait::For(timeout))
     }
 
+    /// As [`read`](Self::read), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-ro-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let guard = lock.clone().read_owned()?;
+    /// drop(lock); // the guard keeps the lock object alive
+    /// guard.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`read`](Self::read).
+    pub fn read_owned(self: Arc<Self>) -> Result<OwnedInterProcessReadGuard> {
+        let share = self.file.acquire(Mode::Shared, Wait::Forever)?.detach();
+        Ok(OwnedInterProcessReadGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
+    /// As [`try_read`](Self::try_read), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-tro-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let writing = lock.clone().try_write_owned()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.clone().try_read_owned().unwrap_err().is_contention()));
+    /// });
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_read`](Self::try_read).
+    pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedInterProcessReadGuard> {
+        let share = self.file.acquire(Mode::Shared, Wait::Try)?.detach();
+        Ok(OwnedInterProcessReadGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
+    /// As [`try_read_for`](Self::try_read_for), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-trfo-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let reading = lock.try_read_owned_for(std::time::Duration::from_millis(100))?;
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_read_for`](Self::try_read_for).
+    pub fn try_read_owned_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedInterProcessReadGuard> {
+        let share = self
+            .file
+            .acquire(Mode::Shared, Wait::For(timeout))?
+            .detach();
+        Ok(OwnedInterProcessReadGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
+    /// As [`write`](Self::write), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-wo-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let guard = lock.clone().write_owned()?;
+    /// drop(lock);
+    /// guard.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`write`](Self::write).
+    pub fn write_owned(self: Arc<Self>) -> Result<OwnedInterProcessWriteGuard> {
+        let share = self.file.acquire(Mode::Exclusive, Wait::Forever)?.detach();
+        Ok(OwnedInterProcessWriteGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
+    /// As [`try_write`](Self::try_write), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-two-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let reading = lock.clone().try_read_owned()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| assert!(lock.clone().try_write_owned().unwrap_err().is_contention()));
+    /// });
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_write`](Self::try_write).
+    pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedInterProcessWriteGuard> {
+        let share = self.file.acquire(Mode::Exclusive, Wait::Try)?.detach();
+        Ok(OwnedInterProcessWriteGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
+    /// As [`try_write_for`](Self::try_write_for), for a guard that owns the lock object
+    /// (tokio's naming): `'static`, so it can be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-twfo-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let writing = lock.try_write_owned_for(std::time::Duration::from_millis(100))?;
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_write_for`](Self::try_write_for).
+    pub fn try_write_owned_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedInterProcessWriteGuard> {
+        let share = self
+            .file
+            .acquire(Mode::Exclusive, Wait::For(timeout))?
+            .detach();
+        Ok(OwnedInterProcessWriteGuard {
+            held: share.attach_thread(self),
+        })
+    }
+
     /// Python's `read_lock()` context manager: the same as [`read`](Self::read).
     ///
     /// # Examples
@@ -588,6 +808,64 @@ impl fmt::Debug for InterProcessReadGuard<'_> {
 impl fmt::Debug for InterProcessWriteGuard<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InterProcessWriteGuard")
+            .field("path", &self.held.path())
+            .finish()
+    }
+}
+
+impl OwnedInterProcessReadGuard {
+    /// Releases the read side now, reporting a failure to unlock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-orrel-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// lock.read_owned()?.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`InterProcessReadGuard::release`].
+    pub fn release(self) -> Result<()> {
+        self.held.release()
+    }
+}
+
+impl OwnedInterProcessWriteGuard {
+    /// Releases the write side now, reporting a failure to unlock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-owrel-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// lock.write_owned()?.release()?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`InterProcessReadGuard::release`].
+    pub fn release(self) -> Result<()> {
+        self.held.release()
+    }
+}
+
+impl fmt::Debug for OwnedInterProcessReadGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedInterProcessReadGuard")
+            .field("path", &self.held.path())
+            .finish()
+    }
+}
+
+impl fmt::Debug for OwnedInterProcessWriteGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedInterProcessWriteGuard")
             .field("path", &self.held.path())
             .finish()
     }

@@ -12,6 +12,7 @@ use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use crate::notice::Notice;
+use crate::owned::FileRef;
 use crate::sys::{Mechanism, Mode};
 use crate::timer::Alarm;
 use crate::{named, Error, ErrorKind, Result};
@@ -86,28 +87,20 @@ impl LockFile {
     }
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
-    pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
+    pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<&LockFile>> {
         let holder = Holder::current_thread();
         self.acquire_noticed(mode, wait, holder)?;
         Ok(Held {
-            inner: SendHeld {
-                file: Some(self),
-                mode,
-                holder,
-            },
+            inner: SendHeld::new(self, mode, holder),
             _not_send: PhantomData,
         })
     }
 
     /// Takes the lock in `mode` without waiting, for a `Send` guard.
-    pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<'_>> {
+    pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<&LockFile>> {
         let holder = Holder::new_token();
         self.entry()?.acquire(&self.path, mode, Wait::Try, holder)?;
-        Ok(SendHeld {
-            file: Some(self),
-            mode,
-            holder,
-        })
+        Ok(SendHeld::new(self, mode, holder))
     }
 
     /// The future of an async acquisition of `mode`, for a `Send` guard.
@@ -250,7 +243,7 @@ pub(crate) struct Acquire<'a> {
 }
 
 impl<'a> Future for Acquire<'a> {
-    type Output = Result<SendHeld<'a>>;
+    type Output = Result<SendHeld<&'a LockFile>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -267,11 +260,9 @@ impl<'a> Future for Acquire<'a> {
             Poll::Ready(result) => {
                 this.done = true;
                 this.alarm = None;
-                Poll::Ready(result.map(|()| SendHeld {
-                    file: Some(file),
-                    mode: this.progress.mode,
-                    holder: this.progress.holder,
-                }))
+                Poll::Ready(
+                    result.map(|()| SendHeld::new(file, this.progress.mode, this.progress.holder)),
+                )
             }
             Poll::Pending => {
                 if !this.waited {
@@ -300,32 +291,80 @@ impl Drop for Acquire<'_> {
 }
 
 /// One holder's share of a lock file, given back on drop: what every process
-/// lock guard holds. `Send` and `Sync`: it names its holder explicitly.
+/// lock guard holds, with `F` the guard's way to its lock file (a borrow of
+/// the lock object, or an `Arc` of it for the owned guards). `Send` and
+/// `Sync` when `F` is: it names its holder explicitly.
 #[derive(Debug)]
-pub(crate) struct SendHeld<'a> {
-    file: Option<&'a LockFile>,
+pub(crate) struct SendHeld<F: FileRef> {
+    file: Option<F>,
     mode: Mode,
     holder: Holder,
 }
 
-impl SendHeld<'_> {
+impl<F: FileRef> SendHeld<F> {
+    fn new(file: F, mode: Mode, holder: Holder) -> Self {
+        SendHeld {
+            file: Some(file),
+            mode,
+            holder,
+        }
+    }
+
     pub(crate) fn path(&self) -> &Path {
-        self.file.map_or(Path::new(""), LockFile::path)
+        self.file
+            .as_ref()
+            .map_or(Path::new(""), |file| file.lock_file().path())
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
         match self.file.take() {
-            Some(file) => file.release(self.mode, self.holder),
+            Some(file) => file.lock_file().release(self.mode, self.holder),
             None => Ok(()),
+        }
+    }
+
+    /// Takes the share out of this value, unreleased, to move it to a
+    /// value that reaches the lock file another way (see [`Share`]).
+    pub(crate) fn detach(mut self) -> Share {
+        self.file = None;
+        Share {
+            mode: self.mode,
+            holder: self.holder,
         }
     }
 }
 
-impl Drop for SendHeld<'_> {
+/// A held share of a lock file between two guards: the borrowing guard an
+/// acquisition gives, and the owned guard made of it once the borrow of the
+/// lock object ends (`detach`, then [`Share::attach`] or
+/// [`Share::attach_thread`] with the `Arc` of that same lock object).
+#[derive(Debug)]
+#[must_use = "a detached share stays held until it is attached to a guard"]
+pub(crate) struct Share {
+    mode: Mode,
+    holder: Holder,
+}
+
+impl Share {
+    /// The share as a `Send` guard part reaching its file through `file`.
+    pub(crate) fn attach<F: FileRef>(self, file: F) -> SendHeld<F> {
+        SendHeld::new(file, self.mode, self.holder)
+    }
+
+    /// The share as a thread's `!Send` guard part reaching its file through `file`.
+    pub(crate) fn attach_thread<F: FileRef>(self, file: F) -> Held<F> {
+        Held {
+            inner: self.attach(file),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<F: FileRef> Drop for SendHeld<F> {
     fn drop(&mut self) {
         if let Some(file) = self.file.take() {
             // Nobody to report an unlock error to; `release` reports it.
-            let _ = file.release(self.mode, self.holder);
+            let _ = file.lock_file().release(self.mode, self.holder);
         }
     }
 }
@@ -335,18 +374,23 @@ impl Drop for SendHeld<'_> {
 /// `!Send`: the in-process bookkeeping records the holding thread, so the
 /// guard must be released by the thread that took it.
 #[derive(Debug)]
-pub(crate) struct Held<'a> {
-    inner: SendHeld<'a>,
+pub(crate) struct Held<F: FileRef> {
+    inner: SendHeld<F>,
     _not_send: PhantomData<*const ()>,
 }
 
-impl Held<'_> {
+impl<F: FileRef> Held<F> {
     pub(crate) fn path(&self) -> &Path {
         self.inner.path()
     }
 
     pub(crate) fn release(self) -> Result<()> {
         self.inner.release()
+    }
+
+    /// See [`SendHeld::detach`].
+    pub(crate) fn detach(self) -> Share {
+        self.inner.detach()
     }
 }
 
