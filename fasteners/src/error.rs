@@ -65,6 +65,8 @@ pub struct Error {
     kind: ErrorKind,
     lock: LockName,
     detail: Detail,
+    /// For contention: the process that holds the lock, where known.
+    holder_pid: Option<u32>,
 }
 
 /// Which lock an error is about.
@@ -91,7 +93,12 @@ enum Detail {
 
 impl Error {
     fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
-        Error { kind, lock, detail }
+        Error {
+            kind,
+            lock,
+            detail,
+            holder_pid: None,
+        }
     }
 
     /// A non-blocking attempt on the lock file at `path` found it taken.
@@ -167,6 +174,12 @@ impl Error {
         )
     }
 
+    /// The same error, naming `pid` as the lock's holder.
+    pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
+        self.holder_pid = Some(pid);
+        self
+    }
+
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
@@ -189,6 +202,39 @@ impl Error {
             Detail::Io { source, .. } => Some(source),
             _ => None,
         }
+    }
+
+    /// For contention ([`ErrorKind::WouldBlock`], [`ErrorKind::TimedOut`]) on
+    /// a lock file: the process id of the holder, where it is known. It is
+    /// this process's own id when another thread or task of this process
+    /// holds the lock; another process's id when the kernel reports it (on
+    /// Linux, for a POSIX `lockf` / `fcntl` holder such as a Python fasteners
+    /// process); `None` otherwise (another process holding an OFD or `flock`
+    /// lock: the kernel does not say which).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-pid-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let _guard = lock.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let err = InterProcessLock::new(&path).try_lock().unwrap_err();
+    ///         // Another thread of this process holds it.
+    ///         assert_eq!(err.holder_pid(), Some(std::process::id()));
+    ///         assert!(err.to_string().contains(&format!("held by pid {}", std::process::id())));
+    ///     });
+    /// });
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn holder_pid(&self) -> Option<u32> {
+        self.holder_pid
     }
 
     /// Whether a later attempt may succeed without anything changing on the
@@ -222,6 +268,9 @@ impl fmt::Debug for Error {
                 s.field("name", name).field("rule", rule);
             }
         }
+        if let Some(pid) = self.holder_pid {
+            s.field("holder_pid", &pid);
+        }
         s.finish()
     }
 }
@@ -233,18 +282,22 @@ impl fmt::Display for Error {
             LockName::InProcess(name) => write!(f, "{name}: ")?,
         }
         match (&self.detail, self.kind) {
-            (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}"),
+            (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}")?,
             (Detail::InvalidName { name, rule }, _) => {
-                write!(f, "invalid lock name {name:?}: {rule}")
+                write!(f, "invalid lock name {name:?}: {rule}")?;
             }
-            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}"),
+            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}")?,
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
-                write!(f, "would deadlock: {message}")
+                write!(f, "would deadlock: {message}")?;
             }
-            (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}"),
-            (Detail::Message(message), _) => f.write_str(message),
-            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)"),
-            (Detail::None, kind) => write!(f, "{kind:?}"),
+            (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}")?,
+            (Detail::Message(message), _) => f.write_str(message)?,
+            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)")?,
+            (Detail::None, kind) => write!(f, "{kind:?}")?,
+        }
+        match self.holder_pid {
+            Some(pid) => write!(f, "; held by pid {pid}"),
+            None => Ok(()),
         }
     }
 }

@@ -68,6 +68,7 @@
 mod async_lock;
 mod async_traits;
 mod error;
+mod holder;
 mod lock_file;
 mod lock_traits;
 mod named;
@@ -88,6 +89,7 @@ pub use async_traits::{
     AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, AsyncTimedLockable,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use holder::{LockHolder, LockMode};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
 pub use named::named_lock_dir;
 pub use process_lock::{

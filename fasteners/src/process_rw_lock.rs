@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::lock_file::{Held, LockFile, Wait};
 use crate::sys::{Mechanism, Mode};
-use crate::{Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable};
+use crate::{LockHolder, Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable};
 
 /// A reader-writer lock on a file: many readers at once, in any threads and
 /// processes, or one writer excluding everyone everywhere, as Python's
@@ -269,6 +269,52 @@ impl InterProcessReaderWriterLock {
     #[must_use]
     pub fn is_held(&self) -> bool {
         self.file.is_held_by_current_thread()
+    }
+
+    /// Whether another process holds this lock file now, and in which mode,
+    /// without acquiring it; with the holder's pid where the kernel reports
+    /// one (see [`LockHolder::pid`](crate::LockHolder::pid)).
+    ///
+    /// `None` means no other process held it at the instant of the query.
+    /// **The answer may be stale as soon as it is returned**: another process
+    /// may take or release the lock right after, so it suits diagnostics
+    /// ("who holds it?"), never a decision to skip locking. Holds of this
+    /// process do not count (see [`is_held`](Self::is_held) for the calling
+    /// thread's). How it asks:
+    ///
+    /// - [`Mechanism::Ofd`] (Linux): `F_OFD_GETLK`, which takes nothing. It
+    ///   sees OFD and POSIX record locks, so also a Python fasteners holder,
+    ///   whose pid it reports.
+    /// - [`Mechanism::Flock`]: there is no query call, so it tries to take the
+    ///   lock exclusively, then shared, without waiting, and releases at once;
+    ///   for that instant the lock is taken, and another process trying it
+    ///   then finds it busy. No pid. While this process holds the lock, other
+    ///   readers cannot be told from its own hold: it then returns `None`.
+    ///
+    /// A lock file that does not exist is held by nobody; the query does not
+    /// create it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessReaderWriterLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("iprw-he-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessReaderWriterLock::new(&path);
+    /// let reading = lock.read()?;
+    /// assert_eq!(lock.held_elsewhere()?, None); // this process's hold does not count
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) if the file exists but cannot
+    /// be opened or queried, and the name errors of a named lock.
+    pub fn held_elsewhere(&self) -> Result<Option<LockHolder>> {
+        let holder = self.file.held_elsewhere()?;
+        Ok(holder.map(|(mode, pid)| LockHolder::new(mode, pid)))
     }
 
     /// The path of the lock file, as given.

@@ -167,6 +167,11 @@ impl Helper {
         self.child.wait().expect("wait")
     }
 
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

@@ -19,7 +19,7 @@ use crate::{named, Error, ErrorKind, Result};
 
 use super::registry::{entry_for, Handle};
 use super::task::Progress;
-use super::{Entry, Holder, Wait};
+use super::{Entry, Holder, Kernel, Wait};
 
 /// One lock object's handle on its file: the path as the user gave it (for
 /// errors), the mechanism, the shared entry once resolved, the holders of
@@ -99,7 +99,9 @@ impl LockFile {
     /// Takes the lock in `mode` without waiting, for a `Send` guard.
     pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<&LockFile>> {
         let holder = Holder::new_token();
-        self.entry()?.acquire(&self.path, mode, Wait::Try, holder)?;
+        self.entry()?
+            .acquire(&self.path, mode, Wait::Try, holder)
+            .map_err(|err| self.name_holder(mode, err))?;
         Ok(SendHeld::new(self, mode, holder))
     }
 
@@ -150,10 +152,92 @@ impl LockFile {
         if let (Some(notice), Wait::Forever | Wait::For(_)) = (&self.notice, wait) {
             match entry.acquire(&self.path, mode, Wait::Try, holder) {
                 Err(err) if err.kind() == ErrorKind::WouldBlock => notice(&self.path),
-                other => return other,
+                other => return other.map_err(|err| self.name_holder(mode, err)),
             }
         }
-        entry.acquire(&self.path, mode, wait, holder)
+        entry
+            .acquire(&self.path, mode, wait, holder)
+            .map_err(|err| self.name_holder(mode, err))
+    }
+
+    /// Adds the holder's pid to a contention error, where it is known: this
+    /// process if one of its threads or tasks holds a conflicting share,
+    /// else whatever the kernel reports (OFD: the pid of a POSIX-lock holder).
+    fn name_holder(&self, mode: Mode, err: Error) -> Error {
+        if !err.is_contention() {
+            return err;
+        }
+        let Some(entry) = self.entry.get() else {
+            return err;
+        };
+        let state = entry.state();
+        let here = state.writer.is_some() || (mode == Mode::Exclusive && !state.readers.is_empty());
+        let pid = if here {
+            Some(std::process::id())
+        } else {
+            match (self.mechanism, &state.file) {
+                #[cfg(target_os = "linux")]
+                (Mechanism::Ofd, Some(open)) => crate::sys::ofd_conflicting(&open.file)
+                    .ok()
+                    .flatten()
+                    .and_then(|(_, pid)| pid),
+                _ => None,
+            }
+        };
+        drop(state);
+        match pid {
+            Some(pid) => err.with_holder_pid(pid),
+            None => err,
+        }
+    }
+
+    /// Whether another process holds the lock file now, in which mode, and
+    /// (where the kernel says) which process; acquires nothing.
+    ///
+    /// OFD: `F_OFD_GETLK` through the entry's description (whose own lock
+    /// never counts), or a fresh read-only one if the entry has none open.
+    /// Flock: a non-blocking exclusive, then shared, attempt through a fresh
+    /// description, released at once; while this process holds the kernel
+    /// lock it cannot tell other readers from its own hold and says `None`.
+    /// A missing file is held by nobody (and is not created).
+    pub(crate) fn held_elsewhere(&self) -> Result<Option<(Mode, Option<u32>)>> {
+        let entry = self.entry()?;
+        // The state stays locked so that no acquisition of this process
+        // runs meanwhile (and, with flock, trips over the probe).
+        let state = entry.state();
+        let fail = |err| Error::io(&self.path, "query the holder of", err);
+        #[cfg(target_os = "linux")]
+        if self.mechanism == Mechanism::Ofd {
+            if let Some(open) = &state.file {
+                return crate::sys::ofd_conflicting(&open.file).map_err(fail);
+            }
+            return match open_existing(&self.path).map_err(fail)? {
+                Some(file) => crate::sys::ofd_conflicting(&file).map_err(fail),
+                None => Ok(None),
+            };
+        }
+        if matches!(state.kernel, Kernel::Held(_)) {
+            return Ok(None);
+        }
+        let Some(file) = open_existing(&self.path).map_err(fail)? else {
+            return Ok(None);
+        };
+        let probe = |mode| -> std::io::Result<bool> {
+            let free = self.mechanism.try_lock(&file, mode)?;
+            if free {
+                self.mechanism.unlock(&file)?;
+            }
+            Ok(free)
+        };
+        if probe(Mode::Exclusive).map_err(fail)? {
+            return Ok(None);
+        }
+        let mode = if probe(Mode::Shared).map_err(fail)? {
+            Mode::Shared
+        } else {
+            Mode::Exclusive
+        };
+        Ok(Some((mode, None)))
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when the lock is
@@ -198,6 +282,15 @@ impl LockFile {
             Some(entry) => entry.release(&self.path, mode, holder),
             None => Err(Error::not_held(&self.path, "never acquired")),
         }
+    }
+}
+
+/// Opens the file at `path` for reading if it exists, creating nothing.
+fn open_existing(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    match std::fs::File::open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
     }
 }
 
@@ -260,9 +353,11 @@ impl<'a> Future for Acquire<'a> {
             Poll::Ready(result) => {
                 this.done = true;
                 this.alarm = None;
-                Poll::Ready(
-                    result.map(|()| SendHeld::new(file, this.progress.mode, this.progress.holder)),
-                )
+                let mode = this.progress.mode;
+                Poll::Ready(match result {
+                    Ok(()) => Ok(SendHeld::new(file, mode, this.progress.holder)),
+                    Err(err) => Err(file.name_holder(mode, err)),
+                })
             }
             Poll::Pending => {
                 if !this.waited {
