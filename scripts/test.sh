@@ -20,6 +20,8 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 
 run cargo test --workspace --all-targets
 run cargo test --workspace --doc
+# The `tracing` feature (off by default): its events.
+run cargo test -p fasteners --features tracing --test tracing_events
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

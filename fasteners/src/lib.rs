@@ -79,6 +79,8 @@ mod process_rw_lock;
 mod rw_lock;
 mod sys;
 mod timer;
+#[cfg(feature = "tracing")]
+mod trace;
 
 pub use async_lock::{
     AsyncInterProcessLockGuard, AsyncInterProcessReadGuard, AsyncInterProcessWriteGuard,

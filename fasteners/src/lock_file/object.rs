@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::notice::Notice;
 use crate::owned::FileRef;
@@ -119,7 +119,7 @@ impl LockFile {
             },
             alarm: None,
             done: false,
-            waited: false,
+            waiting_since: None,
         }
     }
 
@@ -149,15 +149,41 @@ impl LockFile {
     /// to the entry, as if there were no notice at all.
     fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
         let entry = self.entry()?;
-        if let (Some(notice), Wait::Forever | Wait::For(_)) = (&self.notice, wait) {
+        let watched = self.notice.is_some() || cfg!(feature = "tracing");
+        if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
             match entry.acquire(&self.path, mode, Wait::Try, holder) {
-                Err(err) if err.kind() == ErrorKind::WouldBlock => notice(&self.path),
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
                 other => return other.map_err(|err| self.name_holder(mode, err)),
             }
+            self.starts_waiting(mode);
+            #[cfg(feature = "tracing")]
+            let since = Instant::now();
+            let result = entry.acquire(&self.path, mode, wait, holder);
+            #[cfg(feature = "tracing")]
+            crate::trace::waited(
+                &self.path,
+                mode,
+                self.mechanism,
+                since.elapsed(),
+                result.as_ref().map(drop).map_err(Error::kind),
+            );
+            return result.map_err(|err| self.name_holder(mode, err));
         }
         entry
             .acquire(&self.path, mode, wait, holder)
             .map_err(|err| self.name_holder(mode, err))
+    }
+
+    /// An acquisition found the lock taken and is about to wait: the notice
+    /// and the `waiting for lock` event.
+    fn starts_waiting(&self, mode: Mode) {
+        if let Some(notice) = &self.notice {
+            notice(&self.path);
+        }
+        #[cfg(feature = "tracing")]
+        crate::trace::waiting(&self.path, mode, self.mechanism);
+        #[cfg(not(feature = "tracing"))]
+        let _ = mode;
     }
 
     /// Adds the holder's pid to a contention error, where it is known: this
@@ -331,8 +357,8 @@ pub(crate) struct Acquire<'a> {
     progress: Progress,
     alarm: Option<Alarm>,
     done: bool,
-    /// It has found the lock taken once (and run the notice).
-    waited: bool,
+    /// Since when it waits, once it has found the lock taken (and run the notice).
+    waiting_since: Option<Instant>,
 }
 
 impl<'a> Future for Acquire<'a> {
@@ -354,17 +380,26 @@ impl<'a> Future for Acquire<'a> {
                 this.done = true;
                 this.alarm = None;
                 let mode = this.progress.mode;
+                #[cfg(feature = "tracing")]
+                if let Some(since) = this.waiting_since {
+                    let outcome = result.as_ref().map(drop).map_err(Error::kind);
+                    crate::trace::waited(
+                        &file.path,
+                        mode,
+                        file.mechanism,
+                        since.elapsed(),
+                        outcome,
+                    );
+                }
                 Poll::Ready(match result {
                     Ok(()) => Ok(SendHeld::new(file, mode, this.progress.holder)),
                     Err(err) => Err(file.name_holder(mode, err)),
                 })
             }
             Poll::Pending => {
-                if !this.waited {
-                    this.waited = true;
-                    if let Some(notice) = &file.notice {
-                        notice(&file.path);
-                    }
+                if this.waiting_since.is_none() {
+                    this.waiting_since = Some(Instant::now());
+                    file.starts_waiting(this.progress.mode);
                 }
                 if let Some(deadline) = this.progress.deadline {
                     this.alarm
@@ -394,6 +429,9 @@ pub(crate) struct SendHeld<F: FileRef> {
     file: Option<F>,
     mode: Mode,
     holder: Holder,
+    /// When the lock was taken, for the `lock held long` event.
+    #[cfg(feature = "tracing")]
+    since: Instant,
 }
 
 impl<F: FileRef> SendHeld<F> {
@@ -402,7 +440,26 @@ impl<F: FileRef> SendHeld<F> {
             file: Some(file),
             mode,
             holder,
+            #[cfg(feature = "tracing")]
+            since: Instant::now(),
         }
+    }
+
+    /// Gives the share back, unless it was already.
+    fn give_back(&mut self) -> Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let file = file.lock_file();
+        let result = file.release(self.mode, self.holder);
+        #[cfg(feature = "tracing")]
+        crate::trace::released(
+            file.path(),
+            self.mode,
+            file.mechanism(),
+            self.since.elapsed(),
+        );
+        result
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -412,10 +469,7 @@ impl<F: FileRef> SendHeld<F> {
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
-        match self.file.take() {
-            Some(file) => file.lock_file().release(self.mode, self.holder),
-            None => Ok(()),
-        }
+        self.give_back()
     }
 
     /// Takes the share out of this value, unreleased, to move it to a
@@ -425,6 +479,8 @@ impl<F: FileRef> SendHeld<F> {
         Share {
             mode: self.mode,
             holder: self.holder,
+            #[cfg(feature = "tracing")]
+            since: self.since,
         }
     }
 }
@@ -438,12 +494,20 @@ impl<F: FileRef> SendHeld<F> {
 pub(crate) struct Share {
     mode: Mode,
     holder: Holder,
+    #[cfg(feature = "tracing")]
+    since: Instant,
 }
 
 impl Share {
     /// The share as a `Send` guard part reaching its file through `file`.
     pub(crate) fn attach<F: FileRef>(self, file: F) -> SendHeld<F> {
-        SendHeld::new(file, self.mode, self.holder)
+        SendHeld {
+            file: Some(file),
+            mode: self.mode,
+            holder: self.holder,
+            #[cfg(feature = "tracing")]
+            since: self.since,
+        }
     }
 
     /// The share as a thread's `!Send` guard part reaching its file through `file`.
@@ -457,10 +521,8 @@ impl Share {
 
 impl<F: FileRef> Drop for SendHeld<F> {
     fn drop(&mut self) {
-        if let Some(file) = self.file.take() {
-            // Nobody to report an unlock error to; `release` reports it.
-            let _ = file.lock_file().release(self.mode, self.holder);
-        }
+        // Nobody to report an unlock error to; `release` reports it.
+        let _ = self.give_back();
     }
 }
 
