@@ -181,12 +181,42 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, InterProcessLock};
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-kind-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let _guard = lock.lock()?;
+    /// match lock.try_lock() {
+    ///     Err(err) if err.kind() == ErrorKind::WouldDeadlock => {} // this thread holds it
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The path of the lock file this error is about, if it is about a file lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use fasteners::{InterProcessLock, ReaderWriterLock};
+    ///
+    /// let err = InterProcessLock::new("").lock().unwrap_err();
+    /// assert_eq!(err.path(), Some(Path::new("")));
+    /// // An in-process lock has no path.
+    /// let err = ReaderWriterLock::new().release_read_lock().unwrap_err();
+    /// assert_eq!(err.path(), None);
+    /// ```
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match &self.lock {
@@ -196,6 +226,17 @@ impl Error {
     }
 
     /// The operating system's error, for [`ErrorKind::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessLock;
+    ///
+    /// // A directory cannot be a lock file: the OS says why.
+    /// let err = InterProcessLock::new(std::env::temp_dir()).lock().unwrap_err();
+    /// let os = err.io_error().expect("an OS error");
+    /// println!("{}: {os} ({:?})", err.path().unwrap().display(), os.kind());
+    /// ```
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
         match &self.detail {
@@ -239,6 +280,30 @@ impl Error {
 
     /// Whether a later attempt may succeed without anything changing on the
     /// caller's side: true for [`ErrorKind::WouldBlock`] and [`ErrorKind::TimedOut`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::InterProcessLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-cont-doc-{}.lock", std::process::id()));
+    /// let holder = InterProcessLock::new(&path);
+    /// let _guard = holder.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let other = InterProcessLock::new(&path);
+    ///         match other.try_lock_for(Duration::from_millis(10)).map(drop) {
+    ///             Err(err) if err.is_contention() => println!("busy, try later: {err}"),
+    ///             Err(err) => panic!("a real failure: {err}"),
+    ///             Ok(()) => panic!("it is held"),
+    ///         }
+    ///     });
+    /// });
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_contention(&self) -> bool {
         matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)

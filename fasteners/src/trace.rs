@@ -1,4 +1,14 @@
-//! The `tracing` feature's events about the process locks.
+//! The events of the `tracing` feature about the process locks.
+//!
+//! ```
+//! // With a subscriber installed (for example `tracing_subscriber::fmt::init()`),
+//! // a wait shows up as `waiting for lock`, then `lock acquired after waiting`.
+//! let path = std::env::temp_dir().join(format!("trace-doc-{}.lock", std::process::id()));
+//! drop(fasteners::InterProcessLock::new(&path).lock()?);
+//! assert_eq!(fasteners::trace::HELD_LONG, std::time::Duration::from_secs(1));
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Every event has the target `fasteners` and the fields `path` (the lock's
 //! path, as given), `mode` (`"shared"` or `"exclusive"`) and `mechanism`
@@ -22,7 +32,13 @@ use crate::sys::{Mechanism, Mode};
 
 /// How long a guard must have held its lock for its release to emit
 /// `lock held long`: one second.
-pub(crate) const HELD_LONG: Duration = Duration::from_secs(1);
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(fasteners::trace::HELD_LONG.as_secs(), 1);
+/// ```
+pub const HELD_LONG: Duration = Duration::from_secs(1);
 
 fn mode_name(mode: Mode) -> &'static str {
     match mode {
