@@ -141,7 +141,7 @@ fn a_python_holder_is_named_by_its_pid() {
 
     let mut holder = python("hold", "ex", &path);
     holder.expect("locked");
-    let pid = holder.id();
+    let pid = holder.pid();
     let found = lock.held_elsewhere().unwrap().expect("a holder");
     assert_eq!(
         (found.mode(), found.pid()),
@@ -170,13 +170,13 @@ fn a_python_holder_is_named_by_its_pid() {
     let found = rw.held_elsewhere().unwrap().expect("a holder");
     assert_eq!(
         (found.mode(), found.pid()),
-        (LockMode::Shared, Some(reader.id()))
+        (LockMode::Shared, Some(reader.pid()))
     );
     // This process reading too does not hide the other reader (OFD).
     let reading = rw.read().unwrap();
     assert_eq!(
         rw.held_elsewhere().unwrap().map(|h| h.pid()),
-        Some(Some(reader.id()))
+        Some(Some(reader.pid()))
     );
     drop(reading);
     reader.send("release");

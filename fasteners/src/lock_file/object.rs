@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use crate::notice::Notice;
 use crate::owned::FileRef;
-use crate::sys::{Mechanism, Mode};
+use crate::sys::{fork, Mechanism, Mode};
 use crate::timer::Alarm;
 use crate::{named, Error, ErrorKind, Result};
 
+use super::identity;
 use super::registry::{entry_for, Handle};
 use super::task::Progress;
 use super::{Entry, Holder, Kernel, Wait};
@@ -31,7 +32,9 @@ pub(crate) struct LockFile {
     /// For a named lock: the name, and the rule it breaks if it is invalid.
     name: Option<(String, Option<&'static str>)>,
     entry: OnceLock<Handle>,
-    acquired: Mutex<Vec<(ThreadId, Mode)>>,
+    /// The holds of `acquire_unguarded`, with the fork generation they were
+    /// taken in: a forked child does not hold its parent's.
+    acquired: Mutex<Vec<(ThreadId, Mode, u64)>>,
     notice: Option<Notice>,
 }
 
@@ -81,8 +84,10 @@ impl LockFile {
                 })?;
             }
         }
-        let entry = entry_for(self.mechanism, &self.path)
-            .map_err(|err| Error::io(&self.path, "open", err))?;
+        let io_error = |(action, err)| Error::io(&self.path, action, err);
+        let path = std::path::absolute(&self.path).map_err(|err| io_error(("open", err)))?;
+        let opened = identity::open(&path).map_err(io_error)?;
+        let entry = entry_for(self.mechanism, &path, opened);
         Ok(self.entry.get_or_init(|| entry))
     }
 
@@ -116,6 +121,7 @@ impl LockFile {
                 deadline,
                 holder: Holder::new_token(),
                 entered: false,
+                generation: 0,
             },
             alarm: None,
             done: false,
@@ -135,11 +141,13 @@ impl LockFile {
         if let Some(entry) = self.entry.get() {
             return holds(entry);
         }
-        if matches!(self.name, Some((_, Some(_)))) {
+        if matches!(self.name, Some((_, Some(_)))) || !self.path.exists() {
+            // Nobody holds a file that does not exist (and none is created).
             return false;
         }
-        // Another lock object of the process for the same file may hold it.
-        entry_for(self.mechanism, &self.path).is_ok_and(|entry| holds(&entry))
+        // Another lock object of the process for the same file may hold it:
+        // resolving the entry (which opens the existing file) finds out.
+        self.entry().is_ok_and(|entry| holds(entry))
     }
 
     /// A thread's acquisition; when it has to wait, the notice runs first.
@@ -227,6 +235,11 @@ impl LockFile {
     /// lock it cannot tell other readers from its own hold and says `None`.
     /// A missing file is held by nobody (and is not created).
     pub(crate) fn held_elsewhere(&self) -> Result<Option<(Mode, Option<u32>)>> {
+        let invalid_name = matches!(self.name, Some((_, Some(_))));
+        if self.entry.get().is_none() && !invalid_name && !self.path.exists() {
+            // Nobody holds a file that does not exist (and none is created).
+            return Ok(None);
+        }
         let entry = self.entry()?;
         // The state stays locked so that no acquisition of this process
         // runs meanwhile (and, with flock, trips over the probe).
@@ -282,7 +295,7 @@ impl LockFile {
         match self.acquire(mode, wait) {
             Ok(held) => {
                 let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
-                acquired.push((thread::current().id(), mode));
+                acquired.push((thread::current().id(), mode, fork::generation()));
                 std::mem::forget(held);
                 Ok(true)
             }
@@ -294,8 +307,14 @@ impl LockFile {
     /// Releases what the calling thread took with [`LockFile::acquire_unguarded`].
     pub(crate) fn release_acquired(&self, mode: Mode, what: &'static str) -> Result<()> {
         let me = thread::current().id();
+        let generation = fork::generation();
         let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(index) = acquired.iter().position(|&taken| taken == (me, mode)) else {
+        // A forked child's copies of its parent's holds release nothing.
+        acquired.retain(|&(_, _, taken_in)| taken_in == generation);
+        let Some(index) = acquired
+            .iter()
+            .position(|&(thread, held, _)| (thread, held) == (me, mode))
+        else {
             return Err(Error::not_held(&self.path, what));
         };
         acquired.swap_remove(index);
@@ -340,8 +359,11 @@ impl Drop for LockFile {
             .acquired
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        for (thread, mode) in std::mem::take(acquired) {
-            let _ = self.release(mode, Holder::Thread(thread));
+        let generation = fork::generation();
+        for (thread, mode, taken_in) in std::mem::take(acquired) {
+            if taken_in == generation {
+                let _ = self.release(mode, Holder::Thread(thread));
+            }
         }
     }
 }
