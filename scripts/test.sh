@@ -32,6 +32,8 @@ fi
 
 run cargo test --workspace --all-targets --no-fail-fast
 run cargo test --workspace --doc --no-fail-fast
+# The `tracing` feature (off by default): its events.
+run cargo test -p fasteners --features tracing --test tracing_events --no-fail-fast
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -11,18 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 use fasteners::Mechanism;
-use process_common::{mechanism_arg, mechanisms, try_elsewhere, Helper, TempDir};
+use process_common::{mechanism_arg, mechanisms, skip, try_elsewhere, Helper, TempDir};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_fasteners-test-helper");
-
-/// Skips (with a notice) where the test cannot set itself up, except under
-/// `CI`, where that is a failure.
-fn skip(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {why} (required under CI)");
-    }
-    eprintln!("SKIPPED {test}: {why}");
-}
 
 fn expect_read_only(mut helper: Helper) {
     helper.expect("read ok");

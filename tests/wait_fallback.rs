@@ -35,13 +35,9 @@ fn claim_every_realtime_signal() {
     });
 }
 
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     claim_every_realtime_signal();
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    process_common::one_at_a_time()
 }
 
 #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{
-    inode, mechanisms, queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
+    inode, mechanisms, one_at_a_time, queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
 };
 
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
@@ -72,15 +72,6 @@ fn under_storm<T: Send>(wait: impl FnOnce() -> T + Send) -> (T, usize) {
         waiter.join().unwrap()
     });
     (result, HANDLED.load(Ordering::Relaxed) - before)
-}
-
-/// Tests that count signals take turns.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[test]

@@ -11,19 +11,9 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
 use process_common::{
-    crate_threads, inode, mechanisms, only_the_timer, open_descriptors, queued_in_kernel, threads,
-    watchdog, within, Helper, TempDir, STEP,
+    crate_threads, inode, mechanisms, one_at_a_time, only_the_timer, open_descriptors,
+    queued_in_kernel, threads, watchdog, within, Helper, TempDir, STEP,
 };
-
-/// The tests count the process's threads, descriptors and kernel requests,
-/// so they take turns (under `cargo test` they share one process).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// How soon everything a wait used must be gone once it has given up.
 const GONE: Duration = Duration::from_millis(200);

@@ -63,6 +63,14 @@
 //! - `wait-for <kind> <ms>`: one timed attempt; on success print `got`, wait
 //!   for a line, release, print `released`; on timeout print
 //!   `timed-out <elapsed ms>`.
+//! - `hold-noticed <kind>`: as `hold`, with the lock made
+//!   `.on_wait(fasteners::notice::cargo_style)` (its notice goes to stderr).
+//! - `try-named <kind>`: as `try`, on the named lock whose name is given in
+//!   place of the lock path (the mechanism is ignored: named locks use the
+//!   default).
+//! - `named-dir`: print `dir <named_lock_dir()>`, then lock the named lock
+//!   whose name is given in place of the lock path and print `locked <path>`,
+//!   or `error <kind> <message>`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -115,6 +123,21 @@ impl Lock {
             Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::with_mechanism(
                 path, mechanism,
             )),
+        }
+    }
+
+    fn named(kind: Kind, name: &str) -> Lock {
+        match kind {
+            Kind::Ex => Lock::Ex(InterProcessLock::named(name)),
+            Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::named(name)),
+        }
+    }
+
+    fn on_wait(self, notice: fn(&Path)) -> Lock {
+        match self {
+            Lock::Ex(l) => Lock::Ex(l.on_wait(notice)),
+            Lock::Rw(l) => Lock::Rw(l.on_wait(notice)),
+            Lock::Nothing => Lock::Nothing,
         }
     }
 
@@ -434,9 +457,31 @@ fn main() -> ExitCode {
             guard.release().expect("release");
             say("released");
         }
-        "try" => {
+        "hold-noticed" => {
             let kind = parse_kind(&rest[0]);
-            let lock = Lock::new(kind, mechanism, &path);
+            let lock = Lock::new(kind, mechanism, &path).on_wait(fasteners::notice::cargo_style);
+            let guard = lock.acquire(kind, true).expect("lock");
+            say("locked");
+            read_line();
+            guard.release().expect("release");
+            say("released");
+        }
+        "named-dir" => {
+            say(&format!("dir {}", fasteners::named_lock_dir().display()));
+            let lock = InterProcessLock::named(&args[2]);
+            let locked = lock.lock().map(drop);
+            match locked {
+                Ok(()) => say(&format!("locked {}", lock.path().display())),
+                Err(err) => say(&format!("error {:?} {err}", err.kind())),
+            }
+        }
+        "try" | "try-named" => {
+            let kind = parse_kind(&rest[0]);
+            let lock = if args[0] == "try" {
+                Lock::new(kind, mechanism, &path)
+            } else {
+                Lock::named(kind, &args[2])
+            };
             match lock.acquire(kind, false) {
                 Ok(_guard) => say("got"),
                 Err(err) if err.kind() == fasteners::ErrorKind::WouldBlock => say("busy"),

@@ -100,10 +100,28 @@ impl Helper {
 
     /// Starts any command that talks the same line protocol.
     pub fn spawn(mut cmd: Command, what: String) -> Helper {
+        Helper::spawn_with_stderr(cmd.stderr(Stdio::inherit()), what)
+    }
+
+    /// As [`Helper::spawn`], with the lines of its stderr on a channel.
+    pub fn spawn_capturing_stderr(mut cmd: Command, what: String) -> (Helper, Receiver<String>) {
+        let mut helper = Helper::spawn_with_stderr(cmd.stderr(Stdio::piped()), what);
+        let stderr = helper.child.stderr.take().expect("piped stderr");
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (helper, lines)
+    }
+
+    fn spawn_with_stderr(cmd: &mut Command, what: String) -> Helper {
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {what}: {err}"));
         let stdout = child.stdout.take().expect("piped stdout");
@@ -456,4 +474,13 @@ impl Drop for Watchdog {
             let _ = disarm.send(());
         }
     }
+}
+
+/// Serialises the tests of one test binary that count process-wide things
+/// (descriptors, threads, kernel requests, signals): under `cargo test` they
+/// share one process.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
