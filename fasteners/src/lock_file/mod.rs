@@ -1,6 +1,6 @@
 //! The per-file state that every process lock object of one process shares.
 //!
-//! A process registry maps (mechanism, absolute path) to one [`Entry`]: one
+//! A process registry maps (mechanism, file identity) to one [`Entry`]: one
 //! open file description and so one kernel lock per file per process. The
 //! entry arbitrates between the threads of this process (readers, a writer,
 //! writers first) and takes the kernel lock for them: the first holder takes
