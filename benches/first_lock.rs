@@ -7,38 +7,16 @@
 //! `strace -c -f` (as `scripts/bench.sh` does). Linux only: the floors are
 //! raw Linux system calls.
 
-use std::fs::{File, OpenOptions};
-use std::os::fd::AsRawFd;
+mod support;
+
+use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use support::{open, raw_ofd_pair};
+
 use fasteners::{InterProcessLock, Mechanism};
-
-fn open(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .unwrap()
-}
-
-/// `F_OFD_SETLK` write lock, then unlock.
-fn raw_ofd_pair(file: &File) {
-    let set = |l_type: libc::c_int| {
-        // SAFETY: `flock` is plain integers; all-zero is a valid value.
-        let mut request: libc::flock = unsafe { std::mem::zeroed() };
-        request.l_type = l_type as _;
-        request.l_whence = libc::SEEK_SET as _;
-        // SAFETY: the descriptor is open and `request` is a valid `flock`.
-        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &request) };
-        assert_eq!(result, 0);
-    };
-    set(libc::F_WRLCK);
-    set(libc::F_UNLCK);
-}
 
 /// The cases, each one cycle of lock and release.
 struct Cases {

@@ -96,9 +96,7 @@ fn another_users_0644_lock_file_takes_shared_locks() {
         reader.expect("locked");
         assert_eq!(try_elsewhere(mechanism, &path, "write"), "busy");
         assert_eq!(try_elsewhere(mechanism, &path, "read"), "got");
-        reader.send("release");
-        reader.expect("released");
-        assert!(reader.finish().success());
+        reader.release_and_finish();
         assert_eq!(try_elsewhere(mechanism, &path, "write"), "got");
     }
 }

@@ -709,18 +709,22 @@ fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
     drop(to_child);
 }
 
+/// One timed attempt at the exclusive side (write, for a reader-writer lock).
+fn timed_exclusive(lock: &Lock, timeout: std::time::Duration) -> fasteners::Result<()> {
+    match lock {
+        Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
+        Lock::Rw(l) => l.try_write_for(timeout).map(drop),
+        Lock::Nothing => unreachable!("fork-waiting locks"),
+    }
+}
+
 fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
     use std::time::Duration;
     let lock = std::sync::Arc::new(Lock::new(kind, Some(mechanism), path));
     let timed = {
         let lock = std::sync::Arc::clone(&lock);
         std::thread::spawn(move || {
-            let guard = match &*lock {
-                Lock::Ex(l) => l.try_lock_for(Duration::from_secs(30)).map(drop),
-                Lock::Rw(l) => l.try_write_for(Duration::from_secs(30)).map(drop),
-                Lock::Nothing => unreachable!("fork-waiting locks"),
-            };
-            guard.expect("timed waiter")
+            timed_exclusive(&lock, Duration::from_secs(30)).expect("timed waiter")
         })
     };
     let (pending, is_pending) = std::sync::mpsc::channel();
@@ -753,11 +757,7 @@ fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
     let child = fork();
     if child == 0 {
         let timeout = Duration::from_millis(200);
-        let timed = match &*lock {
-            Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
-            Lock::Rw(l) => l.try_write_for(timeout).map(drop),
-            Lock::Nothing => unreachable!("fork-waiting locks"),
-        };
+        let timed = timed_exclusive(&lock, timeout);
         say(&format!("child-timed {}", outcome(&timed)));
         let asynced = runtime("current").block_on(async {
             match &*lock {

@@ -93,6 +93,15 @@ impl Helper {
         Helper::spawn(cmd, format!("unlocked helper {command} {args:?}"))
     }
 
+    /// Tells a `hold` helper to release, waits for it to say so, and for it
+    /// to exit cleanly.
+    pub fn release_and_finish(mut self) {
+        self.send("release");
+        self.expect("released");
+        let what = self.what.clone();
+        assert!(self.finish().success(), "{what}: failed");
+    }
+
     /// The child's process id.
     pub fn id(&self) -> u32 {
         self.child.id()
@@ -483,4 +492,12 @@ pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
     TURN.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A tokio current-thread runtime with its time driver, for the async tests.
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
 }
