@@ -26,6 +26,12 @@
 //!   that nobody else is inside; print `done` (or `violation N`, exit 1).
 //! - `hold-async <kind>`: as `hold`, but acquired with the async API in a
 //!   current-thread runtime.
+//! - `hold-many <kind> <count>`: the lock path is a directory; lock
+//!   `<dir>/0.lock` .. `<dir>/<count - 1>.lock`, print `locked`, wait for a
+//!   line, release them all, print `released`.
+//! - `wait-for <kind> <ms>`: one timed attempt; on success print `got`, wait
+//!   for a line, release, print `released`; on timeout print
+//!   `timed-out <elapsed ms>`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -408,6 +414,49 @@ fn main() -> ExitCode {
             say("released");
         }
         "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
+        "hold-many" => {
+            let kind = parse_kind(&rest[0]);
+            let count: usize = rest[1].parse().expect("count");
+            let locks: Vec<Lock> = (0..count)
+                .map(|i| Lock::new(kind, mechanism, &path.join(format!("{i}.lock"))))
+                .collect();
+            let guards: Vec<Guard<'_>> = locks
+                .iter()
+                .map(|lock| lock.acquire(kind, false).expect("lock"))
+                .collect();
+            say("locked");
+            read_line();
+            for guard in guards {
+                guard.release().expect("release");
+            }
+            say("released");
+        }
+        "wait-for" => {
+            let kind = parse_kind(&rest[0]);
+            let timeout = std::time::Duration::from_millis(rest[1].parse().expect("ms"));
+            let lock = Lock::new(kind, mechanism, &path);
+            let start = std::time::Instant::now();
+            let attempt = match &lock {
+                Lock::Ex(l) => l.try_lock_for(timeout).map(Guard::Ex),
+                Lock::Rw(l) if kind == Kind::Read => l.try_read_for(timeout).map(Guard::Read),
+                Lock::Rw(l) => l.try_write_for(timeout).map(Guard::Write),
+            };
+            match attempt {
+                Ok(guard) => {
+                    say("got");
+                    read_line();
+                    guard.release().expect("release");
+                    say("released");
+                }
+                Err(err) if err.kind() == fasteners::ErrorKind::TimedOut => {
+                    say(&format!("timed-out {}", start.elapsed().as_millis()));
+                }
+                Err(err) => {
+                    say(&format!("error: {err}"));
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         "async-counter" => return async_counter(mechanism, &path, rest),
         "sections" => return sections(mechanism, &path, rest),
         "counter" => return counter(mechanism, &path, rest),

@@ -6,14 +6,17 @@
 //! writers first) and takes the kernel lock for them: the first holder takes
 //! it, further readers join without a system call, the last holder releases it.
 //!
-//! A blocking acquire waits in the kernel in the calling thread. A timed or
-//! async acquire waits on a condition variable (threads) or with its waker
-//! registered in the entry (tasks) while the entry's background waiter, one
-//! thread per entry started on first need and parked when idle, waits in the
-//! kernel on the entry's descriptor and hands the grant over. If every waiter
-//! gives up, the background waiter still gets the kernel lock eventually and
-//! releases it at once. It exits when no lock object uses the entry any more
-//! and it has nothing left to wait for.
+//! A blocking or timed acquire of a thread waits in the kernel in the calling
+//! thread; a timed one arms an [`Interrupt`](crate::timer::Interrupt), with
+//! which the process timer ends the kernel call at the deadline (and again
+//! every millisecond until the thread has left it, so a signal that comes
+//! just before the call is not lost). An async acquire waits with its waker
+//! registered in the entry while the entry's background waiter, one thread
+//! per entry started on first need, waits in the kernel and hands the grant
+//! over; when the last waiter leaves, [`Entry::leave`] fires the background
+//! waiter's interrupt, so no request of this process stays queued in the
+//! kernel for nobody, and the thread exits 10 ms after its last job. Without
+//! a usable wake-up signal ([`crate::sys::signal`]) both poll instead.
 //! At most one kernel acquisition is pending per entry; later callers share it,
 //! whatever mode they want: when it is granted in the other mode, the lock is
 //! given back and taken again in the mode needed.
@@ -145,6 +148,8 @@ struct Background {
     running: bool,
     /// The kernel acquisition it is to start next.
     job: Option<(Mode, Arc<OpenFile>)>,
+    /// The interrupt that ends its kernel wait under way, if it is in one.
+    interrupt: Option<u64>,
 }
 
 /// The waiters to wake, taken out of the state, to wake once the state mutex
@@ -222,14 +227,16 @@ impl Entry {
         if mode == Mode::Exclusive {
             state.waiting_writers -= 1;
         }
-        if !acquired
-            && state.waiters == 0
-            && state.writer.is_none()
-            && state.readers.is_empty()
-            && matches!(state.kernel, Kernel::Held(_))
-        {
-            // Granted to waiters who have all given up: nobody will claim it.
-            let _ = self.unlock_kernel(state);
+        if !acquired && state.waiters == 0 {
+            match state.kernel {
+                // Granted to waiters who have all given up: nobody will claim it.
+                Kernel::Held(_) if state.writer.is_none() && state.readers.is_empty() => {
+                    let _ = self.unlock_kernel(state);
+                }
+                // Only the background waiter can be in the kernel for nobody.
+                Kernel::Acquiring(_) => self.stop_background_wait(state),
+                _ => {}
+            }
         }
         self.notify_waiters(state)
     }
@@ -275,7 +282,7 @@ impl Entry {
                 Step::Done(result) => return (state, result),
                 Step::Block => {
                     let result;
-                    (state, result) = self.block_in_kernel(state, mode);
+                    (state, result) = self.block_in_kernel(state, mode, deadline);
                     if let Err((action, err)) = result {
                         return (state, Err(Error::io(path, action, err)));
                     }
@@ -356,11 +363,11 @@ impl Entry {
                         return Step::Done(Ok(()));
                     }
                     Ok(false) => {
-                        if matches!(wait, Wait::Forever) && can_block {
-                            return Step::Block;
-                        }
                         if let step @ Step::Done(_) = wait_or_give_up() {
                             return step;
+                        }
+                        if can_block {
+                            return Step::Block;
                         }
                         if let Err(err) = self.start_background(state, mode) {
                             return io_error(err);
@@ -411,7 +418,8 @@ impl Entry {
 enum Step {
     /// Acquired, or failed.
     Done(Result<()>),
-    /// Wait in the kernel in this thread (blocking acquires of threads only).
+    /// Wait in the kernel in this thread, until the deadline if there is one
+    /// (acquires of threads only).
     Block,
     /// Wait for a change of the state (or the deadline).
     Wait,

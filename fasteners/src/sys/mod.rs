@@ -10,6 +10,7 @@ use std::io;
 mod flock;
 #[cfg(target_os = "linux")]
 mod ofd;
+pub(crate) mod signal;
 
 /// Which kernel locking primitive a process lock uses on its lock file.
 ///
@@ -92,6 +93,16 @@ impl Mechanism {
             #[cfg(target_os = "linux")]
             Mechanism::Ofd => ofd::lock(file, mode),
             Mechanism::Flock => flock::lock(file, mode),
+        }
+    }
+
+    /// Waits in the kernel until the lock in `mode` is granted or a signal
+    /// interrupts the wait (`Err` of kind `Interrupted`).
+    pub(crate) fn lock_once(self, file: &File, mode: Mode) -> io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => ofd::lock_once(file, mode),
+            Mechanism::Flock => flock::lock_once(file, mode),
         }
     }
 
