@@ -20,17 +20,28 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 
 run cargo test --workspace --all-targets
 run cargo test --workspace --doc
+# The tests serialised by the file-lock attributes, under the runner that gives
+# each test its own process (under `cargo test` above they share one).
+run cargo nextest run --test macros_serial
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     run cargo test -p fasteners --release --test loom_rw_lock
 
-# One closing line over every `test result:` line above.
+# One closing line over every `test result:` line (cargo test) and every
+# `Summary` line (cargo nextest: "N tests run: N passed, M failed, K skipped").
 awk '/^test result:/ {
         for (i = 1; i <= NF; i++) {
             if ($(i + 1) ~ /^passed/) passed += $i
             if ($(i + 1) ~ /^failed/) failed += $i
             if ($(i + 1) ~ /^ignored/) ignored += $i
+        }
+     }
+     /^ *Summary \[.*tests? run:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i + 1) ~ /^passed/) passed += $i
+            if ($(i + 1) ~ /^failed/) failed += $i
+            if ($(i + 1) ~ /^skipped/) ignored += $i
         }
      }
      END { printf "tests: %d passed, %d failed, %d skipped\n", passed, failed, ignored }' \
