@@ -98,7 +98,6 @@ fn file_elsewhere(path: &Path) -> Result<(), ErrorKind> {
 mod files {
     use std::io;
 
-    
     pub fn first() -> io::Result<Result<(), fasteners::ErrorKind>> {
         Ok(super::file_elsewhere(&super::module_lock_path("files")))
     }
@@ -113,7 +112,10 @@ mod files {
     async fn an_async_test_in_the_module_runs_under_the_lock() -> io::Result<()> {
         tokio::task::yield_now().await;
         let path = super::module_lock_path("files");
-        assert_eq!(super::file_elsewhere(&path), Err(fasteners::ErrorKind::WouldBlock));
+        assert_eq!(
+            super::file_elsewhere(&path),
+            Err(fasteners::ErrorKind::WouldBlock)
+        );
         Ok(())
     }
 
@@ -189,4 +191,3 @@ mod tests_with_results {
         Ok(())
     }
 }
-

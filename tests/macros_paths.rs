@@ -208,21 +208,21 @@ fn explicit_crate_string() -> fasteners::Result<bool> {
     Ok(true)
 }
 
-/// A timeout may be given by reference.
+/// A timeout may use `self`.
 struct Patient {
     lock: ReaderWriterLock,
     patience: Duration,
 }
 
 impl Patient {
-    #[fasteners::locked(timeout = &self.patience)]
+    #[fasteners::locked(timeout = self.patience)]
     fn wait(&self) -> fasteners::Result<bool> {
         Ok(self.lock.is_writer())
     }
 }
 
 #[test]
-fn crate_path_and_timeout_by_reference() {
+fn crate_path_and_a_timeout_from_self() {
     assert!(explicit_crate());
     assert!(explicit_crate_string().unwrap());
     let patient = Patient {

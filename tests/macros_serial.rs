@@ -104,8 +104,8 @@ impl<'a> Inside<'a> {
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
                     let other = fs::read_to_string(marker).unwrap_or_default();
                     let pid = other.split(' ').next().unwrap_or("");
-                    let alive = cfg!(not(target_os = "linux"))
-                        || Path::new("/proc").join(pid).exists();
+                    let alive =
+                        cfg!(not(target_os = "linux")) || Path::new("/proc").join(pid).exists();
                     assert!(
                         pid.is_empty() || !alive,
                         "{me} entered while {other} was inside"
@@ -326,11 +326,17 @@ impl Run {
     /// Lets `test` leave its section.
     fn release(&mut self, test: &str) {
         let index = match self.runner {
-            Runner::Processes => self.tests.iter().position(|t| t == test).expect("a test of the run"),
+            Runner::Processes => self
+                .tests
+                .iter()
+                .position(|t| t == test)
+                .expect("a test of the run"),
             Runner::Threads => 0,
         };
         let stdin = self.children[index].1.as_mut().expect("stdin open");
-        writeln!(stdin, "leave").and_then(|()| stdin.flush()).expect("tell a child to leave");
+        writeln!(stdin, "leave")
+            .and_then(|()| stdin.flush())
+            .expect("tell a child to leave");
     }
 
     /// How many of `tests` are waiting for the lock: blocked requests on the
@@ -404,10 +410,15 @@ fn sleeping_threads(pid: u32, tests: &HashSet<String>) -> usize {
         .filter(|task| {
             let comm = fs::read_to_string(task.path().join("comm")).unwrap_or_default();
             // The kernel keeps 15 bytes of a thread's name.
-            let named = tests.iter().any(|t| t.get(..15).unwrap_or(t) == comm.trim_end());
+            let named = tests
+                .iter()
+                .any(|t| t.get(..15).unwrap_or(t) == comm.trim_end());
             let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
             // The state follows the name, which is in parentheses.
-            let state = stat.rsplit(')').next().and_then(|s| s.split_whitespace().next());
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|s| s.split_whitespace().next());
             named && state == Some("S")
         })
         .count()

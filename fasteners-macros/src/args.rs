@@ -301,7 +301,11 @@ fn parse_option(input: ParseStream, kind: LockKind, seen: &mut Seen) -> Result<(
     let Ok(key) = input.fork().call(syn::Ident::parse_any) else {
         return Err(syn::Error::new(
             input.span(),
-            format!("unexpected argument in #[{}]; expected {}", kind.name(), kind.forms()),
+            format!(
+                "unexpected argument in #[{}]; expected {}",
+                kind.name(),
+                kind.forms()
+            ),
         ));
     };
     let name = key.to_string();
@@ -384,7 +388,9 @@ fn parse_crate_path(input: ParseStream, kind: LockKind) -> Result<Path> {
     };
     if input.peek(LitStr) {
         let lit: LitStr = input.parse()?;
-        return lit.parse_with(Path::parse_mod_style).map_err(|_| bad(lit.span()));
+        return lit
+            .parse_with(Path::parse_mod_style)
+            .map_err(|_| bad(lit.span()));
     }
     let fork = input.fork();
     match fork.call(Path::parse_mod_style) {
@@ -479,7 +485,9 @@ fn parse_lock_path(input: ParseStream, kind: LockKind) -> Result<Path> {
 /// `self::X` and `X` are.
 pub(crate) fn lock_identity(path: &Path) -> String {
     let text = path.to_token_stream().to_string().replace(' ', "");
-    text.strip_prefix("self::").map(str::to_owned).unwrap_or(text)
+    text.strip_prefix("self::")
+        .map(str::to_owned)
+        .unwrap_or(text)
 }
 
 fn expect_eq(input: ParseStream, key: &str, key_span: Span, kind: LockKind) -> Result<()> {

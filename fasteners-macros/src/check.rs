@@ -49,7 +49,11 @@ pub(crate) fn signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Re
     Ok(())
 }
 
-pub(crate) fn default_field_without_self(kind: LockKind, span: Span, sig: &Signature) -> syn::Error {
+pub(crate) fn default_field_without_self(
+    kind: LockKind,
+    span: Span,
+    sig: &Signature,
+) -> syn::Error {
     let name = kind.name();
     syn::Error::new(
         span,
@@ -257,7 +261,11 @@ pub(crate) fn stacked(
             Meta::NameValue(_) => continue,
         };
         // An attribute with a mistake of its own reports it when it expands.
-        let name_span = attr.path().segments.last().map_or(attr.span(), |s| s.ident.span());
+        let name_span = attr
+            .path()
+            .segments
+            .last()
+            .map_or(attr.span(), |s| s.ident.span());
         let Ok(other_args) = Args::parse(other, tokens, name_span) else {
             continue;
         };
@@ -360,7 +368,9 @@ pub(crate) fn not_a_function(kind: LockKind, item: &Item) -> syn::Error {
 pub(crate) fn verbatim_item(kind: LockKind, tokens: TokenStream) -> syn::Error {
     match syn::parse2::<syn::TraitItemFn>(tokens.clone()) {
         Ok(method) if method.default.is_none() => syn::Error::new(
-            method.semi_token.map_or_else(|| method.sig.span(), |semi| semi.span),
+            method
+                .semi_token
+                .map_or_else(|| method.sig.span(), |semi| semi.span),
             format!(
                 "#[{}] goes on a function or method with a body; `{}` has none here: \
                  put the attribute on the implementations",

@@ -420,7 +420,12 @@ pub(crate) struct FileLockInit {
 // annotated function, created on the first call. Being a static initializer,
 // `path_expr` cannot use the function's parameters, generics or `Self`:
 // `check::static_expressions` says so before rustc would.
-pub(crate) fn file_lock_init(kind: LockKind, args: &Args, named: bool, expr: &Expr) -> FileLockInit {
+pub(crate) fn file_lock_init(
+    kind: LockKind,
+    args: &Args,
+    named: bool,
+    expr: &Expr,
+) -> FileLockInit {
     let krate = args.krate();
     let span = expr.span();
     let (constructor, description) = if named {
@@ -545,4 +550,3 @@ impl Call<'_> {
         }
     }
 }
-

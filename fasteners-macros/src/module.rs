@@ -92,7 +92,10 @@ pub(crate) fn expand(kind: LockKind, args: &Args, module: ItemMod) -> syn::Resul
                 let krate = krate.at(span);
                 Place {
                     reference: quote_spanned!(span=> #krate::__private::static_lock(#reference)),
-                    description: format!("`{}`", path.to_token_stream().to_string().replace(' ', "")),
+                    description: format!(
+                        "`{}`",
+                        path.to_token_stream().to_string().replace(' ', "")
+                    ),
                     span,
                 }
             })

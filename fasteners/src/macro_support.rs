@@ -496,7 +496,7 @@ pub mod __private {
         crate::AsyncTimedLockable::lock_async_for(lock, timeout)
     }
 
-    /// The value of `timeout = ..`: a `Duration` (or a reference to one).
+    /// The value of `timeout = ..`: a `Duration`.
     #[diagnostic::on_unimplemented(
         message = "`timeout` takes a `Duration`, e.g. `timeout = Duration::from_secs(5)`",
         label = "`{Self}` is not a `Duration`",
@@ -511,13 +511,6 @@ pub mod __private {
         #[inline]
         fn into_duration(self) -> Duration {
             self
-        }
-    }
-
-    impl Timeout for &Duration {
-        #[inline]
-        fn into_duration(self) -> Duration {
-            *self
         }
     }
 
@@ -572,6 +565,12 @@ pub mod __private {
                 holders: self,
                 thread,
             }
+        }
+    }
+
+    impl Default for Holders {
+        fn default() -> Self {
+            Holders::new()
         }
     }
 

@@ -7,8 +7,8 @@ use std::sync::{Mutex, RwLock};
 
 pub use fast as runtime;
 pub use fast::{
-    interprocess_locked, interprocess_read_locked, interprocess_write_locked, locked,
-    read_locked, write_locked,
+    interprocess_locked, interprocess_read_locked, interprocess_write_locked, locked, read_locked,
+    write_locked,
 };
 
 /// A lock users of this crate name by `::fasteners_reexport::SHARED`.
@@ -44,6 +44,7 @@ pub fn under_shared() -> bool {
 )]
 pub fn under_file() -> fast::Result<bool> {
     let path = std::env::temp_dir().join(format!("fasteners-reexport-{}.lock", std::process::id()));
-    let elsewhere = std::thread::spawn(move || fast::InterProcessLock::new(&path).try_lock().is_err());
+    let elsewhere =
+        std::thread::spawn(move || fast::InterProcessLock::new(&path).try_lock().is_err());
     Ok(elsewhere.join().unwrap_or(false))
 }

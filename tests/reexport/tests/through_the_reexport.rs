@@ -40,7 +40,10 @@ fn reading() -> (bool, bool) {
 }
 
 fn lock_path() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("fasteners-through-reexport-{}.lock", std::process::id()))
+    std::env::temp_dir().join(format!(
+        "fasteners-through-reexport-{}.lock",
+        std::process::id()
+    ))
 }
 
 #[interprocess_write_locked(
