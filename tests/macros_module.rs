@@ -61,7 +61,13 @@ mod in_process {
 #[test]
 fn every_function_directly_in_the_module_runs_under_its_lock() {
     assert!(in_process::plain());
-    assert_eq!(in_process::calls_another(), (true, true));
+    // On another thread, bounded: taking a std `Mutex` again would hang.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    thread::spawn(move || done_tx.send(in_process::calls_another()).unwrap());
+    let nested = done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("a function of the module calling another took the lock again");
+    assert_eq!(nested, (true, true));
     assert!(!serial_taken_elsewhere(), "released after");
 }
 
