@@ -9,12 +9,7 @@ use syn::{bracketed, Expr, LitBool, LitStr, Path, Result, Token};
 use crate::suggest::did_you_mean;
 
 mod kw {
-    syn::custom_keyword!(lock);
-    syn::custom_keyword!(timeout);
-    syn::custom_keyword!(blocking);
     syn::custom_keyword!(returns_result);
-    syn::custom_keyword!(name);
-    syn::custom_keyword!(on_wait);
 }
 
 /// Which attribute is being expanded.
@@ -206,17 +201,17 @@ impl ToTokens for Krate {
     }
 }
 
-/// Everything given so far, each with the span of its key.
+/// Everything given so far; with the span of the key where a message needs it.
 #[derive(Default)]
 struct Seen {
-    lock: Option<(Span, Locks)>,
+    lock: Option<Locks>,
     path: Option<Box<Expr>>,
     name: Option<(Span, Box<Expr>)>,
     timeout: Option<(Span, Box<Expr>)>,
     blocking: Option<(Span, bool)>,
     returns_result: Option<Span>,
-    krate: Option<(Span, Path)>,
-    on_wait: Option<(Span, Box<Expr>)>,
+    krate: Option<Path>,
+    on_wait: Option<Box<Expr>>,
     /// The first option's key, for "the path comes first".
     first_key: Option<Span>,
 }
@@ -262,8 +257,7 @@ fn parse_args(input: ParseStream, kind: LockKind, attribute: Span) -> Result<Arg
             }
         }
     } else {
-        seen.lock
-            .map_or(Locks::DefaultField(attribute), |(_, locks)| locks)
+        seen.lock.unwrap_or(Locks::DefaultField(attribute))
     };
     let wait = match (seen.timeout, seen.blocking) {
         (Some((span, expr)), _) => Wait::Timeout(span, expr),
@@ -273,9 +267,9 @@ fn parse_args(input: ParseStream, kind: LockKind, attribute: Span) -> Result<Arg
     Ok(Args {
         locks,
         wait,
-        krate: seen.krate.map(|(_, path)| path),
+        krate: seen.krate,
         returns_result: seen.returns_result,
-        on_wait: seen.on_wait.map(|(_, expr)| expr),
+        on_wait: seen.on_wait,
     })
 }
 
@@ -345,7 +339,7 @@ fn parse_option(input: ParseStream, kind: LockKind, seen: &mut Seen) -> Result<(
     }
     expect_eq(input, &name, span, kind)?;
     match name.as_str() {
-        "lock" => seen.lock = Some((span, parse_lock_value(input, kind)?)),
+        "lock" => seen.lock = Some(parse_lock_value(input, kind)?),
         "name" => seen.name = Some((span, input.parse()?)),
         "timeout" => {
             if let Some((_, false)) = seen.blocking {
@@ -368,8 +362,8 @@ fn parse_option(input: ParseStream, kind: LockKind, seen: &mut Seen) -> Result<(
             }
             seen.blocking = Some((span, value.value));
         }
-        "crate" => seen.krate = Some((span, parse_crate_path(input, kind)?)),
-        _ => seen.on_wait = Some((span, input.parse()?)),
+        "crate" => seen.krate = Some(parse_crate_path(input, kind)?),
+        _ => seen.on_wait = Some(input.parse()?),
     }
     Ok(())
 }

@@ -29,17 +29,23 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
     // What the attribute is on comes first: on a closure or a struct, a
     // mistake in the arguments is beside the point.
     let target = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(func)) => Ok(func),
-        Ok(Item::Mod(module)) => Err(module),
+        Ok(Item::Fn(func)) => Target::Function(func),
+        Ok(Item::Mod(module)) => Target::Module(module),
         Ok(Item::Verbatim(tokens)) => return Err(check::verbatim_item(kind, tokens)),
         Ok(other) => return Err(check::not_a_function(kind, &other)),
         Err(_) => return Err(check::not_an_item(kind, item)),
     };
     let args = Args::parse(kind, args, Span::call_site())?;
     match target {
-        Ok(func) => function(kind, &args, func),
-        Err(module) => module::expand(kind, &args, module),
+        Target::Function(func) => function(kind, &args, func),
+        Target::Module(module) => module::expand(kind, &args, module),
     }
+}
+
+/// What an attribute can go on.
+enum Target {
+    Function(ItemFn),
+    Module(syn::ItemMod),
 }
 
 fn function(kind: LockKind, args: &Args, func: ItemFn) -> syn::Result<TokenStream> {
