@@ -9,12 +9,13 @@
 //! long; a forked child starts its own on first use.
 
 use std::future::Future;
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::sys::signal;
+use crate::sys::{fork, signal};
 
 /// What the timer does at an alarm's deadline.
 enum Action {
@@ -38,25 +39,56 @@ struct Armed {
 
 #[derive(Default)]
 struct Alarms {
-    next_id: u64,
     /// Armed alarms; few at a time, so a vector scanned in full will do.
     armed: Vec<Armed>,
-    /// The process whose timer thread runs: a forked child has none.
-    thread_of: Option<u32>,
+    thread_started: bool,
 }
 
 struct Timer {
     alarms: Mutex<Alarms>,
     /// Signalled when an alarm earlier than all others is armed.
     earlier: Condvar,
+    /// The fork generation of the process it serves.
+    generation: u64,
 }
 
+/// The timer of this process. A forked child gets a timer of its own on
+/// first use: its parent's has no thread in the child, alarms for threads and
+/// tasks the child does not have, and a mutex the timer thread may have held
+/// at the fork (the parent's is left untouched, and leaked).
 fn timer() -> &'static Timer {
-    static TIMER: OnceLock<Timer> = OnceLock::new();
-    TIMER.get_or_init(|| Timer {
+    static TIMER: AtomicPtr<Timer> = AtomicPtr::new(std::ptr::null_mut());
+    let generation = fork::generation();
+    let current = TIMER.load(Ordering::Acquire);
+    // SAFETY: timers are leaked, never freed: a non-null pointer stays valid.
+    if let Some(timer) = unsafe { current.as_ref() } {
+        if timer.generation == generation {
+            return timer;
+        }
+    }
+    fork::watch();
+    let new: &'static Timer = Box::leak(Box::new(Timer {
         alarms: Mutex::default(),
         earlier: Condvar::new(),
-    })
+        generation,
+    }));
+    match TIMER.compare_exchange(
+        current,
+        std::ptr::from_ref(new).cast_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => new,
+        // Another thread made it first: use that one (this one stays unused).
+        // SAFETY: as above.
+        Err(winner) => unsafe { &*winner },
+    }
+}
+
+/// Alarm ids, unique in the process and its forked children alike.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Timer {
@@ -112,18 +144,14 @@ impl Timer {
 
     /// Adds an alarm, starting the timer thread if this process has none;
     /// `None` if it cannot be started.
-    fn add(&self, at: Option<Instant>, action: Action) -> Option<u64> {
+    fn add(&'static self, at: Option<Instant>, action: Action) -> Option<u64> {
         let mut alarms = self.alarms();
-        let pid = std::process::id();
-        if alarms.thread_of != Some(pid) {
-            // A forked child inherits the parent's alarms, for threads and
-            // tasks it does not have: drop them before its own thread runs.
-            alarms.armed.clear();
+        if !alarms.thread_started {
             thread::Builder::new()
                 .name("fasteners-timer".into())
-                .spawn(|| self::timer().run())
+                .spawn(move || self.run())
                 .ok()?;
-            alarms.thread_of = Some(pid);
+            alarms.thread_started = true;
         }
         let earliest = at.is_some_and(|at| {
             alarms
@@ -131,8 +159,7 @@ impl Timer {
                 .iter()
                 .all(|armed| armed.at.map_or(true, |other| at < other))
         });
-        let id = alarms.next_id;
-        alarms.next_id += 1;
+        let id = next_id();
         alarms.armed.push(Armed { id, at, action });
         if earliest {
             self.earlier.notify_one();

@@ -2,6 +2,7 @@
 //! thread or through the background waiter, and giving it back.
 
 use std::io;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ impl Entry {
     ) -> std::result::Result<bool, OsError> {
         loop {
             let file = self.open_file(state)?;
+            file.allows(mode)?;
             let locked = self
                 .mechanism()
                 .try_lock(&file.file, mode)
@@ -44,7 +46,7 @@ impl Entry {
             None => Ok(()),
         };
         if result.is_err() {
-            state.file = None;
+            self.forget_file(state);
         }
         result
     }
@@ -194,7 +196,7 @@ impl Entry {
                 drop(state);
                 self.wait_in_background(file, mode);
                 state = self.state();
-            } else if state.handles == 0 {
+            } else if self.handles.load(Ordering::Acquire) == 0 {
                 break;
             } else {
                 let timed_out;
@@ -255,10 +257,16 @@ impl Entry {
                 }
                 Ok(false) if state.waiters > 0 => match self.open_file(&mut state) {
                     // The path names a new file: wait for that one instead.
-                    Ok(reopened) => {
-                        file = reopened;
-                        continue;
-                    }
+                    Ok(reopened) => match reopened.allows(mode) {
+                        Ok(()) => {
+                            file = reopened;
+                            continue;
+                        }
+                        Err(err) => {
+                            state.kernel = Kernel::Unlocked;
+                            state.background_error = Some(err);
+                        }
+                    },
                     Err(err) => {
                         state.kernel = Kernel::Unlocked;
                         state.background_error = Some(err);

@@ -60,19 +60,18 @@ mod task;
 mod test_support;
 
 use std::io;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::sys::{Mechanism, Mode};
+use crate::sys::{fork, Mechanism, Mode};
 use crate::{Error, Result};
 
-use identity::OpenFile;
+use identity::{FileId, OpenFile};
 pub(crate) use object::{Held, LockFile, SendHeld};
-use registry::Key;
 
 /// How long an acquire may wait.
 #[derive(Debug, Clone, Copy)]
@@ -137,8 +136,27 @@ struct State {
     /// A failure of the background waiter, for the next waiter to report.
     background_error: Option<OsError>,
     background: Background,
-    /// Lock objects of this process that use the entry.
-    handles: usize,
+    /// The fork generation this state belongs to (see [`fork`]): a forked
+    /// child discards its parent's state on first use.
+    generation: u64,
+}
+
+impl State {
+    fn new(file: Option<Arc<OpenFile>>) -> Self {
+        State {
+            readers: Vec::new(),
+            writer: None,
+            waiting_writers: 0,
+            waiters: 0,
+            sync_waiters: 0,
+            wakers: Vec::new(),
+            kernel: Kernel::Unlocked,
+            file,
+            background_error: None,
+            background: Background::default(),
+            generation: fork::generation(),
+        }
+    }
 }
 
 /// The background waiter's side of the state.
@@ -182,7 +200,17 @@ impl Wakeups<'_> {
 /// [`Handle`]: registry::Handle
 #[derive(Debug)]
 pub(crate) struct Entry {
-    key: Key,
+    mechanism: Mechanism,
+    /// The absolute path of the lock object that made the entry: the path the
+    /// identity check compares with and a replaced file is reopened from.
+    path: PathBuf,
+    /// The file the registry knows the entry by (a leaf lock: nothing else is
+    /// locked while it is held).
+    identity: Mutex<Identity>,
+    /// Lock objects of this process that use the entry.
+    handles: AtomicUsize,
+    /// The entry itself, for the registry when the entry moves to a new file.
+    me: Weak<Entry>,
     state: Mutex<State>,
     /// Signalled for the waiting threads.
     changed: Condvar,
@@ -192,15 +220,35 @@ pub(crate) struct Entry {
 
 impl Entry {
     fn path(&self) -> &Path {
-        &self.key.1
+        &self.path
     }
 
     fn mechanism(&self) -> Mechanism {
-        self.key.0
+        self.mechanism
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = fork::generation();
+        if state.generation != generation {
+            // A forked child: the holders, waiters and kernel state are the
+            // parent's, and the descriptor now points at /dev/null. Start
+            // afresh; the parent's guards in the child release nothing.
+            *state = State::new(None);
+            self.identity().open = false;
+        }
+        state
+    }
+
+    fn identity(&self) -> MutexGuard<'_, Identity> {
+        self.identity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the entry's file (the next attempt reopens the path); the
+    /// registry no longer finds the entry by that file's identity.
+    fn forget_file(&self, state: &mut State) {
+        state.file = None;
+        self.identity().open = false;
     }
 
     /// Takes the waiters to wake after a change of the state.
@@ -443,4 +491,13 @@ impl Wait {
             _ => (self, None),
         }
     }
+}
+
+/// The file an entry is known by in the registry.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    id: FileId,
+    /// The entry has that file open; once it does not, a new file with the
+    /// same device and inode numbers is another file.
+    open: bool,
 }

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io;
 
 mod flock;
+pub(crate) mod fork;
 #[cfg(target_os = "linux")]
 mod ofd;
 pub(crate) mod signal;
