@@ -154,6 +154,23 @@ impl Helper {
         self.child.id()
     }
 
+    /// Kills the child with SIGKILL and reaps it, keeping the pipes: a process
+    /// the child forked may still talk through them.
+    pub fn kill_leader(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+
+    /// Waits (at most [`STEP`]) until every process writing to the child's
+    /// output has closed it.
+    pub fn output_closed(&mut self) {
+        match self.lines.recv_timeout(STEP) {
+            Ok(line) => panic!("{}: unexpected output {line:?}", self.what),
+            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("{}: output still open", self.what),
+        }
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");

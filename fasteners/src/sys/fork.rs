@@ -40,12 +40,8 @@ mod imp {
     /// The child handler: see the module docs for why it is async-signal-safe.
     extern "C" fn in_child() {
         // SAFETY: a plain system call with a static NUL-terminated path.
-        let dev_null = unsafe {
-            libc::open(
-                c"/dev/null".as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
-            )
-        };
+        let dev_null =
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
         let mut slot = SLOTS.load(Ordering::Acquire);
         while !slot.is_null() {
             // SAFETY: slots are leaked, never freed: the pointer stays valid.
