@@ -122,7 +122,10 @@ mod no_prelude {
     }
 
     /// Whole modules, with the crate's path given.
-    #[::fasteners::locked(lock = STATIC, crate = ::fasteners)]
+    /// Used by `whole` only (tests run at once).
+    pub static MODULE_STATIC: Mutex<()> = Mutex::new(());
+
+    #[::fasteners::locked(lock = MODULE_STATIC, crate = ::fasteners)]
     pub mod whole {
         pub fn held() -> ::std::primitive::bool {
             let _ = (super::Holders, super::Entered);
@@ -147,7 +150,7 @@ mod no_prelude {
 }
 
 fn static_taken_elsewhere() -> bool {
-    ::std::thread::spawn(|| no_prelude::STATIC.try_lock().is_err())
+    ::std::thread::spawn(|| no_prelude::MODULE_STATIC.try_lock().is_err())
         .join()
         .unwrap()
 }

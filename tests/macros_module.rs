@@ -51,15 +51,22 @@ mod in_process {
             super::serial_taken_elsewhere()
         }
     }
+}
 
+/// The lock of `module_tests`, used by no other test (tests run at once).
+static TESTS: Mutex<()> = Mutex::new(());
+
+#[fasteners::locked(lock = TESTS)]
+mod module_tests {
     #[test]
     fn a_test_in_the_module_runs_under_the_lock() {
-        assert!(serial_taken_elsewhere());
+        let taken = std::thread::spawn(|| super::TESTS.try_lock().is_err());
+        assert!(taken.join().unwrap());
     }
 }
 
 #[test]
-fn every_function_directly_in_the_module_runs_under_its_lock() {
+fn every_function_directly_in_the_module_runs_under_its_lock_and_nothing_else_does() {
     assert!(in_process::plain());
     // On another thread, bounded: taking a std `Mutex` again would hang.
     let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -69,10 +76,8 @@ fn every_function_directly_in_the_module_runs_under_its_lock() {
         .expect("a function of the module calling another took the lock again");
     assert_eq!(nested, (true, true));
     assert!(!serial_taken_elsewhere(), "released after");
-}
 
-#[test]
-fn nested_modules_const_fns_and_other_items_are_left_alone() {
+    // In the same test: no other test may hold `SERIAL` meanwhile.
     assert_eq!(in_process::constant(), 7);
     assert!(!in_process::Fixture.method());
     assert!(!in_process::nested::untouched());
@@ -114,20 +119,23 @@ mod files {
         first()
     }
 
-    #[tokio::test]
-    async fn an_async_test_in_the_module_runs_under_the_lock() -> io::Result<()> {
+    pub async fn asynchronous() -> io::Result<Result<(), fasteners::ErrorKind>> {
         tokio::task::yield_now().await;
-        let path = super::module_lock_path("files");
+        Ok(super::file_elsewhere(&super::module_lock_path("files")))
+    }
+}
+
+#[fasteners::interprocess_locked(module_lock_path("async-tests"), timeout = Duration::from_secs(5))]
+mod async_tests {
+    #[tokio::test]
+    async fn an_async_test_in_the_module_runs_under_the_lock() -> std::io::Result<()> {
+        tokio::task::yield_now().await;
+        let path = super::module_lock_path("async-tests");
         assert_eq!(
             super::file_elsewhere(&path),
             Err(fasteners::ErrorKind::WouldBlock)
         );
         Ok(())
-    }
-
-    pub async fn asynchronous() -> io::Result<Result<(), fasteners::ErrorKind>> {
-        tokio::task::yield_now().await;
-        Ok(super::file_elsewhere(&super::module_lock_path("files")))
     }
 }
 
