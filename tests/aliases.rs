@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, Mechanism};
 use process_common::{
-    mechanism_arg, mechanisms, open_descriptors, watchdog, Helper, TempDir, STEP,
+    mechanism_arg, mechanisms, one_at_a_time, open_descriptors, skip, watchdog, Helper, TempDir,
+    STEP,
 };
 
 /// `real/a.lock` and, for each kind of alias, another path to the same file.
@@ -43,6 +44,7 @@ const FUTEX: i64 = 202;
 
 #[test]
 fn the_same_thread_asking_through_an_alias_is_told_at_once() {
+    let _turn = one_at_a_time();
     let _watchdog = watchdog(
         "the_same_thread_asking_through_an_alias_is_told_at_once",
         Duration::from_secs(60),
@@ -93,6 +95,7 @@ fn the_same_thread_asking_through_an_alias_is_told_at_once() {
 
 #[test]
 fn another_thread_using_an_alias_waits_in_process_then_gets_it() {
+    let _turn = one_at_a_time();
     let _watchdog = watchdog(
         "another_thread_using_an_alias_waits_in_process_then_gets_it",
         Duration::from_secs(60),
@@ -162,6 +165,7 @@ fn bind_mount_check(mechanism: Mechanism, a: &Path, b: &Path) -> Option<Helper> 
 
 #[test]
 fn a_bind_mount_of_the_directory_is_the_same_file() {
+    let _turn = one_at_a_time();
     let _watchdog = watchdog(
         "a_bind_mount_of_the_directory_is_the_same_file",
         Duration::from_secs(60),
@@ -172,11 +176,10 @@ fn a_bind_mount_of_the_directory_is_the_same_file() {
         std::fs::create_dir(&a).unwrap();
         std::fs::create_dir(&b).unwrap();
         let Some(mut helper) = bind_mount_check(mechanism, &a, &b) else {
-            if std::env::var_os("CI").is_some() {
-                panic!("no private mount namespace under CI (needs root and unshare)");
-            }
-            eprintln!("SKIPPED a_bind_mount_of_the_directory_is_the_same_file: no private mount namespace");
-            return;
+            return skip(
+                "a_bind_mount_of_the_directory_is_the_same_file",
+                "no private mount namespace (needs root and unshare)",
+            );
         };
         helper.expect("lock WouldDeadlock");
         helper.expect("try WouldDeadlock");

@@ -11,18 +11,9 @@ use std::path::Path;
 use std::process::Command;
 
 use fasteners::Mechanism;
-use process_common::{mechanism_arg, mechanisms, try_elsewhere, Helper, TempDir};
+use process_common::{mechanism_arg, mechanisms, skip, try_elsewhere, Helper, TempDir};
 
 const HELPER: &str = env!("CARGO_BIN_EXE_fasteners-test-helper");
-
-/// Skips (with a notice) where the test cannot set itself up, except under
-/// `CI`, where that is a failure.
-fn skip(test: &str, why: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{test}: {why} (required under CI)");
-    }
-    eprintln!("SKIPPED {test}: {why}");
-}
 
 fn expect_read_only(mut helper: Helper) {
     helper.expect("read ok");
@@ -59,7 +50,7 @@ fn a_lock_file_on_a_read_only_mount_takes_shared_locks() {
         }
         let mut cmd = Command::new("unshare");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script]);
-        let mut helper = Helper::spawn(
+        let helper = Helper::spawn(
             cmd,
             format!("ro-check on a read-only tmpfs ({mechanism:?})"),
         );
@@ -105,9 +96,7 @@ fn another_users_0644_lock_file_takes_shared_locks() {
         reader.expect("locked");
         assert_eq!(try_elsewhere(mechanism, &path, "write"), "busy");
         assert_eq!(try_elsewhere(mechanism, &path, "read"), "got");
-        reader.send("release");
-        reader.expect("released");
-        assert!(reader.finish().success());
+        reader.release_and_finish();
         assert_eq!(try_elsewhere(mechanism, &path, "write"), "got");
     }
 }
