@@ -266,6 +266,36 @@ pub mod forms {
     }
 }
 
+/// A named lock with a wait notice, exclusive and read/write.
+#[fasteners::interprocess_locked(
+    name = format!("fasteners-lints-{}", std::process::id()),
+    on_wait = |path: &std::path::Path| eprintln!("waiting for {}", path.display()),
+)]
+#[must_use]
+pub fn named() -> u8 {
+    31
+}
+
+/// A named reader-writer lock, non-blocking.
+///
+/// # Errors
+///
+/// When a writer holds it.
+#[fasteners::interprocess_read_locked(name = "fasteners-lints-rw", blocking = false)]
+pub fn named_read() -> fasteners::Result<u8> {
+    Ok(32)
+}
+
+/// A whole module under a named lock.
+#[fasteners::interprocess_write_locked(name = "fasteners-lints-module")]
+pub mod named_module {
+    /// A function of the module.
+    #[must_use]
+    pub fn one() -> u8 {
+        33
+    }
+}
+
 /// A whole module under an in-process lock.
 #[locked(lock = STATIC)]
 pub mod whole_module {
@@ -332,6 +362,10 @@ fn the_new_forms_run() {
         file_module::one().unwrap(),
     ];
     assert_eq!(results, [23, 24, 25, 26, 27, 28, 29]);
+    assert_eq!(
+        [named(), named_read().unwrap(), named_module::one()],
+        [31, 32, 33]
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

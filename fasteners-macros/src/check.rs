@@ -184,6 +184,11 @@ pub(crate) fn static_expressions(
         .unwrap_or_default();
     let name = kind.name();
     for (expr, what, lower_case_is_local) in exprs {
+        let example = match what {
+            "path" => format!("#[{name}(std::env::temp_dir().join(\"app.lock\"))]"),
+            "name" => format!("#[{name}(name = \"app\")] or #[{name}(name = APP_NAME)]"),
+            _ => format!("#[{name}(\"/tmp/app.lock\", on_wait = fasteners::notice::cargo_style)]"),
+        };
         let mut names = Names::default();
         names.visit_expr(expr);
         for value in &names.values {
@@ -193,7 +198,7 @@ pub(crate) fn static_expressions(
                     format!(
                         "#[{name}] evaluates the {what} once, on the first call, so it cannot use the \
                          parameter `{value}`; use a constant, a static or a function call, \
-                         as in #[{name}(std::env::temp_dir().join(\"app.lock\"))]",
+                         as in {example}",
                     ),
                 ));
             }
@@ -206,7 +211,7 @@ pub(crate) fn static_expressions(
                         "#[{name}] evaluates the {what} once, on the first call, in a static of its own, \
                          so the {what} must not use locals or parameters, and `{value}` looks like one \
                          (statics and constants are named in upper case); use a constant, a static \
-                         or a function call, as in #[{name}(std::env::temp_dir().join(\"app.lock\"))]",
+                         or a function call, as in {example}",
                     ),
                 ));
             }

@@ -340,9 +340,27 @@ pub use fasteners_macros::write_locked;
 /// `#[interprocess_locked(path, timeout = Duration)]`,
 /// `#[interprocess_locked(path, blocking = false)]`, and the options
 /// `returns_result` and `crate = path` of [`locked`](macro@crate::locked).
-/// `on_wait = callback` gives the lock a callback run when an acquisition
-/// has to wait ([`InterProcessLock::on_wait`](crate::InterProcessLock)); like
+/// Instead of a path, `name = "db"` (any expression of a type implementing
+/// `AsRef<str>`) takes the named lock of
+/// [`InterProcessLock::named`](crate::InterProcessLock::named): every
+/// function, thread and process using the name excludes the others, and a
+/// bad name is an error at the first call. `on_wait = callback` (a
+/// `Fn(&Path)`) gives the lock a callback run once when a call has to wait
+/// ([`InterProcessLock::on_wait`](crate::InterProcessLock::on_wait)); like
 /// the path, it is evaluated once, in the lock's static.
+///
+/// ```
+/// // Says "Blocking waiting for file lock on ..." when another process has it.
+/// #[fasteners::interprocess_locked(
+///     name = "fasteners-doc-reports",
+///     on_wait = fasteners::notice::cargo_style,
+/// )]
+/// fn publish_report() -> u32 {
+///     7
+/// }
+///
+/// assert_eq!(publish_report(), 7);
+/// ```
 ///
 /// The path cannot use the function's parameters, locals of an enclosing
 /// function, its generic parameters or `Self`: each is a compile error of the
@@ -432,8 +450,10 @@ pub use fasteners_macros::interprocess_locked;
 ///
 /// Like [`interprocess_locked`](macro@crate::interprocess_locked), with one
 /// [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock) per
-/// annotated function. Forms: `#[interprocess_read_locked(path)]`, with
-/// `, timeout = Duration` or `, blocking = false`.
+/// annotated function. Forms: `#[interprocess_read_locked(path)]` or
+/// `#[interprocess_read_locked(name = "key")]`, with `, timeout = Duration`
+/// or `, blocking = false`, and the other options of
+/// [`interprocess_locked`](macro@crate::interprocess_locked).
 ///
 /// # Examples
 ///
@@ -479,8 +499,10 @@ pub use fasteners_macros::interprocess_read_locked;
 /// Like [`interprocess_locked`](macro@crate::interprocess_locked), with one
 /// [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock) per
 /// annotated function (functions naming the same path exclude each other
-/// through the file). Forms: `#[interprocess_write_locked(path)]`, with
-/// `, timeout = Duration` or `, blocking = false`.
+/// through the file). Forms: `#[interprocess_write_locked(path)]` or
+/// `#[interprocess_write_locked(name = "key")]`, with `, timeout = Duration`
+/// or `, blocking = false`, and the other options of
+/// [`interprocess_locked`](macro@crate::interprocess_locked).
 ///
 /// # Examples
 ///
