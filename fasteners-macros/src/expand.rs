@@ -29,7 +29,7 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
     // What the attribute is on comes first: on a closure or a struct, a
     // mistake in the arguments is beside the point.
     let target = match syn::parse2::<Item>(item.clone()) {
-        Ok(Item::Fn(func)) => Target::Function(func),
+        Ok(Item::Fn(func)) => Target::Function(Box::new(func)),
         Ok(Item::Mod(module)) => Target::Module(module),
         Ok(Item::Verbatim(tokens)) => return Err(check::verbatim_item(kind, tokens)),
         Ok(other) => return Err(check::not_a_function(kind, &other)),
@@ -37,14 +37,14 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
     };
     let args = Args::parse(kind, args, Span::call_site())?;
     match target {
-        Target::Function(func) => function(kind, &args, func),
+        Target::Function(func) => function(kind, &args, *func),
         Target::Module(module) => module::expand(kind, &args, module),
     }
 }
 
 /// What an attribute can go on.
 enum Target {
-    Function(ItemFn),
+    Function(Box<ItemFn>),
     Module(syn::ItemMod),
 }
 

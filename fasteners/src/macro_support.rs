@@ -384,12 +384,14 @@ pub use fasteners_macros::write_locked;
 ///         1
 ///     }
 ///
-///     #[test]
-///     fn migrates() {
+///     // `#[test]` (or `#[tokio::test]`) in a test module.
+///     pub fn migrates() {
 ///         assert_eq!(fresh_schema(), 1); // a helper of the module: no WouldDeadlock
 ///     }
 /// }
-/// # fn main() {}
+/// # fn main() {
+/// database_tests::migrates();
+/// # }
 /// ```
 ///
 /// On an `async fn` (all three `interprocess` attributes) the lock is taken
