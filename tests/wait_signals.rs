@@ -101,7 +101,7 @@ fn a_signal_storm_neither_ends_a_timed_wait_early_nor_keeps_it_late() {
         assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
         assert!(waited >= timeout, "ended early: {waited:?}");
         assert!(
-            waited < timeout + Duration::from_millis(150),
+            waited < timeout + Duration::from_millis(250),
             "kept late: {waited:?}"
         );
         holder.release_and_finish();
