@@ -9,8 +9,9 @@ mod process_common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
+use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, LockMode, Mechanism};
 use process_common::{skip, Helper, TempDir};
 
 /// `hold <kind> <path>`: lock, print `locked`, wait for a line, release,
@@ -135,4 +136,60 @@ fn python_and_rust_exclude_each_other() {
     reader.expect("released");
     assert!(reader.finish().success());
     drop(rw.try_write().unwrap());
+}
+
+#[test]
+fn a_python_holder_is_named_by_its_pid() {
+    if !python_fasteners_available() {
+        return;
+    }
+    let dir = TempDir::new("interop-holder");
+    let path = dir.join("shared.lock");
+    let lock = InterProcessLock::with_mechanism(&path, Mechanism::Ofd);
+    let rw = InterProcessReaderWriterLock::with_mechanism(&path, Mechanism::Ofd);
+    assert_eq!(lock.held_elsewhere().unwrap(), None);
+
+    let mut holder = python("hold", "ex", &path);
+    holder.expect("locked");
+    let pid = holder.pid();
+    let found = lock.held_elsewhere().unwrap().expect("a holder");
+    assert_eq!(
+        (found.mode(), found.pid()),
+        (LockMode::Exclusive, Some(pid))
+    );
+    // Contention errors name it too, in every form.
+    let err = lock.try_lock().unwrap_err();
+    assert_eq!(err.holder_pid(), Some(pid));
+    assert!(
+        err.to_string().contains(&format!("held by pid {pid}")),
+        "{err}"
+    );
+    let err = lock.try_lock_for(Duration::from_millis(20)).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.holder_pid()),
+        (ErrorKind::TimedOut, Some(pid))
+    );
+    assert_eq!(rw.try_read().unwrap_err().holder_pid(), Some(pid));
+    holder.send("release");
+    holder.expect("released");
+    assert!(holder.finish().success());
+    assert_eq!(lock.held_elsewhere().unwrap(), None);
+
+    let mut reader = python("hold", "read", &path);
+    reader.expect("locked");
+    let found = rw.held_elsewhere().unwrap().expect("a holder");
+    assert_eq!(
+        (found.mode(), found.pid()),
+        (LockMode::Shared, Some(reader.pid()))
+    );
+    // This process reading too does not hide the other reader (OFD).
+    let reading = rw.read().unwrap();
+    assert_eq!(
+        rw.held_elsewhere().unwrap().map(|h| h.pid()),
+        Some(Some(reader.pid()))
+    );
+    drop(reading);
+    reader.send("release");
+    reader.expect("released");
+    assert!(reader.finish().success());
 }

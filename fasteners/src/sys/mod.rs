@@ -8,8 +8,10 @@ use std::fs::File;
 use std::io;
 
 mod flock;
+pub(crate) mod fork;
 #[cfg(target_os = "linux")]
 mod ofd;
+pub(crate) mod signal;
 
 /// Which kernel locking primitive a process lock uses on its lock file.
 ///
@@ -95,6 +97,16 @@ impl Mechanism {
         }
     }
 
+    /// Waits in the kernel until the lock in `mode` is granted or a signal
+    /// interrupts the wait (`Err` of kind `Interrupted`).
+    pub(crate) fn lock_once(self, file: &File, mode: Mode) -> io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => ofd::lock_once(file, mode),
+            Mechanism::Flock => flock::lock_once(file, mode),
+        }
+    }
+
     /// Releases the lock held through `file`.
     pub(crate) fn unlock(self, file: &File) -> io::Result<()> {
         match self {
@@ -103,6 +115,14 @@ impl Mechanism {
             Mechanism::Flock => flock::unlock(file),
         }
     }
+}
+
+/// Who else holds a lock on the file open as `file` (Linux OFD locks and
+/// POSIX record locks, through `F_OFD_GETLK`): the mode of the first
+/// conflicting lock, and its holder's pid where the kernel reports one.
+#[cfg(target_os = "linux")]
+pub(crate) fn ofd_conflicting(file: &File) -> io::Result<Option<(Mode, Option<u32>)>> {
+    ofd::conflicting(file)
 }
 
 /// Repeats `op` while it fails with `EINTR` (a signal arrived during the call).

@@ -16,6 +16,11 @@ use super::{retry_interrupted, Mode};
 
 /// Applies `l_type` to the whole file with the given `F_OFD_*` command.
 fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
+    retry_interrupted(|| set_lock_once(file, command, l_type))
+}
+
+/// One `fcntl` call: `Err(Interrupted)` if a signal ended it.
+fn set_lock_once(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
     // SAFETY: `flock` is a plain C struct of integers, for which all-zero
     // bytes are a valid value; the fields that matter are set below.
     let mut request: libc::flock = unsafe { std::mem::zeroed() };
@@ -25,17 +30,15 @@ fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Resul
     request.l_start = 0;
     request.l_len = 0; // to the end of the file, however long it grows
     request.l_pid = 0; // required to be 0 for OFD locks
-    retry_interrupted(|| {
-        // SAFETY: the descriptor is open for the lifetime of `file`, and
-        // `request` is a valid `flock` that lives across the call, as the
-        // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
-        let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
-        if result == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    })
+                       // SAFETY: the descriptor is open for the lifetime of `file`, and
+                       // `request` is a valid `flock` that lives across the call, as the
+                       // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
+    if result == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn lock_type(mode: Mode) -> libc::c_int {
@@ -58,6 +61,43 @@ pub(super) fn lock(file: &File, mode: Mode) -> io::Result<()> {
     set_lock(file, libc::F_OFD_SETLKW, lock_type(mode))
 }
 
+pub(super) fn lock_once(file: &File, mode: Mode) -> io::Result<()> {
+    set_lock_once(file, libc::F_OFD_SETLKW, lock_type(mode))
+}
+
 pub(super) fn unlock(file: &File) -> io::Result<()> {
     set_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK)
+}
+
+/// The first lock on the file that an exclusive lock taken through this
+/// description would conflict with (`F_OFD_GETLK`; this description's own
+/// lock never conflicts): its mode, and its holder's pid where the kernel
+/// reports one, which it does for POSIX record locks (`fcntl`, `lockf`, so a
+/// Python fasteners process) and not for OFD locks (reported as pid -1).
+pub(super) fn conflicting(file: &File) -> io::Result<Option<(Mode, Option<u32>)>> {
+    // SAFETY: as in `set_lock`: all-zero bytes are a valid `flock`.
+    let mut request: libc::flock = unsafe { std::mem::zeroed() };
+    request.l_type = libc::F_WRLCK as _;
+    request.l_whence = libc::SEEK_SET as _;
+    request.l_start = 0;
+    request.l_len = 0;
+    request.l_pid = 0; // required to be 0 for OFD commands
+    retry_interrupted(|| {
+        // SAFETY: the descriptor is open for the lifetime of `file`, and
+        // `request` is a valid `flock` that the kernel overwrites with the
+        // conflicting lock, as `F_OFD_GETLK` requires.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut request) };
+        if result == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    })?;
+    let mode = match libc::c_int::from(request.l_type) {
+        libc::F_UNLCK => return Ok(None),
+        libc::F_RDLCK => Mode::Shared,
+        _ => Mode::Exclusive,
+    };
+    let pid = u32::try_from(request.l_pid).ok().filter(|&pid| pid > 0);
+    Ok(Some((mode, pid)))
 }
