@@ -36,6 +36,17 @@ pub enum ErrorKind {
     /// creating its directory, locking or unlocking it.
     /// [`Error::io_error`] (and [`std::error::Error::source`]) gives the OS error.
     Io,
+    /// An argument cannot be used: for a PostgreSQL lock, a connection string
+    /// that does not parse.
+    InvalidInput,
+    /// The lock's server could not be used: the connection was refused, the
+    /// login failed, a query failed, or the connection was lost while waiting.
+    /// [`std::error::Error::source`] gives the client library's error.
+    Server,
+    /// A lock that was held has been lost: its server session ended (the
+    /// connection dropped, the backend was terminated, the server restarted)
+    /// or stopped answering, so the server no longer holds it for this caller.
+    Lost,
 }
 
 /// The error of every fallible operation in this crate.
@@ -69,6 +80,9 @@ pub struct Error {
 enum LockName {
     Path(PathBuf),
     InProcess(&'static str),
+    /// A lock on a server, described (never with a password).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Server(std::sync::Arc<str>),
 }
 
 #[derive(Debug)]
@@ -79,6 +93,14 @@ enum Detail {
     Io {
         action: &'static str,
         source: io::Error,
+    },
+    /// A failure of a server lock: what failed, and why (the client
+    /// library's error chain, flattened to text, without a password).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Server {
+        action: &'static str,
+        cause: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 }
 
@@ -148,6 +170,53 @@ impl Error {
         )
     }
 
+    /// A server lock, described by `lock`, failed with `kind` while doing
+    /// `action` ("connect", "lock", "unlock"...), because of `cause`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server(
+        kind: ErrorKind,
+        lock: &std::sync::Arc<str>,
+        action: &'static str,
+        cause: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::new(
+            kind,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Server {
+                action,
+                cause,
+                source,
+            },
+        )
+    }
+
+    /// A server lock, described by `lock`, refused with `kind`: `message`
+    /// says why ([`ErrorKind::WouldBlock`], [`ErrorKind::WouldDeadlock`],
+    /// [`ErrorKind::NotHeld`]).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server_refused(
+        kind: ErrorKind,
+        lock: &std::sync::Arc<str>,
+        message: &'static str,
+    ) -> Self {
+        Self::new(
+            kind,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Message(message),
+        )
+    }
+
+    /// A server lock, described by `lock`, timed out after `timeout`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server_timed_out(lock: &std::sync::Arc<str>, timeout: Duration) -> Self {
+        Self::new(
+            ErrorKind::TimedOut,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Timeout(timeout),
+        )
+    }
+
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
@@ -159,7 +228,7 @@ impl Error {
     pub fn path(&self) -> Option<&Path> {
         match &self.lock {
             LockName::Path(path) => Some(path),
-            LockName::InProcess(_) => None,
+            LockName::InProcess(_) | LockName::Server(_) => None,
         }
     }
 
@@ -187,6 +256,7 @@ impl fmt::Debug for Error {
         match &self.lock {
             LockName::Path(path) => s.field("path", path),
             LockName::InProcess(name) => s.field("lock", name),
+            LockName::Server(name) => s.field("lock", name),
         };
         match &self.detail {
             Detail::None => {}
@@ -199,6 +269,9 @@ impl fmt::Debug for Error {
             Detail::Io { action, source } => {
                 s.field("action", action).field("source", source);
             }
+            Detail::Server { action, cause, .. } => {
+                s.field("action", action).field("cause", cause);
+            }
         }
         s.finish()
     }
@@ -209,9 +282,14 @@ impl fmt::Display for Error {
         match &self.lock {
             LockName::Path(path) => write!(f, "lock file `{}`: ", path.display())?,
             LockName::InProcess(name) => write!(f, "{name}: ")?,
+            LockName::Server(name) => write!(f, "{name}: ")?,
         }
         match (&self.detail, self.kind) {
             (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}"),
+            (Detail::Server { action, cause, .. }, ErrorKind::Lost) => {
+                write!(f, "lost while {action}: {cause}")
+            }
+            (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}"),
             (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}"),
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
                 write!(f, "would deadlock: {message}")
@@ -226,7 +304,14 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.io_error().map(|e| e as _)
+        match &self.detail {
+            Detail::Io { source, .. } => Some(source),
+            Detail::Server {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            _ => None,
+        }
     }
 }
 
@@ -241,7 +326,11 @@ impl From<Error> for io::Error {
         let kind = match err.kind {
             ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
-            ErrorKind::WouldDeadlock | ErrorKind::NotHeld => io::ErrorKind::Other,
+            ErrorKind::WouldDeadlock | ErrorKind::NotHeld | ErrorKind::Server => {
+                io::ErrorKind::Other
+            }
+            ErrorKind::InvalidInput => io::ErrorKind::InvalidInput,
+            ErrorKind::Lost => io::ErrorKind::ConnectionAborted,
             ErrorKind::Io => err.io_error().map_or(io::ErrorKind::Other, io::Error::kind),
         };
         io::Error::new(kind, err)

@@ -70,6 +70,8 @@ mod async_traits;
 mod error;
 mod lock_file;
 mod lock_traits;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod process_lock;
 mod process_rw_lock;
 mod rw_lock;
