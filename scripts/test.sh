@@ -20,6 +20,12 @@ python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ig
 
 run cargo test --workspace --all-targets
 run cargo test --workspace --doc
+# The PostgreSQL backend (feature `postgres`): its unit and doc tests, and its
+# integration tests against a throwaway server that with-postgres.sh starts
+# (installing Debian's postgresql package if needed) and removes afterwards.
+run cargo test -p fasteners --features postgres --lib postgres
+run cargo test -p fasteners --features postgres --doc postgres
+run bash scripts/with-postgres.sh cargo test --features postgres --test postgres
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

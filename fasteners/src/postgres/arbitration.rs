@@ -100,6 +100,13 @@ impl Arbiter {
         self.holders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn forget(&self, holder: Holder) {
+        let mut holders = self.holders();
+        if let Some(index) = holders.iter().position(|&h| h == holder) {
+            holders.swap_remove(index);
+        }
+    }
+
     /// Whether anyone in this process holds the lock through this object.
     pub(crate) fn is_held(&self) -> bool {
         !self.holders().is_empty()
@@ -383,12 +390,7 @@ impl Grant {
         let arbiter = Arc::clone(&self.arbiter);
         let session = Arc::clone(&self.session);
         let target = &arbiter.target;
-        {
-            let mut holders = arbiter.holders();
-            if let Some(index) = holders.iter().position(|&h| h == self.holder) {
-                holders.swap_remove(index);
-            }
-        }
+        arbiter.forget(self.holder);
         let result = match self.mode {
             Mode::Exclusive => session.give_back(target, Mode::Exclusive).await,
             Mode::Shared => {
@@ -431,6 +433,9 @@ impl Drop for Grant {
         let Some(permit) = self.permit.take() else {
             return;
         };
+        // The holder leaves at once (a thread may ask again right away);
+        // the permit waits for the server's lock to be given back.
+        self.arbiter.forget(self.holder);
         let grant = Grant {
             arbiter: Arc::clone(&self.arbiter),
             session: Arc::clone(&self.session),
