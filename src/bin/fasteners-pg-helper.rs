@@ -18,7 +18,9 @@
 //!   number in the file `increments` times, under the lock (or, for the
 //!   control, without it); print `done`.
 //! - `handoffs <rounds>`: for the benchmark: each round, print `ready`, wait
-//!   for a line, lock (blocking), print `got`, release.
+//!   for a line, lock (blocking), print `got <system clock in ns>`, release.
+//! - `raw-handoffs <rounds>`: the same with the SQL calls made directly on
+//!   one tokio-postgres connection (the benchmark's floor); `<kind>` is ignored.
 
 use std::io::{self, BufRead, Write};
 use std::path::Path;
@@ -149,6 +151,38 @@ fn counter(lock: &Lock, kind: &str, path: &Path, threads: usize, increments: usi
     say("done");
 }
 
+/// The system clock in nanoseconds, comparable across processes.
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos()
+}
+
+/// `handoffs` with the same SQL calls made directly on one tokio-postgres
+/// connection: the benchmark's floor.
+fn raw_handoffs(conn: &str, key: i64, rounds: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (client, connection) = runtime
+        .block_on(tokio_postgres::connect(conn, tokio_postgres::NoTls))
+        .expect("connect");
+    runtime.spawn(connection);
+    let lock = format!("SELECT pg_advisory_lock({key})");
+    let unlock = format!("SELECT pg_advisory_unlock({key})");
+    for _ in 0..rounds {
+        say("ready");
+        if read_line().is_none() {
+            break;
+        }
+        runtime.block_on(client.simple_query(&lock)).expect("lock");
+        say(&format!("got {}", now_nanos()));
+        runtime.block_on(client.simple_query(&unlock)).expect("unlock");
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [command, kind, conn, key, rest @ ..] = &args[..] else {
@@ -213,10 +247,11 @@ fn main() -> ExitCode {
                     break;
                 }
                 let guard = lock.acquire(kind, true).expect("lock");
-                say("got");
+                say(&format!("got {}", now_nanos()));
                 guard.release().expect("release");
             }
         }
+        "raw-handoffs" => raw_handoffs(conn, key, rest[0].parse().expect("rounds")),
         other => panic!("unknown command {other:?}"),
     }
     ExitCode::SUCCESS

@@ -270,7 +270,7 @@ impl Arbiter {
                 }
             }
         };
-        session.hold(Session::heartbeat_of(&self.target));
+        session.hold();
         self.holders().push(holder);
         Ok(Grant {
             arbiter: Arc::clone(self),

@@ -225,15 +225,13 @@ pub(crate) struct Session {
     /// `None` while the connection lives; why it ended, once it has.
     ended: Arc<watch::Sender<Option<String>>>,
     connection: AbortHandle,
-    holds: Mutex<Holds>,
+    /// The holders counted on the session.
+    holds: Mutex<usize>,
+    /// Whether anyone holds a lock on the session: the heartbeat beats then.
+    holding: watch::Sender<bool>,
+    heartbeat: AbortHandle,
     /// Work of the user's on the session under way: the heartbeat waits.
     busy: AtomicUsize,
-}
-
-#[derive(Debug, Default)]
-struct Holds {
-    count: usize,
-    heartbeat: Option<AbortHandle>,
 }
 
 impl Session {
@@ -254,12 +252,17 @@ impl Session {
             watcher.send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
         })
         .abort_handle();
-        let session = Arc::new(Session {
+        let holding = watch::channel(false).0;
+        let beating = holding.subscribe();
+        let heartbeat = target.heartbeat();
+        let session = Arc::new_cyclic(|session| Session {
             cancel: client.cancel_token(),
             client,
             ended,
             connection,
-            holds: Mutex::default(),
+            holds: Mutex::new(0),
+            holding,
+            heartbeat: tokio::spawn(beat(session.clone(), beating, heartbeat)).abort_handle(),
             busy: AtomicUsize::new(0),
         });
         if let Err(err) = session.client.simple_query(SESSION_SETTINGS).await {
@@ -294,33 +297,28 @@ impl Session {
         self.ended
             .send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
         self.connection.abort();
-        if let Some(heartbeat) = self.holds().heartbeat.take() {
-            heartbeat.abort();
-        }
+        self.heartbeat.abort();
     }
 
-    fn holds(&self) -> std::sync::MutexGuard<'_, Holds> {
+    fn holds(&self) -> std::sync::MutexGuard<'_, usize> {
         self.holds.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counts a holder on the session; the first starts the heartbeat.
-    pub(crate) fn hold(self: &Arc<Self>, heartbeat: Heartbeat) {
+    pub(crate) fn hold(&self) {
         let mut holds = self.holds();
-        holds.count += 1;
-        if holds.count == 1 && holds.heartbeat.is_none() {
-            let session = Arc::downgrade(self);
-            holds.heartbeat = Some(tokio::spawn(beat(session, heartbeat)).abort_handle());
+        *holds += 1;
+        if *holds == 1 {
+            self.holding.send_replace(true);
         }
     }
 
-    /// Uncounts a holder; the last stops the heartbeat.
+    /// Uncounts a holder; the last pauses the heartbeat.
     pub(crate) fn unhold(&self) {
         let mut holds = self.holds();
-        holds.count = holds.count.saturating_sub(1);
-        if holds.count == 0 {
-            if let Some(heartbeat) = holds.heartbeat.take() {
-                heartbeat.abort();
-            }
+        *holds = holds.saturating_sub(1);
+        if *holds == 0 {
+            self.holding.send_replace(false);
         }
     }
 
@@ -470,9 +468,6 @@ impl Session {
         self.ended().map(|cause| target.lost("held", cause))
     }
 
-    pub(crate) fn heartbeat_of(target: &Target) -> Heartbeat {
-        target.heartbeat()
-    }
 }
 
 impl std::fmt::Debug for Session {
@@ -486,9 +481,7 @@ impl std::fmt::Debug for Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.connection.abort();
-        if let Some(heartbeat) = self.holds().heartbeat.take() {
-            heartbeat.abort();
-        }
+        self.heartbeat.abort();
     }
 }
 
@@ -504,13 +497,16 @@ impl Drop for Busy<'_> {
 /// The heartbeat of a session while it holds a lock: a `SELECT 1` every
 /// interval, skipped while the user's work runs on the session (its answer
 /// would queue behind it). No answer in time, or an error, closes the
-/// session and so marks its locks lost.
-async fn beat(session: Weak<Session>, heartbeat: Heartbeat) {
-    let mut ticks = tokio::time::interval(heartbeat.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+/// session and so marks its locks lost. Paused while nothing is held.
+async fn beat(session: Weak<Session>, mut holding: watch::Receiver<bool>, heartbeat: Heartbeat) {
     loop {
-        ticks.tick().await;
+        if holding.wait_for(|held| *held).await.is_err() {
+            return;
+        }
+        tokio::time::sleep(heartbeat.interval).await;
+        if !*holding.borrow() {
+            continue;
+        }
         let Some(session) = session.upgrade() else {
             return;
         };
