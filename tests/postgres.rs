@@ -297,13 +297,14 @@ fn a_thread_asking_again_gets_would_deadlock_and_other_threads_wait() {
     assert!(!lock.is_held());
     let guard = lock.lock().unwrap();
     assert!(lock.is_held());
-    for err in [
-        lock.try_lock().unwrap_err(),
-        lock.lock().unwrap_err(),
-        lock.try_lock_for(Duration::from_millis(10)).unwrap_err(),
-    ] {
-        assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
-    }
+    // One at a time, the blocking form last: were the check missing, the
+    // first two would fail the test before the third could hang it.
+    let err = lock.try_lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = lock.try_lock_for(Duration::from_millis(10)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = lock.lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
     let (waiting, is_waiting) = mpsc::channel();
     thread::scope(|s| {
         let other = s.spawn(|| {

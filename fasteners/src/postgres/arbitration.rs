@@ -74,8 +74,8 @@ enum Permit {
 }
 
 /// One holder's share of the lock: the in-process permit and the server
-/// session that holds the lock. Given back by [`Grant::release`], or, if
-/// dropped, by a task on the backend's runtime.
+/// session that holds the lock. Given back by one of the `release` methods,
+/// or, if dropped, by a task on the backend's runtime.
 #[derive(Debug)]
 pub(crate) struct Grant {
     arbiter: Arc<Arbiter>,
@@ -427,8 +427,8 @@ fn gone(name: &Arc<str>) -> Error {
 }
 
 impl Drop for Grant {
-    /// A grant dropped without [`Grant::release`] (an async guard's drop)
-    /// is given back by a task, without waiting for the server.
+    /// A grant dropped without being released (nobody took it from its
+    /// task) is given back by a task, without waiting for the server.
     fn drop(&mut self) {
         let Some(permit) = self.permit.take() else {
             return;

@@ -11,21 +11,18 @@ use super::arbitration::Grant;
 use super::runtime;
 use crate::{Error, Result};
 
-/// One holder's share, given back on drop: waiting for the server's answer
-/// for the guards of threads, handed to the backend's runtime for the `Send`
-/// guards (whose drop may run inside an executor).
+/// One holder's share, given back on drop, waiting for the server's answer
+/// so that whoever is told next finds the lock free.
 #[derive(Debug)]
 pub(crate) struct Held<'a> {
     grant: Option<Grant>,
-    wait_on_drop: bool,
     _lock: PhantomData<&'a ()>,
 }
 
 impl Held<'_> {
-    pub(crate) fn new(grant: Grant, wait_on_drop: bool) -> Self {
+    pub(crate) fn new(grant: Grant) -> Self {
         Held {
             grant: Some(grant),
-            wait_on_drop,
             _lock: PhantomData,
         }
     }
@@ -97,11 +94,8 @@ impl Held<'_> {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         if let Some(grant) = self.grant.take() {
-            if self.wait_on_drop {
-                // Nobody to report an error to; `release` reports it.
-                let _ = grant.release_blocking();
-            }
-            // Otherwise the grant's own drop hands it to the runtime.
+            // Nobody to report an error to; `release` reports it.
+            let _ = grant.release_blocking();
         }
     }
 }
@@ -256,27 +250,27 @@ guard!(
     /// Holds a [`PgLock`](super::PgLock) taken by an async (or `Send`)
     /// acquisition. `Send` and `Sync`.
     ///
-    /// Dropping it hands the release to the backend's runtime without
-    /// waiting (a drop cannot `.await`): this process's next holder still
-    /// comes after the server has the lock back, but another process may see
-    /// it free a round trip later. [`release_async`](Self::release_async)
-    /// waits.
+    /// Dropping it releases the lock and waits for the server's answer (one
+    /// round trip, as the file locks' guards make their unlock call), so that
+    /// the lock is free for anyone told about it afterwards; a drop cannot
+    /// `.await`, so that wait blocks the thread.
+    /// [`release_async`](Self::release_async) waits without blocking it.
     AsyncPgLockGuard,
     send
 );
 
 guard!(
     /// Holds the read side of a [`PgReaderWriterLock`](super::PgReaderWriterLock)
-    /// taken by an async (or `Send`) acquisition. `Send` and `Sync`; its drop
-    /// does not wait (see [`AsyncPgLockGuard`]).
+    /// taken by an async (or `Send`) acquisition. `Send` and `Sync`; see
+    /// [`AsyncPgLockGuard`] for what its drop waits for.
     AsyncPgReadGuard,
     send
 );
 
 guard!(
     /// Holds the write side of a [`PgReaderWriterLock`](super::PgReaderWriterLock)
-    /// taken by an async (or `Send`) acquisition. `Send` and `Sync`; its drop
-    /// does not wait (see [`AsyncPgLockGuard`]).
+    /// taken by an async (or `Send`) acquisition. `Send` and `Sync`; see
+    /// [`AsyncPgLockGuard`] for what its drop waits for.
     AsyncPgWriteGuard,
     send
 );

@@ -31,11 +31,11 @@ impl Object {
     }
 
     fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
-        Ok(Held::new(self.arbiter.acquire_blocking(mode, wait)?, true))
+        Ok(Held::new(self.arbiter.acquire_blocking(mode, wait)?))
     }
 
     async fn acquire_async(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
-        Ok(Held::new(self.arbiter.acquire_async(mode, wait).await?, false))
+        Ok(Held::new(self.arbiter.acquire_async(mode, wait).await?))
     }
 
     /// A `Send` guard without waiting: an async acquisition that cannot wait,
