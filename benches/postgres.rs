@@ -257,7 +257,10 @@ fn main() {
             }
         });
     }
-    println!("## Uncontended acquire + release ({} each)\n", per_round * options.rounds);
+    println!(
+        "## Uncontended acquire + release ({} each)\n",
+        per_round * options.rounds
+    );
     println!("| scenario | p50 µs | p90 µs | p99 µs | p50 vs its floor |");
     println!("|---|---|---|---|---|");
     let p50 = row("floor: two simple queries, block_on", &mut floor, None);
@@ -268,7 +271,11 @@ fn main() {
     );
     row("PgLock::lock + release", &mut sync, Some(p50));
     let p50 = row("floor: two simple queries, awaited", &mut floor_async, None);
-    row("PgLock::lock_async + release_async", &mut ours_async, Some(p50));
+    row(
+        "PgLock::lock_async + release_async",
+        &mut ours_async,
+        Some(p50),
+    );
 
     // Handoffs, the floor and the lock in alternating rounds.
     let observer = Raw::connect(&url);
@@ -324,6 +331,14 @@ fn main() {
     );
     println!("| scenario | p50 µs | p90 µs | p99 µs | p50 vs its floor |");
     println!("|---|---|---|---|---|");
-    let p50 = row("floor: pg_advisory_unlock → pg_advisory_lock returns", &mut floor, None);
-    row("PgLock guard release → PgLock::lock returns", &mut ours, Some(p50));
+    let p50 = row(
+        "floor: pg_advisory_unlock → pg_advisory_lock returns",
+        &mut floor,
+        None,
+    );
+    row(
+        "PgLock guard release → PgLock::lock returns",
+        &mut ours,
+        Some(p50),
+    );
 }

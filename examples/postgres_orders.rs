@@ -68,7 +68,10 @@ fn take_order(db: &Db) {
     let count = db
         .run("SELECT count FROM fasteners_orders")
         .expect("the row");
-    db.run(&format!("UPDATE fasteners_orders SET count = {}", count + 1));
+    db.run(&format!(
+        "UPDATE fasteners_orders SET count = {}",
+        count + 1
+    ));
 }
 
 fn take_orders() {
@@ -96,7 +99,9 @@ fn main() -> ExitCode {
         .expect("start the second process");
     take_orders();
     assert!(worker.wait().expect("wait").success());
-    let total = db.run("SELECT count FROM fasteners_orders").expect("the row");
+    let total = db
+        .run("SELECT count FROM fasteners_orders")
+        .expect("the row");
     println!(
         "orders taken: {total} (expected {})",
         2 * ORDERS_PER_PROCESS

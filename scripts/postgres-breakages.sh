@@ -45,7 +45,7 @@ breakage() {
         echo "MISSED: $name: $test passed"
         missed=1
     else
-        echo "caught"
+        echo "caught: $(grep -m1 -E "panicked at|^error" "$backup/log" || echo "the test failed")"
     fi
     cp "$backup/$(basename "$file")" "$file"
 }

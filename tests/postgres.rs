@@ -95,13 +95,19 @@ impl Observer {
     fn until(&self, what: &str, done: impl Fn(&Observer) -> bool) {
         let deadline = Instant::now() + STEP;
         while !done(self) {
-            assert!(Instant::now() < deadline, "not seen within {STEP:?}: {what}");
+            assert!(
+                Instant::now() < deadline,
+                "not seen within {STEP:?}: {what}"
+            );
             thread::sleep(Duration::from_millis(2));
         }
     }
 
     fn terminate(&self, pid: &str) {
-        assert_eq!(self.value(&format!("SELECT pg_terminate_backend({pid})")), "t");
+        assert_eq!(
+            self.value(&format!("SELECT pg_terminate_backend({pid})")),
+            "t"
+        );
     }
 }
 
@@ -201,7 +207,10 @@ fn readers_share_across_processes_and_exclude_writers() {
     // A reader here joins them; a writer here cannot.
     let lock = PgReaderWriterLock::new(&url, key);
     let reading = lock.try_read().unwrap();
-    assert_eq!(lock.try_write().unwrap_err().kind(), ErrorKind::WouldDeadlock);
+    assert_eq!(
+        lock.try_write().unwrap_err().kind(),
+        ErrorKind::WouldDeadlock
+    );
     thread::scope(|s| {
         s.spawn(|| assert_eq!(lock.try_write().unwrap_err().kind(), ErrorKind::WouldBlock));
     });
@@ -392,7 +401,12 @@ fn a_holder_whose_backend_is_terminated_reports_the_lock_lost() {
     let guard = lock.lock().unwrap();
     let pid = guard
         .on_session_blocking(|client| async move {
-            first_value(&client.simple_query("SELECT pg_backend_pid()").await.unwrap())
+            first_value(
+                &client
+                    .simple_query("SELECT pg_backend_pid()")
+                    .await
+                    .unwrap(),
+            )
         })
         .unwrap();
     assert!(!guard.is_lost());
@@ -405,7 +419,10 @@ fn a_holder_whose_backend_is_terminated_reports_the_lock_lost() {
     });
     assert_eq!(lost.kind(), ErrorKind::Lost);
     assert!(lost.to_string().contains("127.0.0.1"), "{lost}");
-    assert!(lost.to_string().contains("terminating connection"), "{lost}");
+    assert!(
+        lost.to_string().contains("terminating connection"),
+        "{lost}"
+    );
     assert!(guard.is_lost());
     assert_eq!(guard.check().unwrap_err().kind(), ErrorKind::Lost);
     assert_eq!(try_elsewhere("ex", &url, key), "got");
@@ -443,10 +460,9 @@ impl Proxy {
             for client in listener.incoming() {
                 let Ok(client) = client else { return };
                 let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
-                s.lock().unwrap().extend([
-                    client.try_clone().unwrap(),
-                    server.try_clone().unwrap(),
-                ]);
+                s.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
                 for (mut from, mut to) in [
                     (client.try_clone().unwrap(), server.try_clone().unwrap()),
                     (server, client),
@@ -512,7 +528,8 @@ fn a_dropped_connection_is_reported_lost_and_frees_the_lock() {
     let guard = lock.lock().unwrap();
     assert_eq!(try_elsewhere("ex", &url, key), "busy");
     proxy.cut();
-    let lost = runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
+    let lost =
+        runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
     assert_eq!(lost.kind(), ErrorKind::Lost);
     assert!(guard.is_lost());
     let other = PgLock::new(&url, key);
@@ -531,10 +548,15 @@ fn a_connection_that_stops_answering_is_reported_lost_by_the_heartbeat() {
     guard.check().unwrap();
     proxy.freeze();
     let start = Instant::now();
-    let lost = runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
+    let lost =
+        runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
     assert_eq!(lost.kind(), ErrorKind::Lost);
     assert!(lost.to_string().contains("heartbeat"), "{lost}");
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
     proxy.cut();
 }
 
@@ -698,10 +720,7 @@ fn a_refused_connection_names_the_server_and_the_cause() {
         .local_addr()
         .unwrap()
         .port();
-    let lock = PgLock::new(
-        &format!("postgres://app:hunter2@127.0.0.1:{port}/app"),
-        1,
-    );
+    let lock = PgLock::new(&format!("postgres://app:hunter2@127.0.0.1:{port}/app"), 1);
     let start = Instant::now();
     let err = lock.lock().unwrap_err();
     assert!(start.elapsed() < STEP);

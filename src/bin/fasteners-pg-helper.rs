@@ -179,7 +179,9 @@ fn raw_handoffs(conn: &str, key: i64, rounds: usize) {
         }
         runtime.block_on(client.simple_query(&lock)).expect("lock");
         say(&format!("got {}", now_nanos()));
-        runtime.block_on(client.simple_query(&unlock)).expect("unlock");
+        runtime
+            .block_on(client.simple_query(&unlock))
+            .expect("unlock");
     }
 }
 

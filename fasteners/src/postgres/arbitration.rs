@@ -171,7 +171,9 @@ impl Arbiter {
             let result = {
                 let abandoned = answer.closed();
                 let abandoned = std::pin::pin!(abandoned);
-                arbiter.acquire(mode, wait, deadline, holder, abandoned).await
+                arbiter
+                    .acquire(mode, wait, deadline, holder, abandoned)
+                    .await
             };
             match result {
                 Ok(grant) => {

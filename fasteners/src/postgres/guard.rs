@@ -28,7 +28,9 @@ impl Held<'_> {
     }
 
     fn grant(&self) -> &Grant {
-        self.grant.as_ref().expect("a guard holds its grant until released")
+        self.grant
+            .as_ref()
+            .expect("a guard holds its grant until released")
     }
 
     pub(crate) fn name(&self) -> &str {

@@ -676,15 +676,33 @@ macro_rules! side {
 
 impl PgReaderWriterLock {
     side!(
-        Mode::Shared, "read", PgReadGuard, AsyncPgReadGuard,
-        read, try_read, try_read_for, read_lock,
-        acquire_read_lock, release_read_lock,
-        read_async, try_read_async, read_async_for
+        Mode::Shared,
+        "read",
+        PgReadGuard,
+        AsyncPgReadGuard,
+        read,
+        try_read,
+        try_read_for,
+        read_lock,
+        acquire_read_lock,
+        release_read_lock,
+        read_async,
+        try_read_async,
+        read_async_for
     );
     side!(
-        Mode::Exclusive, "write", PgWriteGuard, AsyncPgWriteGuard,
-        write, try_write, try_write_for, write_lock,
-        acquire_write_lock, release_write_lock,
-        write_async, try_write_async, write_async_for
+        Mode::Exclusive,
+        "write",
+        PgWriteGuard,
+        AsyncPgWriteGuard,
+        write,
+        try_write,
+        try_write_for,
+        write_lock,
+        acquire_write_lock,
+        release_write_lock,
+        write_async,
+        try_write_async,
+        write_async_for
     );
 }

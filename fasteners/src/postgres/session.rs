@@ -115,11 +115,17 @@ impl Target {
     }
 
     pub(crate) fn set_heartbeat(&self, heartbeat: Heartbeat) {
-        *self.heartbeat.lock().unwrap_or_else(PoisonError::into_inner) = heartbeat;
+        *self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = heartbeat;
     }
 
     fn heartbeat(&self) -> Heartbeat {
-        *self.heartbeat.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .heartbeat
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// An error of `kind` while doing `action`, caused by `err`.
@@ -129,7 +135,13 @@ impl Target {
         action: &'static str,
         err: tokio_postgres::Error,
     ) -> Error {
-        Error::server(kind, &self.name, action, describe(&err), Some(Box::new(err)))
+        Error::server(
+            kind,
+            &self.name,
+            action,
+            describe(&err),
+            Some(Box::new(err)),
+        )
     }
 
     fn lost(&self, action: &'static str, cause: String) -> Error {
@@ -199,7 +211,9 @@ fn server_name(config: &Config) -> String {
     let _ = write!(
         name,
         "/{} as {user}",
-        config.get_dbname().unwrap_or(config.get_user().unwrap_or("(default database)"))
+        config
+            .get_dbname()
+            .unwrap_or(config.get_user().unwrap_or("(default database)"))
     );
     name
 }
@@ -207,7 +221,12 @@ fn server_name(config: &Config) -> String {
 /// The client library's error and its causes, as one line.
 pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
     if let Some(db) = err.as_db_error() {
-        return format!("{}: {} (SQLSTATE {})", db.severity(), db.message(), db.code().code());
+        return format!(
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        );
     }
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
@@ -265,9 +284,26 @@ impl Session {
             heartbeat: tokio::spawn(beat(session.clone(), beating, heartbeat)).abort_handle(),
             busy: AtomicUsize::new(0),
         });
-        if let Err(err) = session.client.simple_query(SESSION_SETTINGS).await {
-            session.close("the session settings failed".into());
-            return Err(target.error(ErrorKind::Server, "set up the session", err));
+        let wait = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(Duration::from_secs(10));
+        match tokio::time::timeout(wait, session.client.simple_query(SESSION_SETTINGS)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                session.close("the session settings failed".into());
+                return Err(target.error(ErrorKind::Server, "set up the session", err));
+            }
+            Err(_) => {
+                session.close("the session settings were not answered".into());
+                return Err(Error::server(
+                    ErrorKind::Server,
+                    &target.name,
+                    "set up the session",
+                    format!("the server did not answer within {wait:?}"),
+                    None,
+                ));
+            }
         }
         Ok(session)
     }
@@ -391,7 +427,11 @@ impl Session {
                 // The request's fate is unknown: the session goes, and with
                 // it anything it held or asked for.
                 self.close(describe(&err));
-                Err(NotTaken::Failed(target.error(ErrorKind::Server, "lock", err)))
+                Err(NotTaken::Failed(target.error(
+                    ErrorKind::Server,
+                    "lock",
+                    err,
+                )))
             }
         }
     }
@@ -407,7 +447,10 @@ impl Session {
     {
         for _ in 0..CANCEL_TRIES {
             let _ = tokio::time::timeout(CANCEL_WAIT, self.cancel.cancel_query(NoTls)).await;
-            if tokio::time::timeout(CANCEL_WAIT, query.as_mut()).await.is_ok() {
+            if tokio::time::timeout(CANCEL_WAIT, query.as_mut())
+                .await
+                .is_ok()
+            {
                 let lock_mode = match mode {
                     Mode::Exclusive => "ExclusiveLock",
                     Mode::Shared => "ShareLock",
@@ -431,7 +474,8 @@ impl Session {
         self.close("a cancelled lock request did not end".into());
     }
 
-    /// Gives the key's lock in `mode` back to the server. If that fails, the
+    /// Gives the key's lock in `mode` back to the server. If that fails or
+    /// is not answered within the heartbeat timeout, the
     /// session is closed, which releases the lock too.
     pub(crate) async fn give_back(&self, target: &Target, mode: Mode) -> Result<()> {
         if let Some(cause) = self.ended() {
@@ -441,8 +485,23 @@ impl Session {
             Mode::Exclusive => "",
             Mode::Shared => "_shared",
         };
-        let sql = format!("SELECT pg_advisory_unlock{suffix}({})", target.key.sql_args());
-        match self.client.simple_query(&sql).await {
+        let sql = format!(
+            "SELECT pg_advisory_unlock{suffix}({})",
+            target.key.sql_args()
+        );
+        let wait = target.heartbeat().timeout;
+        let Ok(answer) = tokio::time::timeout(wait, self.client.simple_query(&sql)).await else {
+            let cause = format!("the server did not answer the unlock within {wait:?}");
+            self.close(cause.clone());
+            return Err(Error::server(
+                ErrorKind::Server,
+                &target.name,
+                "unlock",
+                format!("{cause}; the connection was closed, which releases the lock"),
+                None,
+            ));
+        };
+        match answer {
             Ok(messages) if first_value(&messages) == Some("t") => Ok(()),
             Ok(_) => {
                 // Someone released it on the session behind the lock's back
@@ -467,7 +526,6 @@ impl Session {
     pub(crate) fn lost_error(&self, target: &Target) -> Option<Error> {
         self.ended().map(|cause| target.lost("held", cause))
     }
-
 }
 
 impl std::fmt::Debug for Session {
