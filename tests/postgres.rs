@@ -34,7 +34,10 @@ fn url() -> Option<String> {
                 "FASTENERS_PG_URL is not set: under CI the PostgreSQL tests must run \
                  (through scripts/with-postgres.sh)"
             );
-            eprintln!(
+            // Straight to stderr, past the test harness's capture, so that
+            // the skip shows in a normal run.
+            let _ = writeln!(
+                std::io::stderr(),
                 "NOTICE: skipping a PostgreSQL test: FASTENERS_PG_URL is not set \
                  (run the tests through scripts/with-postgres.sh)"
             );
