@@ -16,43 +16,17 @@
 //! noticed by the task, which then withdraws cleanly.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, ThreadId};
-use std::time::{Duration, Instant};
+use std::thread;
+use std::time::Instant;
 
 use tokio::sync::{oneshot, OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock};
 
 use super::runtime;
 use super::session::{NotTaken, ServerWait, Session, Target};
+// The file locks' vocabulary for waits and holders.
+pub(crate) use crate::lock_file::{Holder, Wait};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
-
-/// How long an acquisition may wait.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Wait {
-    Try,
-    Forever,
-    For(Duration),
-}
-
-/// Who holds a share of the lock in this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Holder {
-    /// A thread, through a `!Send` guard or a Python-style acquire.
-    Thread(ThreadId),
-    /// One acquisition with a `Send` guard.
-    Token(u64),
-}
-
-impl Holder {
-    pub(crate) fn current_thread() -> Self {
-        Holder::Thread(thread::current().id())
-    }
-
-    pub(crate) fn new_token() -> Self {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        Holder::Token(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-    }
-}
 
 /// The in-process state of one lock object.
 #[derive(Debug)]
@@ -114,7 +88,7 @@ impl Arbiter {
 
     /// Takes the lock for the calling thread, waiting on this thread.
     pub(crate) fn acquire_blocking(self: &Arc<Self>, mode: Mode, wait: Wait) -> Result<Grant> {
-        let holder = Holder::current_thread();
+        let holder = Holder::Thread(thread::current().id());
         if self.holders().contains(&holder) {
             return Err(Error::server_refused(
                 ErrorKind::WouldDeadlock,
