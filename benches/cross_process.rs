@@ -38,6 +38,9 @@ enum Scenario {
     /// thread through a mutex and condition variable: the floor of a waiter
     /// that cannot sit in the kernel call itself (a timed or async one).
     RawOfdRelay,
+    /// Raw blocking `F_OFD_SETLKW` in a helper thread that completes a tokio
+    /// oneshot the waiting task awaits: the floor of an async waiter.
+    RawOfdOneshot,
     /// `InterProcessLock::lock` (default mechanism).
     Lock,
     /// `InterProcessLock::try_lock_for` with a long timeout.
@@ -54,10 +57,11 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 9] = [
+    const ALL: [Scenario; 10] = [
         Scenario::RawOfd,
         Scenario::RawFlock,
         Scenario::RawOfdRelay,
+        Scenario::RawOfdOneshot,
         Scenario::Lock,
         Scenario::LockTimeout,
         Scenario::LockFlock,
@@ -71,6 +75,7 @@ impl Scenario {
             Scenario::RawOfd => "raw-ofd",
             Scenario::RawFlock => "raw-flock",
             Scenario::RawOfdRelay => "raw-ofd-relay",
+            Scenario::RawOfdOneshot => "raw-ofd-oneshot",
             Scenario::Lock => "lock",
             Scenario::LockTimeout => "lock-timeout",
             Scenario::LockFlock => "lock-flock",
@@ -86,6 +91,9 @@ impl Scenario {
             Scenario::RawFlock => "raw flock, blocking (kernel floor)",
             Scenario::RawOfdRelay => {
                 "raw OFD fcntl in a helper thread, handed over by condvar (two-wake-up floor)"
+            }
+            Scenario::RawOfdOneshot => {
+                "raw OFD fcntl in a helper thread, completing a tokio oneshot (async floor)"
             }
             Scenario::Lock => "InterProcessLock::lock()",
             Scenario::LockTimeout => "InterProcessLock::try_lock_for(60 s)",
@@ -114,6 +122,7 @@ enum Locker {
         ofd: bool,
     },
     Relay(relay::Relay),
+    Oneshot(oneshot::Oneshot),
     Crate {
         lock: InterProcessLock,
         timeout: Option<Duration>,
@@ -140,6 +149,7 @@ impl Locker {
                 ofd: false,
             },
             Scenario::RawOfdRelay => Locker::Relay(relay::Relay::new(open())),
+            Scenario::RawOfdOneshot => Locker::Oneshot(oneshot::Oneshot::new(open())),
             Scenario::Lock => Locker::Crate {
                 lock: InterProcessLock::new(path),
                 timeout: None,
@@ -184,6 +194,12 @@ impl Locker {
                 relay.lock();
                 let r = f();
                 relay.unlock();
+                r
+            }
+            Locker::Oneshot(oneshot) => {
+                oneshot.lock();
+                let r = f();
+                oneshot.unlock();
                 r
             }
             Locker::Crate { lock, timeout } => {
@@ -356,6 +372,62 @@ mod relay {
 
         pub fn unlock(&self) {
             super::raw::lock(&self.0.file, true, false);
+        }
+    }
+}
+
+/// The async floor: a persistent helper thread waits in the kernel and
+/// completes a tokio oneshot that the waiting task awaits in a current-thread
+/// runtime; no crate code.
+mod oneshot {
+    use std::fs::File;
+    use std::sync::mpsc;
+    use std::sync::Arc;
+
+    use tokio::sync::oneshot;
+
+    pub struct Oneshot {
+        file: Arc<File>,
+        jobs: mpsc::Sender<oneshot::Sender<()>>,
+        runtime: tokio::runtime::Runtime,
+    }
+
+    impl Oneshot {
+        pub fn new(file: File) -> Oneshot {
+            let file = Arc::new(file);
+            let (jobs, asked) = mpsc::channel::<oneshot::Sender<()>>();
+            let helper = Arc::clone(&file);
+            std::thread::spawn(move || {
+                for granted in asked {
+                    super::raw::lock(&helper, true, true);
+                    let _ = granted.send(());
+                }
+            });
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            Oneshot {
+                file,
+                jobs,
+                runtime,
+            }
+        }
+
+        /// Tries without waiting first, as the crate's locks do.
+        pub fn lock(&self) {
+            self.runtime.block_on(async {
+                if super::raw::try_lock(&self.file) {
+                    return;
+                }
+                let (granted, grant) = oneshot::channel();
+                self.jobs.send(granted).expect("helper thread");
+                grant.await.expect("grant");
+            });
+        }
+
+        pub fn unlock(&self) {
+            super::raw::lock(&self.file, true, false);
         }
     }
 }
@@ -565,6 +637,88 @@ fn child_count(scenario: Scenario, path: &Path, counter: &Path, id: u64, per_pro
     out.flush().unwrap();
 }
 
+/// Holds `<dir>/<i>.lock` for i below `count` until stdin closes.
+fn child_hold_many(dir: &Path, count: &str) {
+    let count: usize = count.parse().unwrap();
+    let files: Vec<File> = (0..count)
+        .map(|i| open_lock_file(&dir.join(format!("held-{i}.lock"))))
+        .collect();
+    for file in &files {
+        assert!(raw::try_lock(file), "held elsewhere");
+    }
+    println!("ready");
+    std::io::stdout().flush().unwrap();
+    let _ = std::io::stdin().lock().lines().next();
+}
+
+/// What the process has: threads, descriptors, resident memory.
+fn resources() -> (usize, usize, u64) {
+    let count = |dir| std::fs::read_dir(dir).unwrap().count();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let rss_kb = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    (count("/proc/self/task"), count("/proc/self/fd"), rss_kb)
+}
+
+/// The resource figures of abandoned waits: `count` sequential
+/// `try_lock_for(1 ms)`, each on its own file held by another process.
+fn abandoned_waits(dir: &Path, count: usize) {
+    let mut holder =
+        ChildProc::spawn(&["child-hold-many", dir.to_str().unwrap(), &count.to_string()]);
+    assert_eq!(holder.recv(), "ready");
+    let before = resources();
+    let start = Instant::now();
+    for i in 0..count {
+        let lock = InterProcessLock::new(dir.join(format!("held-{i}.lock")));
+        let err = lock.try_lock_for(Duration::from_millis(1)).unwrap_err();
+        assert!(err.is_contention(), "{err}");
+    }
+    let spent = start.elapsed();
+    let after = resources();
+    std::thread::sleep(Duration::from_millis(200));
+    let settled = resources();
+    let inodes: Vec<String> = (0..count)
+        .map(|i| {
+            let metadata = std::fs::metadata(dir.join(format!("held-{i}.lock"))).unwrap();
+            std::os::unix::fs::MetadataExt::ino(&metadata).to_string()
+        })
+        .collect();
+    let queued = std::fs::read_to_string("/proc/locks")
+        .unwrap()
+        .lines()
+        .filter(|line| line.contains("->"))
+        .filter_map(|line| {
+            line.split_whitespace()
+                .nth(6)?
+                .rsplit(':')
+                .next()
+                .map(str::to_owned)
+        })
+        .filter(|inode| inodes.contains(inode))
+        .count();
+    holder.send("quit");
+    println!(
+        "\n## Abandoned waits ({count} sequential `try_lock_for(1 ms)` on files held by another process, {:.1} s)\n",
+        spent.as_secs_f64()
+    );
+    println!("| | threads | descriptors | RSS MB |");
+    println!("|---|---|---|---|");
+    for (what, (threads, fds, rss)) in [
+        ("before", before),
+        ("right after", after),
+        ("200 ms later", settled),
+    ] {
+        println!(
+            "| {what} | {threads} | {fds} | {:.1} |",
+            rss as f64 / 1024.0
+        );
+    }
+    println!("\nBlocked kernel requests left for those files (`->` in /proc/locks): {queued}");
+}
+
 fn arg_value(args: &[String], flag: &str, default: usize) -> usize {
     args.iter()
         .position(|a| a == flag)
@@ -578,6 +732,7 @@ fn main() {
         Some("child-handoff") => {
             return child_handoff(Scenario::parse(&args[1]), Path::new(&args[2]));
         }
+        Some("child-hold-many") => return child_hold_many(Path::new(&args[1]), &args[2]),
         Some("child-count") => {
             return child_count(
                 Scenario::parse(&args[1]),
@@ -612,31 +767,47 @@ fn main() {
     // The scenarios take turns, a slice of the handoffs each per round, so
     // that a slow spell of the machine falls on all of them alike.
     let mut samples: Vec<Vec<u128>> = vec![Vec::new(); scenarios.len()];
+    // Each round's median of each scenario, for the paired ratios.
+    let mut round_p50s: Vec<Vec<f64>> = vec![Vec::new(); scenarios.len()];
     for round in 0..rounds {
         let share = iterations / rounds + usize::from(round < iterations % rounds);
-        for (scenario, samples) in scenarios.iter().zip(&mut samples) {
-            samples.extend(handoff(*scenario, dir.path(), share, hold));
+        for ((scenario, samples), p50s) in scenarios.iter().zip(&mut samples).zip(&mut round_p50s) {
+            let round_samples = handoff(*scenario, dir.path(), share, hold);
+            p50s.push(percentiles(round_samples.clone()).p50);
+            samples.extend(round_samples);
         }
     }
-    println!("| scenario | p50 µs | p90 µs | p99 µs | max µs | p50 vs the first row |");
-    println!("|---|---|---|---|---|---|");
-    let mut floor = None;
-    for (scenario, samples) in scenarios.iter().zip(samples) {
+    // Paired ratio: in each round, the scenario's median over the reference's
+    // median in the same round; the median of those over the rounds.
+    let paired = |case: &[f64], reference: &[f64]| {
+        let mut ratios: Vec<f64> = case.iter().zip(reference).map(|(c, r)| c / r).collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    };
+    let lock_row = scenarios.iter().position(|s| matches!(s, Scenario::Lock));
+    println!(
+        "| scenario | p50 µs | p90 µs | p99 µs | max µs | paired p50 ratio vs the first row | vs `lock()` |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (i, (scenario, samples)) in scenarios.iter().zip(samples).enumerate() {
         let p = percentiles(samples);
-        let floor_p50 = *floor.get_or_insert(p.p50);
+        let vs_lock = lock_row.map_or(String::from("-"), |row| {
+            format!("{:.2}x", paired(&round_p50s[i], &round_p50s[row]))
+        });
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {vs_lock} |",
             scenario.describe(),
             p.p50,
             p.p90,
             p.p99,
             p.max,
-            p.p50 / floor_p50
+            paired(&round_p50s[i], &round_p50s[0]),
         );
     }
     if args.iter().any(|a| a == "--handoff-only") {
         return;
     }
+    abandoned_waits(dir.path(), if smoke { 20 } else { 2000 });
 
     println!("\n## Contended throughput ({per_proc} increments of a counter file per process)\n");
     println!(

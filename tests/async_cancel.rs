@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{
-    mechanisms, open_descriptors, settles, threads, try_elsewhere, Helper, TempDir, STEP,
+    crate_threads, inode, mechanisms, only_the_timer, open_descriptors, queued_in_kernel, threads,
+    try_elsewhere, within, Helper, TempDir, STEP,
 };
 
 #[test]
@@ -62,21 +63,24 @@ fn cancelled_acquires_leave_nothing_held_or_open() {
             "1000 cancellations took {:?}",
             started.elapsed()
         );
-        // At most the background waiter's descriptor and thread (and the
-        // process-wide timer thread of the timed acquisitions).
-        assert!(open_descriptors() <= fds + 1);
-        assert!(threads() <= base_threads + 1 + 1 + 1);
+        // Nothing left while the holder still holds: no descriptor (the lock
+        // objects are gone), no thread but the process timer, no request
+        // queued in the kernel.
+        let inodes = [inode(&path)];
+        assert!(
+            within(Duration::from_millis(200), || open_descriptors() == fds
+                && only_the_timer(&crate_threads())
+                && queued_in_kernel(&inodes) == 0),
+            "descriptors {} (were {fds}), crate threads {:?}, queued {}",
+            open_descriptors(),
+            crate_threads(),
+            queued_in_kernel(&inodes)
+        );
         holder.send("release");
         holder.expect("released");
         assert!(holder.finish().success());
-        assert!(
-            settles(|| open_descriptors() <= base_fds),
-            "background waiter's descriptor"
-        );
-        assert!(
-            settles(|| threads() <= base_threads + 1),
-            "background waiter's thread"
-        );
+        assert_eq!(open_descriptors(), base_fds);
+        assert!(threads() <= base_threads + 1, "only the timer is left");
         // The lock is free for another process.
         assert_eq!(try_elsewhere(mechanism, &path, "ex"), "got");
     }

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
-use process_common::{mechanisms, open_descriptors, settles, threads, Helper, TempDir};
+use process_common::{
+    crate_threads, mechanisms, only_the_timer, open_descriptors, threads, Helper, TempDir,
+};
 
 /// The descriptor this process has open on `path`, if any.
 fn descriptor_of(path: &Path) -> Option<String> {
@@ -81,26 +83,22 @@ fn no_descriptor_or_thread_leaks_and_close_on_exec() {
         }
         assert_eq!(open_descriptors(), fds, "failed opens");
 
-        // Timed-out attempts: at most one background waiter (one thread, one
-        // descriptor) per lock file, gone once the holder releases.
+        // Timed-out attempts leave nothing behind, even while the holder
+        // still holds: no descriptor once the objects are gone, no thread but
+        // the process timer, no request queued in the kernel.
         for _ in 0..20 {
             let lock = InterProcessLock::with_mechanism(&path, mechanism);
             let err = lock.try_lock_for(Duration::from_millis(1)).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::TimedOut);
         }
-        assert!(open_descriptors() <= fds + 1);
+        assert_eq!(open_descriptors(), fds, "timed-out attempts");
         assert!(threads() <= thread_count + 1);
+        assert!(only_the_timer(&crate_threads()), "{:?}", crate_threads());
         holder.send("release");
         holder.expect("released");
         assert!(holder.finish().success());
-        assert!(
-            settles(|| open_descriptors() == base_fds),
-            "background waiter's descriptor"
-        );
-        assert!(
-            settles(|| threads() == base_threads),
-            "background waiter's thread"
-        );
+        assert_eq!(open_descriptors(), base_fds);
+        assert!(threads() <= base_threads + 1);
         // And it left the lock free.
         drop(
             InterProcessLock::with_mechanism(&path, mechanism)

@@ -2,10 +2,15 @@
 //! executor thread, and `Send` guards that may cross `.await` and threads.
 //!
 //! An async acquire takes the lock at once if it is free; otherwise the lock
-//! file's background waiter (one thread per lock file per process, started on
-//! first need, parked when idle) waits in the kernel and wakes the task when
-//! the kernel hands the lock over, or when a task or thread of this process
-//! releases it. Nothing polls, and `poll` never waits: it takes the entry's
+//! file's background waiter (one thread per lock file per process while tasks
+//! wait for it, started on first need, gone 10 ms after its last job) waits in
+//! the kernel and wakes the task when the kernel hands the lock over, or when
+//! a task or thread of this process releases it. When the last task waiting
+//! for the file gives up (its future is dropped or times out), the process
+//! timer interrupts the background waiter's kernel wait with a signal (Linux;
+//! see [`disable_wait_signal`](crate::disable_wait_signal)), so nothing of
+//! the wait stays queued in the kernel; without a usable signal the
+//! background waiter polls instead. `poll` never waits: it takes the entry's
 //! state mutex for a few instructions and makes non-blocking system calls
 //! only (opening the lock file on first use, a non-blocking lock attempt, and
 //! after a grant a `stat` to check the file is still the one at the path).

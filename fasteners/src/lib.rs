@@ -55,13 +55,28 @@
 //! executor: the wait happens in a background thread per lock file, which
 //! wakes the task when the lock is handed over (a poll itself makes only
 //! quick system calls: opening the file on first use, a non-blocking lock
-//! attempt, a `stat` after a grant). The futures are cancel-safe
+//! attempt, a `stat` after a grant). The futures are cancel-safe (a dropped
+//! future leaves no lock held, no thread and no kernel request behind)
 //! and the guards are `Send`. Holders are acquisitions, not threads: a task
 //! that asks again for a lock it already holds waits forever (as with
 //! `tokio::sync::Mutex`) rather than getting
 //! [`ErrorKind::WouldDeadlock`]. The traits [`AsyncLockable`] & co. let generic
 //! code (and the attribute macros on `async fn`) use these locks and, with the
 //! `tokio` feature, tokio's `Mutex` and `RwLock`.
+//!
+//! # Waits and signals
+//!
+//! A blocking or timed acquire of a process lock waits in the kernel in the
+//! calling thread. The kernel cannot be given a timeout, so on Linux the
+//! crate's one long-lived thread, the process timer, ends a timed wait at its
+//! deadline (and an abandoned async wait at once) by sending the waiting
+//! thread a real-time signal. The signal is chosen on the first wait that
+//! needs it: the highest of `SIGRTMIN..=SIGRTMAX` whose disposition is still
+//! the default; its handler is empty and installed without `SA_RESTART`. A
+//! signal the application handles is never taken; if none is free, the
+//! application blocks it in the waiting thread, or replaces its handler, the
+//! wait polls instead. Opt out with [`disable_wait_signal`] or
+//! `FASTENERS_WAIT_SIGNAL=none`; [`wait_signal`] tells which signal is in use.
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
@@ -91,6 +106,7 @@ pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
 };
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
+pub use sys::signal::{disable_wait_signal, wait_signal};
 pub use sys::Mechanism;
 
 mod macro_support;

@@ -26,13 +26,19 @@ use crate::{Lockable, Result, TimedLockable};
 /// - **Guards stay on their thread** (they are `!Send`): the lock records which
 ///   thread holds it. The async methods ([`lock_async`](Self::lock_async) & co.)
 ///   give `Send` guards instead, recorded per acquisition.
-/// - **No polling.** A blocked [`lock`](Self::lock) waits in the kernel and
-///   wakes when the lock is handed over. A timed or async wait does the same
-///   through the lock file's background waiter: one thread per lock file per
-///   process, started on first need, parked while idle, blocked in the kernel
-///   for the waiters. If they all give up, it still gets the lock when it is
-///   released elsewhere and releases it at once. It exits once no lock object
-///   for the file is left and it has nothing to wait for.
+/// - **No polling, nothing left behind.** A blocked [`lock`](Self::lock) or
+///   [`try_lock_for`](Self::try_lock_for) waits in the kernel in the calling
+///   thread and wakes when the kernel hands the lock over. On Linux a timed
+///   wait ends at its deadline because the process timer thread interrupts
+///   it with a real-time signal (see [`disable_wait_signal`](crate::disable_wait_signal)
+///   for which signal, when, and how to opt out; without a usable signal the
+///   wait polls, from every 0.5 ms up to every 10 ms; on other systems timed
+///   waits poll). An async wait waits through the lock file's background
+///   waiter, a thread blocked in the kernel for the tasks, which is
+///   interrupted the same way as soon as no task waits any more and exits
+///   10 ms after its last job. A wait that gives up leaves no thread (but the
+///   one process-wide timer), no descriptor once its lock object is dropped,
+///   and no request queued in the kernel.
 /// - **Deleted or replaced file.** After each kernel grant the lock checks
 ///   (Unix) that the path still names the file it locked; if not, it reopens
 ///   the path and locks again, so waiters never settle on an orphaned file.
@@ -217,11 +223,13 @@ impl InterProcessLock {
         self.acquire_with(Wait::Try)
     }
 
-    /// Waits at most `timeout` for the lock, without polling.
+    /// Waits at most `timeout` for the lock, in the kernel, in this thread.
     ///
-    /// If the timeout expires, the lock file's background waiter may stay
-    /// blocked in the kernel until the lock is released elsewhere (one per lock
-    /// file in the process); it then releases the lock at once.
+    /// The kernel's grant wakes the thread directly; at the deadline the
+    /// process timer interrupts the wait (Linux; elsewhere, or without a free
+    /// real-time signal, the wait polls; see
+    /// [`disable_wait_signal`](crate::disable_wait_signal)). A wait that times out
+    /// leaves nothing queued in the kernel.
     ///
     /// # Examples
     ///

@@ -23,9 +23,10 @@ use crate::{Lockable, Result, SharedLockable, SharedTimedLockable, TimedLockable
 /// too: not re-entrant (a thread holding either side that asks for either side
 /// again gets [`ErrorKind::WouldDeadlock`](crate::ErrorKind::WouldDeadlock); an
 /// upgrade from read to write is therefore refused, not deadlocked), `!Send`
-/// guards (and `Send` guards from the async methods), no polling, one
-/// background waiter per file for timed and async waits, the identity check, the file contract, and one [`Mechanism`] for
-/// every user of a file. The write side and an `InterProcessLock` on the same
+/// guards (and `Send` guards from the async methods), timed waits in the
+/// kernel ended by the process timer, waits that leave nothing behind, the
+/// identity check, the file contract, and one [`Mechanism`] for every user of
+/// a file. The write side and an `InterProcessLock` on the same
 /// path exclude each other.
 ///
 /// # Examples

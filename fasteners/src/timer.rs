@@ -1,22 +1,46 @@
-//! Deadlines for async waits without a timer runtime: one process-wide thread,
-//! started on first use, sleeps until the earliest armed deadline and wakes
-//! the tasks whose deadline has passed.
+//! Deadlines without a timer runtime: one process-wide thread, started on
+//! first use, sleeps until the earliest armed deadline, then wakes the tasks
+//! whose deadline has passed ([`Alarm`]) and interrupts the threads whose
+//! blocking lock call is to end ([`Interrupt`]).
 //!
 //! Executor-agnostic on purpose: the crate's timed async acquisitions (and
 //! the timed async impls for tokio's locks) work on any executor, with or
-//! without tokio's time driver.
+//! without tokio's time driver. It is the only thread the crate keeps for
+//! long; a forked child starts its own on first use.
 
 use std::future::Future;
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::sys::{fork, signal};
+
+/// What the timer does at an alarm's deadline.
+enum Action {
+    /// Wakes a task, once.
+    Wake(Waker),
+    /// Sends the wake-up signal to a thread, then again every [`REPEAT`]
+    /// until the thread disarms it: a signal that arrives just before the
+    /// thread enters the kernel is not lost for good.
+    Interrupt(signal::Thread, i32),
+}
+
+/// How often an interrupt is sent again until its thread has left its wait.
+const REPEAT: Duration = Duration::from_millis(1);
+
+struct Armed {
+    id: u64,
+    /// `None`: not before [`Interrupt::fire`].
+    at: Option<Instant>,
+    action: Action,
+}
+
 #[derive(Default)]
 struct Alarms {
-    next_id: u64,
     /// Armed alarms; few at a time, so a vector scanned in full will do.
-    armed: Vec<(u64, Instant, Waker)>,
+    armed: Vec<Armed>,
     thread_started: bool,
 }
 
@@ -24,14 +48,47 @@ struct Timer {
     alarms: Mutex<Alarms>,
     /// Signalled when an alarm earlier than all others is armed.
     earlier: Condvar,
+    /// The fork generation of the process it serves.
+    generation: u64,
 }
 
+/// The timer of this process. A forked child gets a timer of its own on
+/// first use: its parent's has no thread in the child, alarms for threads and
+/// tasks the child does not have, and a mutex the timer thread may have held
+/// at the fork (the parent's is left untouched, and leaked).
 fn timer() -> &'static Timer {
-    static TIMER: OnceLock<Timer> = OnceLock::new();
-    TIMER.get_or_init(|| Timer {
+    static TIMER: AtomicPtr<Timer> = AtomicPtr::new(std::ptr::null_mut());
+    let generation = fork::generation();
+    let current = TIMER.load(Ordering::Acquire);
+    // SAFETY: timers are leaked, never freed: a non-null pointer stays valid.
+    if let Some(timer) = unsafe { current.as_ref() } {
+        if timer.generation == generation {
+            return timer;
+        }
+    }
+    fork::watch();
+    let new: &'static Timer = Box::leak(Box::new(Timer {
         alarms: Mutex::default(),
         earlier: Condvar::new(),
-    })
+        generation,
+    }));
+    match TIMER.compare_exchange(
+        current,
+        std::ptr::from_ref(new).cast_mut(),
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => new,
+        // Another thread made it first: use that one (this one stays unused).
+        // SAFETY: as above.
+        Err(winner) => unsafe { &*winner },
+    }
+}
+
+/// Alarm ids, unique in the process and its forked children alike.
+fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Timer {
@@ -39,19 +96,29 @@ impl Timer {
         self.alarms.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The timer thread: wakes the tasks whose deadline has passed, outside
-    /// the mutex, then sleeps until the next deadline.
+    /// The timer thread: at each deadline, interrupts the threads (under the
+    /// mutex, so that none of them has left its wait meanwhile) and wakes the
+    /// tasks (outside it), then sleeps until the next deadline.
     fn run(&self) {
         let mut alarms = self.alarms();
         loop {
             let now = Instant::now();
             let mut due = Vec::new();
-            alarms.armed.retain(|(_, deadline, waker)| {
-                let passed = *deadline <= now;
-                if passed {
-                    due.push(waker.clone());
+            alarms.armed.retain_mut(|armed| {
+                if armed.at.map_or(true, |at| at > now) {
+                    return true;
                 }
-                !passed
+                match &armed.action {
+                    Action::Wake(waker) => {
+                        due.push(waker.clone());
+                        false
+                    }
+                    Action::Interrupt(thread, sig) => {
+                        signal::interrupt(*thread, *sig);
+                        armed.at = Some(now + REPEAT);
+                        true
+                    }
+                }
             });
             if !due.is_empty() {
                 drop(alarms);
@@ -59,7 +126,7 @@ impl Timer {
                 alarms = self.alarms();
                 continue;
             }
-            let next = alarms.armed.iter().map(|(_, deadline, _)| *deadline).min();
+            let next = alarms.armed.iter().filter_map(|armed| armed.at).min();
             alarms = match next {
                 Some(deadline) => {
                     self.earlier
@@ -73,6 +140,35 @@ impl Timer {
                     .unwrap_or_else(PoisonError::into_inner),
             };
         }
+    }
+
+    /// Adds an alarm, starting the timer thread if this process has none;
+    /// `None` if it cannot be started.
+    fn add(&'static self, at: Option<Instant>, action: Action) -> Option<u64> {
+        let mut alarms = self.alarms();
+        if !alarms.thread_started {
+            thread::Builder::new()
+                .name("fasteners-timer".into())
+                .spawn(move || self.run())
+                .ok()?;
+            alarms.thread_started = true;
+        }
+        let earliest = at.is_some_and(|at| {
+            alarms
+                .armed
+                .iter()
+                .all(|armed| armed.at.map_or(true, |other| at < other))
+        });
+        let id = next_id();
+        alarms.armed.push(Armed { id, at, action });
+        if earliest {
+            self.earlier.notify_one();
+        }
+        Some(id)
+    }
+
+    fn remove(&self, id: u64) {
+        self.alarms().armed.retain(|armed| armed.id != id);
     }
 }
 
@@ -97,32 +193,20 @@ impl Alarm {
             return;
         }
         let timer = timer();
-        let mut alarms = timer.alarms();
         if let Some(id) = self.id {
-            if let Some((_, _, armed)) = alarms.armed.iter_mut().find(|(at, _, _)| *at == id) {
-                armed.clone_from(waker);
+            let mut alarms = timer.alarms();
+            if let Some(armed) = alarms.armed.iter_mut().find(|armed| armed.id == id) {
+                if let Action::Wake(armed) = &mut armed.action {
+                    armed.clone_from(waker);
+                }
                 return;
             }
         }
-        if !alarms.thread_started {
-            let started = thread::Builder::new()
-                .name("fasteners-timer".into())
-                .spawn(|| self::timer().run());
-            if started.is_err() {
-                // No timer: fall back to waking at once, so the caller polls
-                // again (busily) rather than missing its deadline.
-                waker.wake_by_ref();
-                return;
-            }
-            alarms.thread_started = true;
-        }
-        let earliest = alarms.armed.iter().all(|(_, at, _)| self.deadline < *at);
-        let id = alarms.next_id;
-        alarms.next_id += 1;
-        alarms.armed.push((id, self.deadline, waker.clone()));
-        self.id = Some(id);
-        if earliest {
-            timer.earlier.notify_one();
+        self.id = timer.add(Some(self.deadline), Action::Wake(waker.clone()));
+        if self.id.is_none() {
+            // No timer: fall back to waking at once, so the caller polls
+            // again (busily) rather than missing its deadline.
+            waker.wake_by_ref();
         }
     }
 }
@@ -130,8 +214,58 @@ impl Alarm {
 impl Drop for Alarm {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            timer().alarms().armed.retain(|(at, _, _)| *at != id);
+            timer().remove(id);
         }
+    }
+}
+
+/// Ends the calling thread's blocking lock call (with `EINTR`) from a
+/// deadline on, or when [`fire`](Interrupt::fire)d, until dropped; dropping
+/// it is the thread's acknowledgement that it has left its wait.
+///
+/// `!Send`: it names the thread that armed it, which must also drop it.
+#[derive(Debug)]
+pub(crate) struct Interrupt {
+    id: u64,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Interrupt {
+    /// Arms an interrupt of the calling thread at `deadline` (`None`: only
+    /// when fired). `None` if this wait cannot be interrupted (no usable
+    /// wake-up signal, or no timer thread): the caller must poll instead.
+    pub(crate) fn arm(deadline: Option<Instant>) -> Option<Interrupt> {
+        let sig = signal::usable()?;
+        let action = Action::Interrupt(signal::current_thread(), sig);
+        let id = timer().add(deadline, action)?;
+        Some(Interrupt {
+            id,
+            _not_send: std::marker::PhantomData,
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Interrupts the thread of the interrupt `id` now (and again every
+    /// millisecond until it disarms); nothing if it is already disarmed.
+    pub(crate) fn fire(id: u64) {
+        let timer = timer();
+        let mut alarms = timer.alarms();
+        if let Some(armed) = alarms.armed.iter_mut().find(|armed| armed.id == id) {
+            if let Action::Interrupt(thread, sig) = armed.action {
+                signal::interrupt(thread, sig);
+                armed.at = Some(Instant::now() + REPEAT);
+                timer.earlier.notify_one();
+            }
+        }
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        timer().remove(self.id);
     }
 }
 
@@ -214,8 +348,8 @@ mod tests {
         let mut alarm = Alarm::new(Instant::now() + Duration::from_secs(3600));
         alarm.arm(&waker);
         let id = alarm.id.unwrap();
-        assert!(timer().alarms().armed.iter().any(|(at, _, _)| *at == id));
+        assert!(timer().alarms().armed.iter().any(|armed| armed.id == id));
         drop(alarm);
-        assert!(!timer().alarms().armed.iter().any(|(at, _, _)| *at == id));
+        assert!(!timer().alarms().armed.iter().any(|armed| armed.id == id));
     }
 }

@@ -26,6 +26,36 @@
 //!   that nobody else is inside; print `done` (or `violation N`, exit 1).
 //! - `hold-async <kind>`: as `hold`, but acquired with the async API in a
 //!   current-thread runtime.
+//! - `hold-many <kind> <count>`: the lock path is a directory; lock
+//!   `<dir>/0.lock` .. `<dir>/<count - 1>.lock`, print `locked`, wait for a
+//!   line, release them all, print `released`.
+//! - `alias-check <alias path>`: lock the lock path exclusively, then try the
+//!   same file through `<alias path>` from the same thread with `lock()`,
+//!   `try_lock()` and `try_lock_for(300 ms)`; print the error kind of each
+//!   (`lock WouldDeadlock`, ...) and how long the timed one took.
+//! - `ro-check`: a read lock (`read ok` or `read <kind>: <error>`), then a
+//!   write lock and an exclusive lock, each printed the same way.
+//! - `fork-drop <kind>`: lock (and take a Python-style hold on
+//!   `<lock path>.mirror`), print `locked`, fork. The child releases its
+//!   inherited guard and hold (`child-release <result>`, `child-mirror
+//!   <result>`), prints `child-dropped`, waits for the parent, tries the lock
+//!   itself (`child-got` / `child-busy`) and exits. The parent waits for a
+//!   line, releases, lets the child go and prints `child-exit <code>`.
+//! - `fork-orphan <kind>`: lock, fork, print `locked`; the child prints
+//!   `child-ready <pid>`, waits for the parent to die, prints
+//!   `child-orphaned`, waits for a line on stdin, tries the lock
+//!   (`child-got` / `child-busy`) and exits.
+//! - `fork-waiting <kind> <other path>`: a thread waits in a 30 s timed
+//!   acquire and a task in an async acquire of the lock path (held
+//!   elsewhere); print `waiting`, wait for a line, fork. The child makes a
+//!   200 ms timed and a 200 ms async attempt on the lock path (`child-timed
+//!   <kind>`, `child-async <kind>`), locks `<other path>` (`child-other ok`)
+//!   and exits; the parent prints `child-exit <code>`, waits for a line (the
+//!   holder released), and prints `parent-got-both` once the thread and the
+//!   task got the lock.
+//! - `wait-for <kind> <ms>`: one timed attempt; on success print `got`, wait
+//!   for a line, release, print `released`; on timeout print
+//!   `timed-out <elapsed ms>`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -408,6 +438,54 @@ fn main() -> ExitCode {
             say("released");
         }
         "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
+        "alias-check" => alias_check(mechanism, &path, Path::new(&rest[0])),
+        "ro-check" => ro_check(mechanism, &path),
+        "fork-drop" => fork_drop(mechanism, &path, parse_kind(&rest[0])),
+        "fork-orphan" => fork_orphan(mechanism, &path, parse_kind(&rest[0])),
+        "fork-waiting" => fork_waiting(mechanism, &path, parse_kind(&rest[0]), Path::new(&rest[1])),
+        "hold-many" => {
+            let kind = parse_kind(&rest[0]);
+            let count: usize = rest[1].parse().expect("count");
+            let locks: Vec<Lock> = (0..count)
+                .map(|i| Lock::new(kind, mechanism, &path.join(format!("{i}.lock"))))
+                .collect();
+            let guards: Vec<Guard<'_>> = locks
+                .iter()
+                .map(|lock| lock.acquire(kind, false).expect("lock"))
+                .collect();
+            say("locked");
+            read_line();
+            for guard in guards {
+                guard.release().expect("release");
+            }
+            say("released");
+        }
+        "wait-for" => {
+            let kind = parse_kind(&rest[0]);
+            let timeout = std::time::Duration::from_millis(rest[1].parse().expect("ms"));
+            let lock = Lock::new(kind, mechanism, &path);
+            let start = std::time::Instant::now();
+            let attempt = match &lock {
+                Lock::Ex(l) => l.try_lock_for(timeout).map(Guard::Ex),
+                Lock::Rw(l) if kind == Kind::Read => l.try_read_for(timeout).map(Guard::Read),
+                Lock::Rw(l) => l.try_write_for(timeout).map(Guard::Write),
+            };
+            match attempt {
+                Ok(guard) => {
+                    say("got");
+                    read_line();
+                    guard.release().expect("release");
+                    say("released");
+                }
+                Err(err) if err.kind() == fasteners::ErrorKind::TimedOut => {
+                    say(&format!("timed-out {}", start.elapsed().as_millis()));
+                }
+                Err(err) => {
+                    say(&format!("error: {err}"));
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
         "async-counter" => return async_counter(mechanism, &path, rest),
         "sections" => return sections(mechanism, &path, rest),
         "counter" => return counter(mechanism, &path, rest),
@@ -417,4 +495,200 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The outcome of an attempt, as the fork and alias tests read it.
+fn outcome<T>(result: &fasteners::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(err) => format!("{:?}", err.kind()),
+    }
+}
+
+fn alias_check(mechanism: Mechanism, path: &Path, alias: &Path) {
+    let real = InterProcessLock::with_mechanism(path, mechanism);
+    let _guard = real.lock().expect("lock");
+    let other = InterProcessLock::with_mechanism(alias, mechanism);
+    say(&format!("lock {}", outcome(&other.lock())));
+    say(&format!("try {}", outcome(&other.try_lock())));
+    let start = std::time::Instant::now();
+    let timed = other.try_lock_for(std::time::Duration::from_millis(300));
+    say(&format!(
+        "timed {} {}",
+        outcome(&timed),
+        start.elapsed().as_millis()
+    ));
+}
+
+fn ro_check(mechanism: Mechanism, path: &Path) {
+    let describe = |result: fasteners::Result<()>| match result {
+        Ok(()) => "ok".to_owned(),
+        Err(err) => format!("{:?}: {err}", err.kind()),
+    };
+    let rw = InterProcessReaderWriterLock::with_mechanism(path, mechanism);
+    say(&format!("read {}", describe(rw.try_read().map(drop))));
+    say(&format!("write {}", describe(rw.try_write().map(drop))));
+    let ex = InterProcessLock::with_mechanism(path, mechanism);
+    say(&format!("ex {}", describe(ex.try_lock().map(drop))));
+}
+
+/// A pipe between a forked parent and child: (read end, write end).
+fn pipe() -> (File, File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two descriptors to fill in.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: both descriptors were just opened and are owned here.
+    unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+}
+
+fn fork() -> libc::pid_t {
+    // SAFETY: the helper forks where the tests need it; the child only uses
+    // the crate's API and std, as a program forking a worker would.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // A child that hangs (the bug the fork tests look for) must not keep
+        // the test's output open for ever: SIGALRM ends it after 30 s.
+        // SAFETY: plain alarm(2).
+        unsafe { libc::alarm(30) };
+    }
+    pid
+}
+
+fn wait_child(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    }
+}
+
+fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
+    let lock = Lock::new(kind, mechanism, path);
+    let guard = lock.acquire(kind, true).expect("lock");
+    let mirror = InterProcessLock::with_mechanism(path.with_extension("mirror"), mechanism);
+    assert!(mirror.acquire(true, None).expect("mirror"));
+    say("locked");
+    let (mut from_parent, mut to_child) = pipe();
+    let child = fork();
+    if child == 0 {
+        drop(to_child);
+        say(&format!("child-release {}", outcome(&guard.release())));
+        say(&format!("child-mirror {}", outcome(&mirror.release())));
+        say("child-dropped");
+        let mut byte = [0u8; 1];
+        let _ = from_parent.read(&mut byte);
+        match lock.acquire(kind, false) {
+            Ok(guard) => {
+                say("child-got");
+                guard.release().expect("child release");
+            }
+            Err(err) => say(&format!("child-busy {:?}", err.kind())),
+        }
+        std::process::exit(0);
+    }
+    drop(from_parent);
+    read_line();
+    guard.release().expect("release");
+    mirror.release().expect("mirror release");
+    to_child.write_all(b"g").expect("to child");
+    say(&format!("child-exit {}", wait_child(child)));
+}
+
+fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
+    let lock = Lock::new(kind, mechanism, path);
+    let _guard = lock.acquire(kind, true).expect("lock");
+    let (mut from_parent, to_child) = pipe();
+    let child = fork();
+    if child == 0 {
+        drop(to_child);
+        say(&format!("child-ready {}", std::process::id()));
+        // EOF once the parent is gone (it holds the only write end).
+        let mut rest = Vec::new();
+        let _ = from_parent.read_to_end(&mut rest);
+        say("child-orphaned");
+        read_line();
+        match lock.acquire(kind, false) {
+            Ok(guard) => {
+                say("child-got");
+                guard.release().expect("child release");
+            }
+            Err(err) => say(&format!("child-busy {:?}", err.kind())),
+        }
+        std::process::exit(0);
+    }
+    drop(from_parent);
+    say("locked");
+    read_line();
+    drop(to_child);
+}
+
+fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
+    use std::time::Duration;
+    let lock = std::sync::Arc::new(Lock::new(kind, mechanism, path));
+    let timed = {
+        let lock = std::sync::Arc::clone(&lock);
+        std::thread::spawn(move || {
+            let guard = match &*lock {
+                Lock::Ex(l) => l.try_lock_for(Duration::from_secs(30)).map(drop),
+                Lock::Rw(l) => l.try_write_for(Duration::from_secs(30)).map(drop),
+            };
+            guard.expect("timed waiter")
+        })
+    };
+    let (pending, is_pending) = std::sync::mpsc::channel();
+    let waiting_task = {
+        let lock = std::sync::Arc::clone(&lock);
+        std::thread::spawn(move || {
+            runtime("current").block_on(async {
+                // Says so once the acquisition has been polled and waits.
+                let acquire: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = match &*lock
+                {
+                    Lock::Ex(l) => Box::pin(async { drop(l.lock_async().await.expect("async")) }),
+                    Lock::Rw(l) => Box::pin(async { drop(l.write_async().await.expect("async")) }),
+                };
+                let mut acquire = acquire;
+                std::future::poll_fn(|cx| {
+                    let poll = acquire.as_mut().poll(cx);
+                    if poll.is_pending() {
+                        let _ = pending.send(());
+                    }
+                    poll
+                })
+                .await;
+            });
+        })
+    };
+    is_pending.recv().expect("the async waiter waits");
+    say("waiting");
+    read_line();
+    let child = fork();
+    if child == 0 {
+        let timeout = Duration::from_millis(200);
+        let timed = match &*lock {
+            Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
+            Lock::Rw(l) => l.try_write_for(timeout).map(drop),
+        };
+        say(&format!("child-timed {}", outcome(&timed)));
+        let asynced = runtime("current").block_on(async {
+            match &*lock {
+                Lock::Ex(l) => l.lock_async_for(timeout).await.map(drop),
+                Lock::Rw(l) => l.write_async_for(timeout).await.map(drop),
+            }
+        });
+        say(&format!("child-async {}", outcome(&asynced)));
+        let other = Lock::new(kind, mechanism, other);
+        let got = other.acquire(kind, true).map(drop);
+        say(&format!("child-other {}", outcome(&got)));
+        std::process::exit(0);
+    }
+    say(&format!("child-exit {}", wait_child(child)));
+    read_line();
+    timed.join().expect("timed waiter");
+    waiting_task.join().expect("async waiter");
+    say("parent-got-both");
 }

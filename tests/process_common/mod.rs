@@ -149,6 +149,28 @@ impl Helper {
         self.child.wait().expect("wait")
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the child with SIGKILL and reaps it, keeping the pipes: a process
+    /// the child forked may still talk through them.
+    pub fn kill_leader(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+
+    /// Waits (at most [`STEP`]) until every process writing to the child's
+    /// output has closed it.
+    pub fn output_closed(&mut self) {
+        match self.lines.recv_timeout(STEP) {
+            Ok(line) => panic!("{}: unexpected output {line:?}", self.what),
+            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("{}: output still open", self.what),
+        }
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");
@@ -195,4 +217,85 @@ pub fn settles(done: impl Fn() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     false
+}
+
+/// The names of this process's threads that the crate started (`fasteners-*`):
+/// at most the process-wide `fasteners-timer` once no wait is under way.
+pub fn crate_threads() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .filter(|name| name.starts_with("fasteners-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `names` holds nothing but the timer thread.
+pub fn only_the_timer(names: &[String]) -> bool {
+    names.iter().all(|name| name == "fasteners-timer")
+}
+
+/// The inode of the file at `path`.
+pub fn inode(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).unwrap().ino()
+}
+
+/// How many blocked lock requests, from any process, the kernel has queued
+/// for the files with these inodes (`/proc/locks` shows them as `->` lines).
+pub fn queued_in_kernel(inodes: &[u64]) -> usize {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks
+        .lines()
+        .filter(|line| line.contains("->"))
+        .filter_map(|line| {
+            // `N: -> KIND ADVISORY MODE PID MAJ:MIN:INODE START END`
+            let id = line.split_whitespace().nth(6)?;
+            id.rsplit(':').next()?.parse::<u64>().ok()
+        })
+        .filter(|ino| inodes.contains(ino))
+        .count()
+}
+
+/// Polls `done` every millisecond until it holds or `bound` has passed.
+pub fn within(bound: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + bound;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Ends the whole test process if it is still alive `bound` from now and the
+/// returned guard has not been dropped: a wait that the code under test
+/// should end, but does not, fails the run instead of hanging it.
+#[must_use = "the watchdog is disarmed when the guard is dropped"]
+pub fn watchdog(what: &str, bound: Duration) -> Watchdog {
+    let (disarm, disarmed) = mpsc::channel::<()>();
+    let what = what.to_owned();
+    std::thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = disarmed.recv_timeout(bound) {
+            eprintln!("{what}: still running after {bound:?}; ending the test process");
+            std::process::exit(101);
+        }
+    });
+    Watchdog(Some(disarm))
+}
+
+/// See [`watchdog`].
+pub struct Watchdog(Option<mpsc::Sender<()>>);
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if let Some(disarm) = self.0.take() {
+            let _ = disarm.send(());
+        }
+    }
 }

@@ -4,62 +4,60 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 #[cfg(unix)]
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 #[cfg(unix)]
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use crate::sys::{fork, Mode};
 
 use super::{Entry, OsError, State};
 
-/// Device and inode of a file, to notice that the path now names another file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
+/// Device and inode of a file: what the registry keys entries by, and how
+/// the check notices that the path now names another file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct FileId {
     #[cfg(unix)]
     dev: u64,
     #[cfg(unix)]
     ino: u64,
 }
 
-impl FileId {
-    #[cfg(unix)]
-    fn of(metadata: &std::fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileId {
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-        }
-    }
-}
-
 #[derive(Debug)]
 pub(super) struct OpenFile {
+    /// Declared before `file`, so dropped first: a fork must not find the
+    /// descriptor registered once it is closed.
+    _fork: fork::Registration,
     pub(super) file: File,
-    #[cfg_attr(not(unix), allow(dead_code))]
-    id: FileId,
-    /// The descriptor's link count and change time when a full check last
-    /// found it at the path.
+    pub(super) id: FileId,
+    /// Only read access was granted: shared locks only.
+    pub(super) read_only: bool,
+    /// The descriptor's link count and change time when a check last found
+    /// it at the path.
     #[cfg(unix)]
     checked: Stamp,
 }
 
-/// Link count and change time of an open file, recorded by the last full
-/// identity check (`stat(path)`) that found the file at the path and that can
-/// be trusted (see [`Stamp::record`]). While `fstat` of the descriptor shows
-/// the same values, the file has not been renamed, linked or unlinked since,
-/// so it is still the file at the path. Read and written under the entry's
-/// state mutex; the atomics only make `OpenFile` shareable.
+/// Link count and change time of an open file, recorded when the file was
+/// known to be at the path and the change time old enough to be trusted (see
+/// [`Seen::settled`]). While `fstat` of the descriptor shows the same values,
+/// the file has not been renamed, linked or unlinked since, so it is still
+/// the file at the path. Read and written under the entry's state mutex; the
+/// atomics only make `OpenFile` shareable.
 #[cfg(unix)]
 #[derive(Debug)]
 struct Stamp {
-    /// `NEVER` until a full check records the values.
+    /// `NEVER` until recorded.
     nlink: AtomicU64,
-    ctime: std::sync::atomic::AtomicI64,
-    ctime_nsec: std::sync::atomic::AtomicI64,
+    ctime: AtomicI64,
+    ctime_nsec: AtomicI64,
 }
 
-/// What `fstat` of the descriptor says about the file's links and changes.
+/// What `fstat` of a descriptor says about the file's identity, links and
+/// changes.
 #[cfg(unix)]
 struct Seen {
+    id: FileId,
     nlink: u64,
     ctime: i64,
     ctime_nsec: i64,
@@ -67,33 +65,44 @@ struct Seen {
 
 #[cfg(unix)]
 impl Seen {
-    /// A plain `fstat`: on Linux, `File::metadata` asks `statx` for every
-    /// field, which costs more on the uncontended path.
-    #[cfg(target_os = "linux")]
+    /// One `fstat` (through rustix: `File::metadata` asks `statx` for every
+    /// field, which costs more).
     fn of(file: &File) -> io::Result<Self> {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: `stat` is plain integers; all-zero is a valid value.
-        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: the descriptor is open and `stat` is a valid buffer.
-        if unsafe { libc::fstat(file.as_raw_fd(), &mut stat) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let stat = rustix::fs::fstat(file)?;
+        #[allow(clippy::unnecessary_cast)] // the field types differ between targets
         Ok(Seen {
+            id: FileId {
+                dev: stat.st_dev as u64,
+                ino: stat.st_ino as u64,
+            },
             nlink: stat.st_nlink as u64,
             ctime: stat.st_ctime as i64,
             ctime_nsec: stat.st_ctime_nsec as i64,
         })
     }
 
-    #[cfg(not(target_os = "linux"))]
-    fn of(file: &File) -> io::Result<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let metadata = file.metadata()?;
-        Ok(Seen {
-            nlink: metadata.nlink(),
-            ctime: metadata.ctime(),
-            ctime_nsec: metadata.ctime_nsec(),
-        })
+    /// Whether the change time is old enough, compared with `now`, that no
+    /// later change can share it: older than the file system's timestamp
+    /// granularity. Change times with nanoseconds tick with the kernel's
+    /// coarse clock (a jiffy, at most 10 ms): 50 ms is a safe margin. A change
+    /// time in whole seconds may come from a file system that keeps no more
+    /// (FAT keeps 2 s): then 2 s.
+    fn settled(&self, now: SystemTime) -> bool {
+        let window = if self.ctime_nsec != 0 {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(2)
+        };
+        let ctime = u64::try_from(self.ctime)
+            .ok()
+            .and_then(|secs| u32::try_from(self.ctime_nsec).ok().map(|ns| (secs, ns)))
+            .map(|(secs, ns)| std::time::UNIX_EPOCH + Duration::new(secs, ns));
+        // POSIX leaves it to the system whether a rename updates the file's
+        // change time; Linux does, so only there is a stamp trusted.
+        cfg!(any(target_os = "linux", target_os = "android"))
+            && ctime
+                .and_then(|ctime| now.duration_since(ctime).ok())
+                .is_some_and(|age| age > window)
     }
 }
 
@@ -101,17 +110,11 @@ impl Seen {
 impl Stamp {
     const NEVER: u64 = u64::MAX;
 
-    /// A change time this close to the clock may be shared by a change made
-    /// later within the same tick of the file system's timestamp clock (a
-    /// jiffy, or 1 to 2 s on file systems with coarse timestamps), which the
-    /// stamp could then not see. Such a stamp is not recorded.
-    const SETTLED: Duration = Duration::from_secs(2);
-
     fn new() -> Self {
         Stamp {
             nlink: AtomicU64::new(Self::NEVER),
-            ctime: std::sync::atomic::AtomicI64::new(0),
-            ctime_nsec: std::sync::atomic::AtomicI64::new(0),
+            ctime: AtomicI64::new(0),
+            ctime_nsec: AtomicI64::new(0),
         }
     }
 
@@ -121,20 +124,12 @@ impl Stamp {
             && self.ctime_nsec.load(Ordering::Relaxed) == seen.ctime_nsec
     }
 
-    /// Records `seen`, taken by `fstat` before the `stat(path)` that found
-    /// the file at the path, unless its change time is too recent to be
-    /// trusted (then the next acquisition checks in full again).
-    fn record(&self, seen: &Seen) {
-        let ctime = u64::try_from(seen.ctime)
-            .ok()
-            .and_then(|secs| u32::try_from(seen.ctime_nsec).ok().map(|ns| (secs, ns)))
-            .map(|(secs, ns)| std::time::UNIX_EPOCH + Duration::new(secs, ns));
-        let settled = ctime
-            .and_then(|ctime| std::time::SystemTime::now().duration_since(ctime).ok())
-            .is_some_and(|age| age > Self::SETTLED);
-        // POSIX leaves it to the system whether a rename updates the file's
-        // change time; Linux does, so only there is the stamp trusted.
-        if cfg!(any(target_os = "linux", target_os = "android")) && settled {
+    /// Records `seen`, which was taken when the file was at the path, if its
+    /// change time is settled as of `now` (the earliest moment the file was
+    /// known to be at the path); otherwise the next acquisition checks in
+    /// full again.
+    fn record(&self, seen: &Seen, now: SystemTime) {
+        if seen.settled(now) {
             self.ctime.store(seen.ctime, Ordering::Relaxed);
             self.ctime_nsec.store(seen.ctime_nsec, Ordering::Relaxed);
             self.nlink.store(seen.nlink, Ordering::Relaxed);
@@ -144,14 +139,15 @@ impl Stamp {
     }
 }
 
-/// Opens (creating it and its parent directories if needed) the lock file,
-/// without truncating or writing it.
-pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
+/// Opens the lock file read-write, creating it and its parent directories if
+/// needed, without truncating or writing it; read-only if write access is
+/// refused and the file exists (shared locks only).
+fn open_path(path: &Path) -> std::result::Result<(File, bool), OsError> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o666);
-    let file = match options.open(path) {
+    let opened = match options.open(path) {
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|err| ("create directory", err))?;
@@ -159,20 +155,99 @@ pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
             options.open(path)
         }
         other => other,
+    };
+    match opened {
+        Ok(file) => Ok((file, false)),
+        Err(err) if refused_write(&err) => match File::open(path) {
+            Ok(file) => Ok((file, true)),
+            // Not readable either: report why writing was refused.
+            Err(_) => Err(("open", err)),
+        },
+        Err(err) => Err(("open", err)),
     }
-    .map_err(|err| ("open", err))?;
+}
+
+/// Write access refused: no permission, or a read-only file system.
+fn refused_write(err: &io::Error) -> bool {
     #[cfg(unix)]
-    let id = FileId::of(&file.metadata().map_err(|err| ("stat", err))?);
+    if err.raw_os_error() == Some(libc::EROFS) {
+        return true;
+    }
+    err.kind() == io::ErrorKind::PermissionDenied
+}
+
+/// Opens the lock file (see [`open_path`]) and reads its identity: one
+/// `open` and one `fstat`.
+///
+/// A path that resolves to a deleted file (link count 0) twice in a row, to
+/// the same file, is an error: retrying would find it again and again (a
+/// `/proc/self/fd/N` link to a deleted file does that). A path whose file a
+/// cleaner deletes between the two opens is opened afresh.
+pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
+    #[cfg(unix)]
+    {
+        let mut deleted = None;
+        loop {
+            // The file is at the path from the open on: a change time older
+            // than this moment (by the settle window) has seen no rename.
+            let opened_at = SystemTime::now();
+            let (file, read_only) = open_path(path)?;
+            let seen = Seen::of(&file).map_err(|err| ("stat", err))?;
+            if seen.nlink == 0 {
+                if deleted == Some(seen.id) {
+                    return Err(("lock", deleted_file()));
+                }
+                deleted = Some(seen.id);
+                continue;
+            }
+            let checked = Stamp::new();
+            checked.record(&seen, opened_at);
+            use std::os::fd::AsRawFd;
+            return Ok(OpenFile {
+                _fork: fork::register(file.as_raw_fd()),
+                file,
+                id: seen.id,
+                read_only,
+                checked,
+            });
+        }
+    }
     #[cfg(not(unix))]
-    let id = FileId {};
-    Ok(OpenFile {
-        file,
-        id,
-        // The first acquisition checks in full: the file may have been
-        // renamed between the open and the `fstat` above.
-        #[cfg(unix)]
-        checked: Stamp::new(),
-    })
+    {
+        let (file, read_only) = open_path(path)?;
+        Ok(OpenFile {
+            _fork: fork::Registration,
+            file,
+            id: FileId {},
+            read_only,
+        })
+    }
+}
+
+fn deleted_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        "the file at the path is deleted (the path resolves to an unlinked file)",
+    )
+}
+
+/// The error of an exclusive lock through a description opened read-only.
+pub(super) fn read_only_file() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "the lock file could only be opened read-only (no write permission, or a read-only \
+         file system): shared locks only",
+    )
+}
+
+impl OpenFile {
+    /// Whether this description can take the lock in `mode`.
+    pub(super) fn allows(&self, mode: Mode) -> std::result::Result<(), OsError> {
+        if self.read_only && mode == Mode::Exclusive {
+            return Err(("lock", read_only_file()));
+        }
+        Ok(())
+    }
 }
 
 impl Entry {
@@ -184,6 +259,7 @@ impl Entry {
             return Ok(Arc::clone(file));
         }
         let file = Arc::new(open(self.path())?);
+        self.known_as(&file);
         state.file = Some(Arc::clone(&file));
         Ok(file)
     }
@@ -207,7 +283,7 @@ impl Entry {
             };
             let fail = |state: &mut State, file: &OpenFile, err| {
                 let _ = self.mechanism().unlock(&file.file);
-                state.file = None;
+                self.forget_file(state);
                 Err(("stat", err))
             };
             let own = match Seen::of(&file.file) {
@@ -222,24 +298,30 @@ impl Entry {
             } else if file.checked.matches(&own) {
                 true
             } else {
-                match std::fs::metadata(self.path()) {
-                    Ok(metadata) => {
-                        let same = FileId::of(&metadata) == file.id;
+                let checked_at = SystemTime::now();
+                match rustix::fs::stat(self.path()) {
+                    Ok(stat) => {
+                        #[allow(clippy::unnecessary_cast)]
+                        let at_path = FileId {
+                            dev: stat.st_dev as u64,
+                            ino: stat.st_ino as u64,
+                        };
+                        let same = at_path == file.id;
                         if same {
-                            file.checked.record(&own);
+                            file.checked.record(&own, checked_at);
                         }
                         same
                     }
-                    Err(err) if err.kind() == io::ErrorKind::NotFound => false,
+                    Err(rustix::io::Errno::NOENT) => false,
                     Err(err) => {
                         let file = Arc::clone(file);
-                        return fail(state, &file, err);
+                        return fail(state, &file, err.into());
                     }
                 }
             };
             if !same {
                 let result = self.mechanism().unlock(&file.file);
-                state.file = None;
+                self.forget_file(state);
                 result.map_err(|err| ("unlock", err))?;
             }
             Ok(same)

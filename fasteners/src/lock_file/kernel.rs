@@ -2,10 +2,13 @@
 //! thread or through the background waiter, and giving it back.
 
 use std::io;
-use std::sync::{Arc, MutexGuard, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::sys::Mode;
+use crate::timer::Interrupt;
 
 use super::identity::OpenFile;
 use super::{Entry, Kernel, OsError, State};
@@ -19,6 +22,7 @@ impl Entry {
     ) -> std::result::Result<bool, OsError> {
         loop {
             let file = self.open_file(state)?;
+            file.allows(mode)?;
             let locked = self
                 .mechanism()
                 .try_lock(&file.file, mode)
@@ -42,17 +46,19 @@ impl Entry {
             None => Ok(()),
         };
         if result.is_err() {
-            state.file = None;
+            self.forget_file(state);
         }
         result
     }
 
-    /// Waits in the kernel in this thread, with the state unlocked meanwhile;
-    /// on success the kernel lock is `Held(mode)` and unclaimed.
+    /// Waits in the kernel in this thread, with the state unlocked meanwhile,
+    /// until the lock is granted or `deadline` passes; on a grant the kernel
+    /// lock is `Held(mode)` and unclaimed, otherwise `Unlocked`.
     pub(super) fn block_in_kernel<'a>(
         &'a self,
         mut state: MutexGuard<'a, State>,
         mode: Mode,
+        deadline: Option<Instant>,
     ) -> (MutexGuard<'a, State>, std::result::Result<(), OsError>) {
         let Some(file) = state.file.clone() else {
             // try_kernel just opened it; nothing to wait on otherwise.
@@ -60,14 +66,22 @@ impl Entry {
         };
         state.kernel = Kernel::Acquiring(mode);
         drop(state);
-        let locked = self.mechanism().lock(&file.file, mode);
+        let locked = match deadline {
+            None => self.mechanism().lock(&file.file, mode).map(|()| true),
+            Some(deadline) => self.lock_until(&file, mode, deadline),
+        };
         let mut state = self.state();
         let result = match locked {
             Err(err) => {
                 state.kernel = Kernel::Unlocked;
                 Err(("lock", err))
             }
-            Ok(()) => match self.verify(&mut state) {
+            // The deadline passed: the caller's next step reports it.
+            Ok(false) => {
+                state.kernel = Kernel::Unlocked;
+                Ok(())
+            }
+            Ok(true) => match self.verify(&mut state) {
                 Ok(true) => {
                     state.kernel = Kernel::Held(mode);
                     Ok(())
@@ -88,6 +102,54 @@ impl Entry {
             self.changed.notify_all();
         }
         (state, result)
+    }
+
+    /// Waits in the kernel until the lock is granted (`true`) or `deadline`
+    /// passes (`false`): the process timer interrupts the call at the
+    /// deadline. Signals of the application's own that interrupt it are
+    /// waited through. Without a usable wake-up signal, polls.
+    fn lock_until(&self, file: &OpenFile, mode: Mode, deadline: Instant) -> io::Result<bool> {
+        let Some(interrupt) = Interrupt::arm(Some(deadline)) else {
+            return self.poll_until(file, mode, || Instant::now() >= deadline, Some(deadline));
+        };
+        let granted = loop {
+            match self.mechanism().lock_once(&file.file, mode) {
+                Ok(()) => break Ok(true),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {
+                    if Instant::now() >= deadline {
+                        break Ok(false);
+                    }
+                }
+                Err(err) => break Err(err),
+            }
+        };
+        // Disarmed only now: until here, a lost interrupt is sent again.
+        drop(interrupt);
+        granted
+    }
+
+    /// The fallback wait without a wake-up signal: non-blocking attempts, at
+    /// growing intervals (up to [`POLL_MAX`]), until granted (`true`) or
+    /// `give_up()` (`false`). Nothing stays queued in the kernel meanwhile.
+    fn poll_until(
+        &self,
+        file: &OpenFile,
+        mode: Mode,
+        give_up: impl Fn() -> bool,
+        deadline: Option<Instant>,
+    ) -> io::Result<bool> {
+        let mut pause = Duration::from_micros(500);
+        loop {
+            if self.mechanism().try_lock(&file.file, mode)? {
+                return Ok(true);
+            }
+            if give_up() {
+                return Ok(false);
+            }
+            let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+            thread::sleep(pause.min(left));
+            pause = (pause * 2).min(POLL_MAX);
+        }
     }
 
     /// Has the background waiter wait in the kernel for `mode`, starting its
@@ -114,9 +176,19 @@ impl Entry {
         Ok(())
     }
 
-    /// The background waiter's thread: runs the jobs it is given, parks in
-    /// between, and exits once no lock object uses the entry (its `Arc` may
-    /// be the last one: the entry then goes, closing the file).
+    /// Ends the background waiter's kernel wait, if it waits: called when the
+    /// last waiter has left, so that nothing of this process stays queued in
+    /// the kernel for the file.
+    pub(super) fn stop_background_wait(&self, state: &State) {
+        if let Some(id) = state.background.interrupt {
+            Interrupt::fire(id);
+        }
+    }
+
+    /// The background waiter's thread: runs the jobs it is given, and exits
+    /// once it has had none for [`LINGER`] (or no lock object uses the entry
+    /// any more). Its `Arc` may be the last one: the entry then goes, closing
+    /// the file.
     fn run_background(self: Arc<Self>) {
         let mut state = self.state();
         loop {
@@ -124,28 +196,58 @@ impl Entry {
                 drop(state);
                 self.wait_in_background(file, mode);
                 state = self.state();
-            } else if state.handles == 0 {
-                state.background.running = false;
-                return;
+            } else if self.handles.load(Ordering::Acquire) == 0 {
+                break;
             } else {
-                state = self
+                let timed_out;
+                (state, timed_out) = self
                     .work
-                    .wait(state)
-                    .unwrap_or_else(PoisonError::into_inner);
+                    .wait_timeout(state, LINGER)
+                    .map(|(state, result)| (state, result.timed_out()))
+                    .unwrap_or_else(|poisoned| {
+                        let (state, result) = poisoned.into_inner();
+                        (state, result.timed_out())
+                    });
+                if timed_out && state.background.job.is_none() {
+                    break;
+                }
             }
         }
+        state.background.running = false;
     }
 
-    /// One job of the background waiter: blocks in the kernel, then hands
-    /// the lock to the waiters, or releases it at once if all of them have
-    /// given up.
+    /// One job of the background waiter: waits in the kernel until the lock
+    /// is granted or no waiter is left, then hands the lock to the waiters,
+    /// or gives it back at once if all of them have given up.
     fn wait_in_background(&self, mut file: Arc<OpenFile>, mode: Mode) {
         loop {
-            let locked = self.mechanism().lock(&file.file, mode);
             let mut state = self.state();
-            let outcome = locked
-                .map_err(|err| ("lock", err))
-                .and_then(|()| self.verify(&mut state));
+            if state.waiters == 0 {
+                state.kernel = Kernel::Unlocked;
+                return;
+            }
+            // Armed under the state mutex, so that the last waiter to leave
+            // either finds it (and fires it) or is seen to have left above.
+            let interrupt = Interrupt::arm(None);
+            state.background.interrupt = interrupt.as_ref().map(Interrupt::id);
+            drop(state);
+            let locked = match &interrupt {
+                Some(_) => match self.mechanism().lock_once(&file.file, mode) {
+                    Ok(()) => Ok(true),
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(false),
+                    Err(err) => Err(err),
+                },
+                None => self.poll_until(&file, mode, || self.state().waiters == 0, None),
+            };
+            drop(interrupt);
+            let mut state = self.state();
+            state.background.interrupt = None;
+            let outcome = match locked {
+                // Interrupted (the waiters left) or polled out: look again.
+                Ok(false) => continue,
+                Ok(true) => self.verify(&mut state),
+                Err(err) => Err(("lock", err)),
+            };
             match outcome {
                 Ok(true) => {
                     state.kernel = Kernel::Held(mode);
@@ -155,10 +257,16 @@ impl Entry {
                 }
                 Ok(false) if state.waiters > 0 => match self.open_file(&mut state) {
                     // The path names a new file: wait for that one instead.
-                    Ok(reopened) => {
-                        file = reopened;
-                        continue;
-                    }
+                    Ok(reopened) => match reopened.allows(mode) {
+                        Ok(()) => {
+                            file = reopened;
+                            continue;
+                        }
+                        Err(err) => {
+                            state.kernel = Kernel::Unlocked;
+                            state.background_error = Some(err);
+                        }
+                    },
                     Err(err) => {
                         state.kernel = Kernel::Unlocked;
                         state.background_error = Some(err);
@@ -180,51 +288,130 @@ impl Entry {
     }
 }
 
+/// How long the background waiter's thread stays for a next job.
+const LINGER: Duration = Duration::from_millis(10);
+
+/// The longest pause between two attempts of a polling wait.
+const POLL_MAX: Duration = Duration::from_millis(10);
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    use std::future::Future;
+    use std::task::{Context, Wake, Waker};
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::lock_file::test_support::{hold_elsewhere, temp_path};
+    use crate::lock_file::test_support::{hold_elsewhere, queued_in_kernel, temp_path};
     use crate::lock_file::{LockFile, Wait};
     use crate::sys::Mechanism;
 
+    /// Polls `done` every millisecond for at most `bound`.
+    fn within(bound: Duration, done: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + bound;
+        loop {
+            if done() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     #[test]
-    fn one_persistent_background_waiter_per_entry_gone_with_the_last_object() {
-        let path = temp_path("persistent-waiter.lock");
+    fn a_timed_wait_waits_in_the_kernel_in_its_own_thread() {
+        let path = temp_path("timed-in-kernel.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                lock.acquire(Mode::Exclusive, Wait::For(Duration::from_secs(60)))
+                    .map(drop)
+            });
+            // The waiter's own request is queued in the kernel...
+            assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
+            // ...with no background waiter to relay it.
+            assert!(!lock.entry().unwrap().state().background.running);
+            Mechanism::Ofd.unlock(&elsewhere).unwrap();
+            waiter.join().unwrap().unwrap();
+        });
+        drop((lock, elsewhere));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_timed_out_wait_leaves_no_request_and_no_thread() {
+        let path = temp_path("timed-out.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        for _ in 0..3 {
+            let start = Instant::now();
+            let err = lock
+                .acquire(Mode::Exclusive, Wait::For(Duration::from_millis(20)))
+                .unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::TimedOut);
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            assert_eq!(queued_in_kernel(&path), 0);
+            let state = lock.entry().unwrap().state();
+            assert!(!state.background.running);
+            assert_eq!(state.kernel, Kernel::Unlocked);
+        }
+        drop((lock, elsewhere));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    struct Nothing;
+    impl Wake for Nothing {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn a_dropped_async_wait_ends_the_background_wait_in_the_kernel() {
+        let path = temp_path("dropped-async.lock");
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
         let entry = Arc::downgrade(lock.entry().unwrap());
-        for _ in 0..3 {
-            let err = lock
-                .acquire(Mode::Exclusive, Wait::For(Duration::from_millis(2)))
-                .unwrap_err();
-            assert_eq!(err.kind(), crate::ErrorKind::TimedOut);
-        }
-        // Another object shares the entry and its waiter, still in the kernel.
-        let other = LockFile::new(&path, Mechanism::Ofd);
-        assert!(Arc::ptr_eq(
-            &entry.upgrade().unwrap(),
-            other.entry().unwrap()
-        ));
-        assert!(other.entry().unwrap().state().background.running);
-        drop((lock, other));
-        // The waiter outlives the objects while in the kernel...
-        assert!(entry.upgrade().is_some());
-        Mechanism::Ofd.unlock(&elsewhere).unwrap();
-        // ...then gives the grant back and exits, dropping the entry.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while entry.strong_count() > 0 {
-            assert!(
-                Instant::now() < deadline,
-                "the background waiter did not exit"
-            );
-            thread::sleep(Duration::from_millis(1));
-        }
+        let waker = Waker::from(Arc::new(Nothing));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        // The background waiter waits in the kernel for the task...
+        assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
+        assert!(entry.upgrade().unwrap().state().background.running);
+        drop(future);
+        // ...and leaves it (and its thread ends) once the task is gone, while
+        // the lock is still held elsewhere.
+        assert!(within(Duration::from_millis(50), || queued_in_kernel(
+            &path
+        ) == 0));
+        drop(lock);
+        assert!(within(Duration::from_millis(50), || entry.strong_count() == 0));
         assert!(Mechanism::Ofd
             .try_lock(&elsewhere, Mode::Exclusive)
             .unwrap());
         drop(elsewhere);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn the_background_waiter_exits_when_idle_even_while_objects_live() {
+        let path = temp_path("idle-waiter.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let waker = Waker::from(Arc::new(Nothing));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = Box::pin(lock.acquire_async(Mode::Shared, Wait::Forever));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
+        drop(future);
+        let entry = lock.entry().unwrap();
+        assert!(within(Duration::from_millis(50), || !entry
+            .state()
+            .background
+            .running));
+        assert_eq!(queued_in_kernel(&path), 0);
+        drop((lock, elsewhere));
         std::fs::remove_file(&path).unwrap();
     }
 }

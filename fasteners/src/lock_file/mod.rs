@@ -6,14 +6,17 @@
 //! writers first) and takes the kernel lock for them: the first holder takes
 //! it, further readers join without a system call, the last holder releases it.
 //!
-//! A blocking acquire waits in the kernel in the calling thread. A timed or
-//! async acquire waits on a condition variable (threads) or with its waker
-//! registered in the entry (tasks) while the entry's background waiter, one
-//! thread per entry started on first need and parked when idle, waits in the
-//! kernel on the entry's descriptor and hands the grant over. If every waiter
-//! gives up, the background waiter still gets the kernel lock eventually and
-//! releases it at once. It exits when no lock object uses the entry any more
-//! and it has nothing left to wait for.
+//! A blocking or timed acquire of a thread waits in the kernel in the calling
+//! thread; a timed one arms an [`Interrupt`](crate::timer::Interrupt), with
+//! which the process timer ends the kernel call at the deadline (and again
+//! every millisecond until the thread has left it, so a signal that comes
+//! just before the call is not lost). An async acquire waits with its waker
+//! registered in the entry while the entry's background waiter, one thread
+//! per entry started on first need, waits in the kernel and hands the grant
+//! over; when the last waiter leaves, [`Entry::leave`] fires the background
+//! waiter's interrupt, so no request of this process stays queued in the
+//! kernel for nobody, and the thread exits 10 ms after its last job. Without
+//! a usable wake-up signal ([`crate::sys::signal`]) both poll instead.
 //! At most one kernel acquisition is pending per entry; later callers share it,
 //! whatever mode they want: when it is granted in the other mode, the lock is
 //! given back and taken again in the mode needed.
@@ -57,19 +60,18 @@ mod task;
 mod test_support;
 
 use std::io;
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
-use crate::sys::{Mechanism, Mode};
+use crate::sys::{fork, Mechanism, Mode};
 use crate::{Error, Result};
 
-use identity::OpenFile;
+use identity::{FileId, OpenFile};
 pub(crate) use object::{Held, LockFile, SendHeld};
-use registry::Key;
 
 /// How long an acquire may wait.
 #[derive(Debug, Clone, Copy)]
@@ -134,8 +136,27 @@ struct State {
     /// A failure of the background waiter, for the next waiter to report.
     background_error: Option<OsError>,
     background: Background,
-    /// Lock objects of this process that use the entry.
-    handles: usize,
+    /// The fork generation this state belongs to (see [`fork`]): a forked
+    /// child discards its parent's state on first use.
+    generation: u64,
+}
+
+impl State {
+    fn new(file: Option<Arc<OpenFile>>) -> Self {
+        State {
+            readers: Vec::new(),
+            writer: None,
+            waiting_writers: 0,
+            waiters: 0,
+            sync_waiters: 0,
+            wakers: Vec::new(),
+            kernel: Kernel::Unlocked,
+            file,
+            background_error: None,
+            background: Background::default(),
+            generation: fork::generation(),
+        }
+    }
 }
 
 /// The background waiter's side of the state.
@@ -145,6 +166,8 @@ struct Background {
     running: bool,
     /// The kernel acquisition it is to start next.
     job: Option<(Mode, Arc<OpenFile>)>,
+    /// The interrupt that ends its kernel wait under way, if it is in one.
+    interrupt: Option<u64>,
 }
 
 /// The waiters to wake, taken out of the state, to wake once the state mutex
@@ -177,7 +200,17 @@ impl Wakeups<'_> {
 /// [`Handle`]: registry::Handle
 #[derive(Debug)]
 pub(crate) struct Entry {
-    key: Key,
+    mechanism: Mechanism,
+    /// The absolute path of the lock object that made the entry: the path the
+    /// identity check compares with and a replaced file is reopened from.
+    path: PathBuf,
+    /// The file the registry knows the entry by (a leaf lock: nothing else is
+    /// locked while it is held).
+    identity: Mutex<Identity>,
+    /// Lock objects of this process that use the entry.
+    handles: AtomicUsize,
+    /// The entry itself, for the registry when the entry moves to a new file.
+    me: Weak<Entry>,
     state: Mutex<State>,
     /// Signalled for the waiting threads.
     changed: Condvar,
@@ -187,15 +220,35 @@ pub(crate) struct Entry {
 
 impl Entry {
     fn path(&self) -> &Path {
-        &self.key.1
+        &self.path
     }
 
     fn mechanism(&self) -> Mechanism {
-        self.key.0
+        self.mechanism
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = fork::generation();
+        if state.generation != generation {
+            // A forked child: the holders, waiters and kernel state are the
+            // parent's, and the descriptor now points at /dev/null. Start
+            // afresh; the parent's guards in the child release nothing.
+            *state = State::new(None);
+            self.identity().open = false;
+        }
+        state
+    }
+
+    fn identity(&self) -> MutexGuard<'_, Identity> {
+        self.identity.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the entry's file (the next attempt reopens the path); the
+    /// registry no longer finds the entry by that file's identity.
+    fn forget_file(&self, state: &mut State) {
+        state.file = None;
+        self.identity().open = false;
     }
 
     /// Takes the waiters to wake after a change of the state.
@@ -222,14 +275,16 @@ impl Entry {
         if mode == Mode::Exclusive {
             state.waiting_writers -= 1;
         }
-        if !acquired
-            && state.waiters == 0
-            && state.writer.is_none()
-            && state.readers.is_empty()
-            && matches!(state.kernel, Kernel::Held(_))
-        {
-            // Granted to waiters who have all given up: nobody will claim it.
-            let _ = self.unlock_kernel(state);
+        if !acquired && state.waiters == 0 {
+            match state.kernel {
+                // Granted to waiters who have all given up: nobody will claim it.
+                Kernel::Held(_) if state.writer.is_none() && state.readers.is_empty() => {
+                    let _ = self.unlock_kernel(state);
+                }
+                // Only the background waiter can be in the kernel for nobody.
+                Kernel::Acquiring(_) => self.stop_background_wait(state),
+                _ => {}
+            }
         }
         self.notify_waiters(state)
     }
@@ -275,7 +330,7 @@ impl Entry {
                 Step::Done(result) => return (state, result),
                 Step::Block => {
                     let result;
-                    (state, result) = self.block_in_kernel(state, mode);
+                    (state, result) = self.block_in_kernel(state, mode, deadline);
                     if let Err((action, err)) = result {
                         return (state, Err(Error::io(path, action, err)));
                     }
@@ -356,11 +411,11 @@ impl Entry {
                         return Step::Done(Ok(()));
                     }
                     Ok(false) => {
-                        if matches!(wait, Wait::Forever) && can_block {
-                            return Step::Block;
-                        }
                         if let step @ Step::Done(_) = wait_or_give_up() {
                             return step;
+                        }
+                        if can_block {
+                            return Step::Block;
                         }
                         if let Err(err) = self.start_background(state, mode) {
                             return io_error(err);
@@ -411,7 +466,8 @@ impl Entry {
 enum Step {
     /// Acquired, or failed.
     Done(Result<()>),
-    /// Wait in the kernel in this thread (blocking acquires of threads only).
+    /// Wait in the kernel in this thread, until the deadline if there is one
+    /// (acquires of threads only).
     Block,
     /// Wait for a change of the state (or the deadline).
     Wait,
@@ -435,4 +491,13 @@ impl Wait {
             _ => (self, None),
         }
     }
+}
+
+/// The file an entry is known by in the registry.
+#[derive(Debug, Clone, Copy)]
+struct Identity {
+    id: FileId,
+    /// The entry has that file open; once it does not, a new file with the
+    /// same device and inode numbers is another file.
+    open: bool,
 }

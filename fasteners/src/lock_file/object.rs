@@ -10,10 +10,11 @@ use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use crate::sys::{Mechanism, Mode};
+use crate::sys::{fork, Mechanism, Mode};
 use crate::timer::Alarm;
 use crate::{Error, Result};
 
+use super::identity;
 use super::registry::{entry_for, Handle};
 use super::task::Progress;
 use super::{Entry, Holder, Wait};
@@ -26,7 +27,9 @@ pub(crate) struct LockFile {
     path: PathBuf,
     mechanism: Mechanism,
     entry: OnceLock<Handle>,
-    acquired: Mutex<Vec<(ThreadId, Mode)>>,
+    /// The holds of `acquire_unguarded`, with the fork generation they were
+    /// taken in: a forked child does not hold its parent's.
+    acquired: Mutex<Vec<(ThreadId, Mode, u64)>>,
 }
 
 impl LockFile {
@@ -51,8 +54,10 @@ impl LockFile {
         if let Some(entry) = self.entry.get() {
             return Ok(entry);
         }
-        let entry = entry_for(self.mechanism, &self.path)
-            .map_err(|err| Error::io(&self.path, "open", err))?;
+        let io_error = |(action, err)| Error::io(&self.path, action, err);
+        let path = std::path::absolute(&self.path).map_err(|err| io_error(("open", err)))?;
+        let opened = identity::open(&path).map_err(io_error)?;
+        let entry = entry_for(self.mechanism, &path, opened);
         Ok(self.entry.get_or_init(|| entry))
     }
 
@@ -92,6 +97,7 @@ impl LockFile {
                 deadline,
                 holder: Holder::new_token(),
                 entered: false,
+                generation: 0,
             },
             alarm: None,
             done: false,
@@ -114,7 +120,7 @@ impl LockFile {
         match self.acquire(mode, wait) {
             Ok(held) => {
                 let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
-                acquired.push((thread::current().id(), mode));
+                acquired.push((thread::current().id(), mode, fork::generation()));
                 std::mem::forget(held);
                 Ok(true)
             }
@@ -126,8 +132,14 @@ impl LockFile {
     /// Releases what the calling thread took with [`LockFile::acquire_unguarded`].
     pub(crate) fn release_acquired(&self, mode: Mode, what: &'static str) -> Result<()> {
         let me = thread::current().id();
+        let generation = fork::generation();
         let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(index) = acquired.iter().position(|&taken| taken == (me, mode)) else {
+        // A forked child's copies of its parent's holds release nothing.
+        acquired.retain(|&(_, _, taken_in)| taken_in == generation);
+        let Some(index) = acquired
+            .iter()
+            .position(|&(thread, held, _)| (thread, held) == (me, mode))
+        else {
             return Err(Error::not_held(&self.path, what));
         };
         acquired.swap_remove(index);
@@ -151,8 +163,11 @@ impl Drop for LockFile {
             .acquired
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        for (thread, mode) in std::mem::take(acquired) {
-            let _ = self.release(mode, Holder::Thread(thread));
+        let generation = fork::generation();
+        for (thread, mode, taken_in) in std::mem::take(acquired) {
+            if taken_in == generation {
+                let _ = self.release(mode, Holder::Thread(thread));
+            }
         }
     }
 }

@@ -1,16 +1,20 @@
-//! The process-wide registry of entries, and the lock objects' handles on them.
+//! The process-wide registry of entries, keyed by the identity of the file
+//! (device and inode, read after opening it), so that every spelling of one
+//! file (`..`, symlinks, hard links, bind mounts) shares one entry; and the
+//! lock objects' handles on the entries.
 
 use std::collections::HashMap;
-use std::io;
 use std::ops::Deref;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::sys::Mechanism;
 
-use super::{Background, Entry, Kernel, State};
+use super::identity::{FileId, OpenFile};
+use super::{Entry, Identity, State};
 
-pub(super) type Key = (Mechanism, PathBuf);
+type Key = (Mechanism, FileId);
 
 /// A lock object's reference to an entry; when the last one goes, the
 /// background waiter exits as soon as it has nothing to wait for.
@@ -27,58 +31,94 @@ impl Deref for Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.handles -= 1;
-        if state.handles == 0 {
-            self.0.work.notify_one();
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Under the state mutex, so that a background waiter about to
+            // wait for work sees the count or hears this.
+            let state = self.0.state();
+            if state.background.running {
+                self.0.work.notify_one();
+            }
         }
     }
 }
 
+// Lock order: an entry's state, then the registry, then an entry's identity.
 fn registry() -> &'static Mutex<HashMap<Key, Weak<Entry>>> {
     static REGISTRY: OnceLock<Mutex<HashMap<Key, Weak<Entry>>>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)
 }
 
-/// The entry of `path`, shared with every other lock object for it.
-pub(super) fn entry_for(mechanism: Mechanism, path: &Path) -> io::Result<Handle> {
-    let key = (mechanism, std::path::absolute(path)?);
+/// The entry of the file `opened` (opened through `path`), shared with every
+/// other lock object for the same file, whatever its path; `opened` is
+/// closed if an entry for the file exists already.
+pub(super) fn entry_for(mechanism: Mechanism, path: &Path, opened: OpenFile) -> Handle {
+    let key = (mechanism, opened.id);
     let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = map.get(&key).and_then(Weak::upgrade) {
-        entry.state().handles += 1;
-        return Ok(Handle(entry));
+        let identity = *entry.identity();
+        if identity.open && identity.id == opened.id {
+            entry.handles.fetch_add(1, Ordering::AcqRel);
+            return Handle(entry);
+        }
     }
-    let entry = Arc::new(Entry {
-        key: key.clone(),
-        state: Mutex::new(State {
-            readers: Vec::new(),
-            writer: None,
-            waiting_writers: 0,
-            waiters: 0,
-            sync_waiters: 0,
-            wakers: Vec::new(),
-            kernel: Kernel::Unlocked,
-            file: None,
-            background_error: None,
-            background: Background::default(),
-            handles: 1,
+    let entry = Arc::new_cyclic(|me| Entry {
+        mechanism,
+        path: path.to_owned(),
+        identity: Mutex::new(Identity {
+            id: opened.id,
+            open: true,
         }),
+        handles: AtomicUsize::new(1),
+        me: me.clone(),
+        state: Mutex::new(State::new(Some(Arc::new(opened)))),
         changed: Condvar::new(),
         work: Condvar::new(),
     });
     map.insert(key, Arc::downgrade(&entry));
-    Ok(Handle(entry))
+    Handle(entry)
+}
+
+impl Entry {
+    /// Moves the entry to the identity of `file`, which it has just opened
+    /// (its path now names a new file). If another entry has that file open
+    /// already (a lock object opened the new file first), both stay: the
+    /// kernel still excludes their holders, but a thread holding the lock
+    /// through one is not told that asking through the other would deadlock.
+    pub(super) fn known_as(&self, file: &OpenFile) {
+        let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut identity = self.identity();
+        let old = (self.mechanism, identity.id);
+        if map
+            .get(&old)
+            .is_some_and(|weak| weak.as_ptr() == self.me.as_ptr())
+        {
+            map.remove(&old);
+        }
+        *identity = Identity {
+            id: file.id,
+            open: true,
+        };
+        let new = (self.mechanism, file.id);
+        let taken = map
+            .get(&new)
+            .and_then(Weak::upgrade)
+            .is_some_and(|other| other.identity().open);
+        if !taken {
+            map.insert(new, self.me.clone());
+        }
+    }
 }
 
 impl Drop for Entry {
     fn drop(&mut self) {
         let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
-        // A new entry may already have replaced this one under the same key.
+        let key = (self.mechanism, self.identity().id);
+        // Another entry may already have taken the key.
         if map
-            .get(&self.key)
-            .is_some_and(|weak| weak.strong_count() == 0)
+            .get(&key)
+            .is_some_and(|weak| weak.as_ptr() == self.me.as_ptr())
         {
-            map.remove(&self.key);
+            map.remove(&key);
         }
     }
 }
@@ -105,16 +145,35 @@ mod tests {
             let c = LockFile::new(&path, Mechanism::Ofd);
             assert!(!Arc::ptr_eq(a.entry().unwrap(), c.entry().unwrap()));
         }
+        drop((a, b));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_hard_link_shares_the_entry() {
+        let path = temp_path("linked.lock");
+        let link = temp_path("linked-too.lock");
+        let a = LockFile::new(&path, Mechanism::Flock);
+        a.entry().unwrap();
+        std::fs::hard_link(&path, &link).unwrap();
+        let b = LockFile::new(&link, Mechanism::Flock);
+        assert!(Arc::ptr_eq(a.entry().unwrap(), b.entry().unwrap()));
+        drop((a, b));
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&link).unwrap();
     }
 
     #[test]
     fn the_registry_forgets_dropped_entries() {
         let path = temp_path("forgotten.lock");
-        let key = (Mechanism::Flock, std::path::absolute(&path).unwrap());
         let lock = LockFile::new(&path, Mechanism::Flock);
-        lock.entry().unwrap();
+        let entry = Arc::downgrade(lock.entry().unwrap());
+        let key = (Mechanism::Flock, entry.upgrade().unwrap().identity().id);
         assert!(registry().lock().unwrap().contains_key(&key));
         drop(lock);
+        assert!(entry.upgrade().is_none());
         assert!(!registry().lock().unwrap().contains_key(&key));
+        std::fs::remove_file(&path).unwrap();
     }
 }

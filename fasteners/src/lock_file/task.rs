@@ -19,6 +19,9 @@ pub(super) struct Progress {
     pub(super) holder: Holder,
     /// Counted among the entry's waiters.
     pub(super) entered: bool,
+    /// The fork generation it was counted in: a forked child's copy of the
+    /// future was counted in its parent's state, which the child discarded.
+    pub(super) generation: u64,
 }
 
 impl Progress {
@@ -40,9 +43,10 @@ impl Entry {
         cx: &mut Context<'_>,
     ) -> Poll<Result<()>> {
         let mut state = self.state();
-        if !progress.entered {
+        if !progress.entered || progress.generation != state.generation {
             Self::enter(&mut state, progress.mode);
             progress.entered = true;
+            progress.generation = state.generation;
         }
         let step = self.step(
             &mut state,
@@ -86,6 +90,9 @@ impl Entry {
         }
         progress.entered = false;
         let mut state = self.state();
+        if progress.generation != state.generation {
+            return;
+        }
         let token = progress.token();
         state.wakers.retain(|(waiting, _)| *waiting != token);
         let wakeups = self.leave(&mut state, progress.mode, false);

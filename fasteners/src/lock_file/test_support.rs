@@ -18,3 +18,20 @@ pub(super) fn hold_elsewhere(path: &Path) -> File {
     assert!(Mechanism::Ofd.try_lock(&file, Mode::Exclusive).unwrap());
     file
 }
+
+/// How many blocked lock requests the kernel has queued for the file at
+/// `path` (`/proc/locks` shows them as `->` lines), from any process.
+#[cfg(target_os = "linux")]
+pub(super) fn queued_in_kernel(path: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(path).unwrap().ino();
+    let locks = std::fs::read_to_string("/proc/locks").unwrap();
+    locks
+        .lines()
+        .filter(|line| line.contains("->"))
+        .filter(|line| {
+            line.split_whitespace()
+                .any(|field| field.rsplit(':').next() == Some(&inode.to_string()))
+        })
+        .count()
+}

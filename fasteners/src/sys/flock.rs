@@ -23,10 +23,16 @@ pub(super) fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
 }
 
 pub(super) fn lock(file: &File, mode: Mode) -> io::Result<()> {
-    retry_interrupted(|| match mode {
+    retry_interrupted(|| lock_once(file, mode))
+}
+
+/// One blocking call: `Err(Interrupted)` if a signal ended it (fs4 does not
+/// retry; `LockFileEx` on Windows is never interrupted).
+pub(super) fn lock_once(file: &File, mode: Mode) -> io::Result<()> {
+    match mode {
         Mode::Shared => fs4::FileExt::lock_shared(file),
         Mode::Exclusive => fs4::FileExt::lock(file),
-    })
+    }
 }
 
 pub(super) fn unlock(file: &File) -> io::Result<()> {

@@ -8,8 +8,10 @@ use std::fs::File;
 use std::io;
 
 mod flock;
+pub(crate) mod fork;
 #[cfg(target_os = "linux")]
 mod ofd;
+pub(crate) mod signal;
 
 /// Which kernel locking primitive a process lock uses on its lock file.
 ///
@@ -92,6 +94,16 @@ impl Mechanism {
             #[cfg(target_os = "linux")]
             Mechanism::Ofd => ofd::lock(file, mode),
             Mechanism::Flock => flock::lock(file, mode),
+        }
+    }
+
+    /// Waits in the kernel until the lock in `mode` is granted or a signal
+    /// interrupts the wait (`Err` of kind `Interrupted`).
+    pub(crate) fn lock_once(self, file: &File, mode: Mode) -> io::Result<()> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Mechanism::Ofd => ofd::lock_once(file, mode),
+            Mechanism::Flock => flock::lock_once(file, mode),
         }
     }
 

@@ -16,6 +16,11 @@ use super::{retry_interrupted, Mode};
 
 /// Applies `l_type` to the whole file with the given `F_OFD_*` command.
 fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
+    retry_interrupted(|| set_lock_once(file, command, l_type))
+}
+
+/// One `fcntl` call: `Err(Interrupted)` if a signal ended it.
+fn set_lock_once(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
     // SAFETY: `flock` is a plain C struct of integers, for which all-zero
     // bytes are a valid value; the fields that matter are set below.
     let mut request: libc::flock = unsafe { std::mem::zeroed() };
@@ -25,17 +30,15 @@ fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Resul
     request.l_start = 0;
     request.l_len = 0; // to the end of the file, however long it grows
     request.l_pid = 0; // required to be 0 for OFD locks
-    retry_interrupted(|| {
-        // SAFETY: the descriptor is open for the lifetime of `file`, and
-        // `request` is a valid `flock` that lives across the call, as the
-        // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
-        let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
-        if result == -1 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    })
+                       // SAFETY: the descriptor is open for the lifetime of `file`, and
+                       // `request` is a valid `flock` that lives across the call, as the
+                       // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
+    if result == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
 }
 
 fn lock_type(mode: Mode) -> libc::c_int {
@@ -56,6 +59,10 @@ pub(super) fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
 
 pub(super) fn lock(file: &File, mode: Mode) -> io::Result<()> {
     set_lock(file, libc::F_OFD_SETLKW, lock_type(mode))
+}
+
+pub(super) fn lock_once(file: &File, mode: Mode) -> io::Result<()> {
+    set_lock_once(file, libc::F_OFD_SETLKW, lock_type(mode))
 }
 
 pub(super) fn unlock(file: &File) -> io::Result<()> {

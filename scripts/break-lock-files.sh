@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Breaks the lock files' waits, identity and fork handling on purpose, one
+# breakage at a time, and checks
+# that the tests named for it fail; restores the source after each. Not run
+# by CI (each breakage rebuilds the crate; the hanging ones end by the tests'
+# watchdog, after two minutes). Usage: bash scripts/break-lock-files.sh [NAME...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+# name | file | perl substitution | test target
+breakages=(
+  "no-interrupt-on-leave|fasteners/src/lock_file/mod.rs|s/Kernel::Acquiring\(_\) => self\.stop_background_wait\(state\),/Kernel::Acquiring(_) => {}/|--test waits"
+  "eintr-is-an-error|fasteners/src/lock_file/kernel.rs|s/if Instant::now\(\) >= deadline \{\n(\s*)break Ok\(false\);/if true {\n\$1break Err(err);/|--test wait_signals"
+  "timed-waits-in-background|fasteners/src/lock_file/mod.rs|s/if can_block \{/if can_block \&\& matches!(wait, Wait::Forever) {/|--test waits"
+  "signal-with-sa-restart|fasteners/src/sys/signal.rs|s/action\.sa_flags = 0;/action.sa_flags = libc::SA_RESTART;/|--test waits"
+  "ignore-blocked-mask|fasteners/src/sys/signal.rs|s/== 1 \{\n(\s*)return None;/== 2 {\n\$1return None;/|--test wait_signals"
+  "no-atfork-handler|fasteners/src/sys/fork.rs|s/unsafe \{ libc::pthread_atfork\(None, None, Some\(in_child\)\) \};/let _ = in_child;/|--test fork"
+  "claim-any-signal|fasteners/src/sys/signal.rs|s/disposition\(signal\) == Some\(libc::SIG_DFL\) \&\& //|--test wait_fallback"
+)
+
+failed=0
+for entry in "${breakages[@]}"; do
+    IFS='|' read -r name file subst target <<<"$entry"
+    if [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]]; then continue; fi
+    cp "$file" "$file.orig"
+    perl -0pi -e "$subst" "$file"
+    if cmp -s "$file" "$file.orig"; then
+        echo "!! $name: the substitution no longer applies"; failed=1
+    elif cargo test $target >/dev/null 2>&1; then
+        echo "!! $name: survived ($target passed)"; failed=1
+    else
+        echo "ok $name: caught by $target"
+    fi
+    mv "$file.orig" "$file"
+done
+exit $failed
