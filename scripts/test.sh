@@ -25,7 +25,8 @@ run cargo test --workspace --doc
 # (installing Debian's postgresql package if needed) and removes afterwards.
 run cargo test -p fasteners --features postgres --lib postgres
 run cargo test -p fasteners --features postgres --doc postgres
-run bash scripts/with-postgres.sh cargo test --features postgres --test postgres
+# (postgres_restart restarts the server: cargo runs test binaries one at a time.)
+run bash scripts/with-postgres.sh cargo test --features postgres --test postgres --test postgres_restart
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

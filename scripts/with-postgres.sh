@@ -4,7 +4,8 @@
 # Runs CMD against a throwaway PostgreSQL cluster: creates it in a fresh
 # temporary directory (initdb), starts it on a free loopback port (pg_ctl),
 # exports FASTENERS_PG_URL (postgres://fasteners:PASSWORD@127.0.0.1:PORT/postgres,
-# a superuser with a random password, password-checked on TCP), runs CMD, then
+# a superuser with a random password, password-checked on TCP) and
+# FASTENERS_PG_RESTART (a command that restarts the server), runs CMD, then
 # stops the cluster and removes the directory, also when CMD fails or the
 # script is interrupted. Exits with CMD's status.
 #
@@ -102,7 +103,14 @@ as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
     exit 1
 }
 
+# A command that restarts the server (for the test of a restart under a held lock).
+if [ "$(id -u)" -eq 0 ]; then owner_prefix="runuser -u postgres --"; else owner_prefix=""; fi
+printf '#!/bin/sh\nexec %s "%s" -D "%s" -l "%s" -m fast -w -t 60 restart >/dev/null\n' \
+    "$owner_prefix" "$bin/pg_ctl" "$data" "$dir/server.log" >"$dir/restart"
+chmod 755 "$dir/restart"
+
 export FASTENERS_PG_URL="postgres://fasteners:$password@127.0.0.1:$port/postgres"
+export FASTENERS_PG_RESTART="$dir/restart"
 echo "==> PostgreSQL $("$bin/pg_ctl" --version | awk "{print \$3}") on 127.0.0.1:$port (data in $data)"
 
 set +e

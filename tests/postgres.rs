@@ -6,10 +6,12 @@
 //! Each test uses keys of its own, so that they can run in parallel on one
 //! server. "B waits" is checked in `pg_locks` before acting on it.
 
+mod postgres_common;
 mod process_common;
 
 use std::future::Future;
 use std::io::{Read, Write};
+
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::pin::pin;
 use std::process::Command;
@@ -21,39 +23,9 @@ use std::time::{Duration, Instant};
 
 use fasteners::postgres::{PgLock, PgLockKey, PgReaderWriterLock};
 use fasteners::ErrorKind;
+use postgres_common::runtime;
 use process_common::{Helper, TempDir, STEP};
 use tokio_postgres::{Config, NoTls, SimpleQueryMessage};
-
-/// The server's URL, or `None` (after a notice) when there is none.
-fn url() -> Option<String> {
-    match std::env::var("FASTENERS_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "FASTENERS_PG_URL is not set: under CI the PostgreSQL tests must run \
-                 (through scripts/with-postgres.sh)"
-            );
-            // Straight to stderr, past the test harness's capture, so that
-            // the skip shows in a normal run.
-            let _ = writeln!(
-                std::io::stderr(),
-                "NOTICE: skipping a PostgreSQL test: FASTENERS_PG_URL is not set \
-                 (run the tests through scripts/with-postgres.sh)"
-            );
-            None
-        }
-    }
-}
-
-macro_rules! server {
-    () => {
-        match url() {
-            Some(url) => url,
-            None => return,
-        }
-    };
-}
 
 /// A connection of the test's own, to look at the server's lock table.
 struct Observer {
@@ -147,13 +119,6 @@ fn try_elsewhere(kind: &str, url: &str, key: i64) -> String {
     let line = other.next_line();
     assert!(other.finish().success());
     line
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn config(url: &str) -> Config {
