@@ -57,7 +57,7 @@ breakage "an abandoned wait is not cancelled on the server" \
 breakage "no WouldDeadlock for a thread asking again" \
     a_thread_asking_again_gets_would_deadlock_and_other_threads_wait \
     fasteners/src/postgres/arbitration.rs \
-    "if self.holders().contains(&holder) {" "if false {"
+    "if threads_holding().iter().any(|(n, t)| n == name && *t == me) {" "if false {"
 breakage "a timed wait sets the session's lock_timeout" \
     try_and_timed_forms_give_up_and_leave_lock_timeout_as_it_was \
     fasteners/src/postgres/session.rs \

@@ -282,6 +282,15 @@ fn a_thread_asking_again_gets_would_deadlock_and_other_threads_wait() {
     assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
     let err = lock.lock().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    // Through another object for the same key and server too (its session
+    // would wait for this one's forever), of either type.
+    let again = PgLock::new(&url, 14_020);
+    let err = again.try_lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = again.lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = PgReaderWriterLock::new(&url, 14_020).read().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
     let (waiting, is_waiting) = mpsc::channel();
     thread::scope(|s| {
         let other = s.spawn(|| {
@@ -587,11 +596,16 @@ fn a_thousand_cancelled_async_waits_leave_nothing_behind() {
     let key = 14_050;
     let observer = Observer::new(&url);
     let (mut holder, _) = holder("ex", &url, key);
-    let lock = PgLock::new(&url, key);
-    // Connected (and refused) once, so the baseline counts its session.
+    let mut config = config(&url);
+    config.application_name("fasteners-test-cancelled");
+    let lock = PgLock::from_config(config, key);
+    // Connected (and refused) once: the baseline is its one session (other
+    // tests open and close sessions of their own meanwhile).
     assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
-    let sessions = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'";
+    let sessions = "SELECT count(*) FROM pg_stat_activity \
+                    WHERE application_name = 'fasteners-test-cancelled'";
     let baseline = observer.number(sessions);
+    assert_eq!(baseline, 1);
     for i in 0..1000 {
         let mut future = pin!(lock.lock_async());
         assert!(poll_once(future.as_mut()).is_pending());

@@ -74,10 +74,26 @@ impl Arbiter {
         self.holders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Records a new holder, here and, for a thread, process-wide.
+    fn record(&self, holder: Holder) {
+        self.holders().push(holder);
+        if let Holder::Thread(thread) = holder {
+            threads_holding().push((Arc::clone(&self.target.name), thread));
+        }
+    }
+
     fn forget(&self, holder: Holder) {
         let mut holders = self.holders();
         if let Some(index) = holders.iter().position(|&h| h == holder) {
             holders.swap_remove(index);
+            drop(holders);
+            if let Holder::Thread(thread) = holder {
+                let mut threads = threads_holding();
+                let name = &self.target.name;
+                if let Some(index) = threads.iter().position(|(n, t)| n == name && *t == thread) {
+                    threads.swap_remove(index);
+                }
+            }
         }
     }
 
@@ -88,8 +104,12 @@ impl Arbiter {
 
     /// Takes the lock for the calling thread, waiting on this thread.
     pub(crate) fn acquire_blocking(self: &Arc<Self>, mode: Mode, wait: Wait) -> Result<Grant> {
-        let holder = Holder::Thread(thread::current().id());
-        if self.holders().contains(&holder) {
+        let me = thread::current().id();
+        let holder = Holder::Thread(me);
+        // Also through another lock object for the same key on the same
+        // server (as spelled): its session would wait for this one forever.
+        let name = &self.target.name;
+        if threads_holding().iter().any(|(n, t)| n == name && *t == me) {
             return Err(Error::server_refused(
                 ErrorKind::WouldDeadlock,
                 &self.target.name,
@@ -247,7 +267,7 @@ impl Arbiter {
             }
         };
         session.hold();
-        self.holders().push(holder);
+        self.record(holder);
         Ok(Grant {
             arbiter: Arc::clone(self),
             session,
@@ -281,6 +301,13 @@ impl Arbiter {
             () = abandoned => Err(NotTaken::Abandoned),
         }
     }
+}
+
+/// The threads of this process holding a lock, by the lock's description
+/// (its key and server as spelled in the configuration), whatever the object.
+fn threads_holding() -> MutexGuard<'static, Vec<(Arc<str>, thread::ThreadId)>> {
+    static HOLDING: Mutex<Vec<(Arc<str>, thread::ThreadId)>> = Mutex::new(Vec::new());
+    HOLDING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The server-side wait left of `wait` at its deadline.

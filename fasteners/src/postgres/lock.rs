@@ -135,9 +135,11 @@ impl Drop for Object {
 ///   locks when its connection ends. See [the module docs](crate::postgres)
 ///   for how a lost lock is noticed.
 /// - Two lock objects for one key in one process exclude each other through
-///   the server (each has its own connection), so a thread holding the key
-///   through one and asking through the other waits forever: use one object
-///   per key per process (a `static`).
+///   the server (each has its own connection). A thread holding the key
+///   through one and asking through another gets `WouldDeadlock` too, if
+///   both name the server the same way (hosts, ports, database, user); named
+///   differently (`localhost` and `127.0.0.1`), it would wait forever. One
+///   object per key per process (a `static`) avoids the question.
 ///
 /// # Examples
 ///

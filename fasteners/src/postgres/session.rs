@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -52,10 +53,14 @@ const SESSION_SETTINGS: &str = "SELECT set_config(wanted.name, wanted.setting, f
                   ('tcp_user_timeout', '10000')) AS wanted(name, setting) \
      WHERE EXISTS (SELECT 1 FROM pg_settings WHERE pg_settings.name = wanted.name)";
 
-/// How long a cancelled request may take to end before the session is
-/// closed instead (which ends it too).
-const CANCEL_WAIT: Duration = Duration::from_millis(300);
-const CANCEL_TRIES: u32 = 3;
+/// How long each step of withdrawing an abandoned request (sending the
+/// cancel, the request's end, the give-back of a raced grant) may take
+/// before the session is closed instead (which ends the request too).
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+
+/// How long after a cancel of ours a cancel error is taken for its echo
+/// (see [`Session::stray_cancel`]).
+const STRAY_WINDOW: Duration = Duration::from_secs(2);
 
 /// What one lock object talks to: the server, the key, how to watch a hold.
 #[derive(Debug)]
@@ -251,6 +256,8 @@ pub(crate) struct Session {
     heartbeat: AbortHandle,
     /// Work of the user's on the session under way: the heartbeat waits.
     busy: AtomicUsize,
+    /// When the session last sent a cancel request.
+    cancelled_at: Mutex<Option<std::time::Instant>>,
 }
 
 impl Session {
@@ -283,6 +290,7 @@ impl Session {
             holding,
             heartbeat: tokio::spawn(beat(session.clone(), beating, heartbeat)).abort_handle(),
             busy: AtomicUsize::new(0),
+            cancelled_at: Mutex::new(None),
         });
         let wait = config
             .get_connect_timeout()
@@ -407,71 +415,114 @@ impl Session {
                 timeout.as_micros().div_ceil(1000)
             ),
         };
-        let query = self.client.simple_query(&sql);
-        let mut query = std::pin::pin!(query);
-        let answer = tokio::select! {
-            biased;
-            answer = &mut query => answer,
-            () = abandoned.as_mut() => {
-                self.withdraw(target, mode, query).await;
-                return Err(NotTaken::Abandoned);
-            }
-        };
-        match answer {
-            Ok(messages) => match (wait, first_value(&messages)) {
-                (ServerWait::Try, Some("f")) => Err(NotTaken::Busy),
-                _ => Ok(()),
-            },
-            Err(err) if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Err(NotTaken::Busy),
-            Err(err) => {
-                // The request's fate is unknown: the session goes, and with
-                // it anything it held or asked for.
-                self.close(describe(&err));
-                Err(NotTaken::Failed(target.error(
-                    ErrorKind::Server,
-                    "lock",
-                    err,
-                )))
-            }
+        // Gone already: send nothing.
+        if std::future::poll_fn(|cx| Poll::Ready(abandoned.as_mut().poll(cx).is_ready())).await {
+            return Err(NotTaken::Abandoned);
+        }
+        let mut strays = 0;
+        loop {
+            let query = self.client.simple_query(&sql);
+            let mut query = std::pin::pin!(query);
+            let answer = tokio::select! {
+                biased;
+                answer = &mut query => answer,
+                () = abandoned.as_mut() => {
+                    self.withdraw(target, mode, query).await;
+                    return Err(NotTaken::Abandoned);
+                }
+            };
+            return match answer {
+                Ok(messages) => match (wait, first_value(&messages)) {
+                    (ServerWait::Try, Some("f")) => Err(NotTaken::Busy),
+                    _ => Ok(()),
+                },
+                Err(err) if err.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    Err(NotTaken::Busy)
+                }
+                Err(err) if self.stray_cancel(&err) && strays < 2 => {
+                    // The second signal of an earlier cancel: ask again.
+                    strays += 1;
+                    continue;
+                }
+                Err(err) => {
+                    // The request's fate is unknown: the session goes, and with
+                    // it anything it held or asked for.
+                    self.close(describe(&err));
+                    Err(NotTaken::Failed(target.error(
+                        ErrorKind::Server,
+                        "lock",
+                        err,
+                    )))
+                }
+            };
         }
     }
 
-    /// Ends a take whose caller went away: cancels the request, waits for
-    /// its answer, and gives back the lock if it was granted meanwhile (also
-    /// when the answer is an error: a session lock granted just before the
-    /// cancel landed outlives the statement's error). If that cannot be done
-    /// promptly, closes the session instead, which ends the request as well.
-    async fn withdraw<Q>(&self, target: &Target, mode: Mode, mut query: Pin<&mut Q>)
+    /// Whether `err` may be the late echo of a cancel this session sent for
+    /// an abandoned request: the server signals a cancelled backend twice
+    /// (the process, then its process group), and on a busy machine the
+    /// second signal can come after the cancelled request has ended, landing
+    /// on the next one. So a cancel error within [`STRAY_WINDOW`] of one of
+    /// our cancels is not taken as the user's (or an administrator's).
+    fn stray_cancel(&self, err: &tokio_postgres::Error) -> bool {
+        err.code() == Some(&SqlState::QUERY_CANCELED)
+            && self
+                .cancelled_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some_and(|at| at.elapsed() < STRAY_WINDOW)
+    }
+
+    /// Ends a take whose caller went away, so that nothing stays held or
+    /// queued for it: cancels the request and waits for its answer. A
+    /// cancel request is taken by the server some time after it is sent,
+    /// and lands on whatever the backend runs then, or is ignored if it is
+    /// idle. So the session is kept only if the request ended with the
+    /// cancel's error (the cancel was spent on it); then a session lock
+    /// granted just before the cancel landed (it outlives the statement's
+    /// error) is given back. In every other case (the request was granted or
+    /// failed first, it did not end promptly, the cancel could not be sent)
+    /// the session is closed, which ends the request and releases the lock.
+    async fn withdraw<Q>(&self, target: &Target, mode: Mode, query: Pin<&mut Q>)
     where
-        Q: std::future::Future,
+        Q: std::future::Future<
+            Output = std::result::Result<Vec<SimpleQueryMessage>, tokio_postgres::Error>,
+        >,
     {
-        for _ in 0..CANCEL_TRIES {
-            let _ = tokio::time::timeout(CANCEL_WAIT, self.cancel.cancel_query(NoTls)).await;
-            if tokio::time::timeout(CANCEL_WAIT, query.as_mut())
-                .await
-                .is_ok()
-            {
-                let lock_mode = match mode {
-                    Mode::Exclusive => "ExclusiveLock",
-                    Mode::Shared => "ShareLock",
-                };
-                let suffix = match mode {
-                    Mode::Exclusive => "",
-                    Mode::Shared => "_shared",
-                };
-                let sql = format!(
-                    "SELECT pg_advisory_unlock{suffix}({}) FROM pg_locks \
-                     WHERE {} AND pid = pg_backend_pid() AND granted AND mode = '{lock_mode}'",
-                    target.key.sql_args(),
-                    target.key.pg_locks_condition(),
-                );
-                if let Err(err) = self.client.simple_query(&sql).await {
-                    self.close(describe(&err));
-                }
-                return;
+        *self
+            .cancelled_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
+        match tokio::time::timeout(CANCEL_WAIT, self.cancel.cancel_query(NoTls)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => return self.close(describe(&err)),
+            Err(_) => return self.close("a cancel request could not be sent".into()),
+        }
+        match tokio::time::timeout(CANCEL_WAIT, query).await {
+            Ok(Err(err)) if err.code() == Some(&SqlState::QUERY_CANCELED) => {}
+            Ok(_) => return self.close("a lock request ended before its cancel".into()),
+            Err(_) => return self.close("a cancelled lock request did not end".into()),
+        }
+        let (suffix, lock_mode) = match mode {
+            Mode::Exclusive => ("", "ExclusiveLock"),
+            Mode::Shared => ("_shared", "ShareLock"),
+        };
+        let sql = format!(
+            "SELECT pg_advisory_unlock{suffix}({}) FROM pg_locks \
+             WHERE {} AND pid = pg_backend_pid() AND granted AND mode = '{lock_mode}'",
+            target.key.sql_args(),
+            target.key.pg_locks_condition(),
+        );
+        for _ in 0..2 {
+            match tokio::time::timeout(CANCEL_WAIT, self.client.simple_query(&sql)).await {
+                Ok(Ok(_)) => return,
+                // The cancel's second signal: once more.
+                Ok(Err(err)) if self.stray_cancel(&err) => continue,
+                Ok(Err(err)) => return self.close(describe(&err)),
+                Err(_) => return self.close("the server did not answer after a cancel".into()),
             }
         }
-        self.close("a cancelled lock request did not end".into());
+        self.close("the give-back after a cancel was cancelled twice".into());
     }
 
     /// Gives the key's lock in `mode` back to the server. If that fails or
@@ -574,6 +625,7 @@ async fn beat(session: Weak<Session>, mut holding: watch::Receiver<bool>, heartb
         match tokio::time::timeout(heartbeat.timeout, session.client.simple_query("SELECT 1")).await
         {
             Ok(Ok(_)) => {}
+            Ok(Err(err)) if session.stray_cancel(&err) => {}
             Ok(Err(err)) => return session.close(describe(&err)),
             Err(_) => {
                 return session.close(format!(
