@@ -18,6 +18,8 @@
 //! The same scenarios for Python fasteners are in `scripts/bench_python.py`;
 //! `scripts/bench.sh` runs both in one go.
 
+mod support;
+
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -138,7 +140,7 @@ enum Locker {
 
 impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
-        let open = || open_lock_file(path);
+        let open = || support::open(path);
         match scenario {
             Scenario::RawOfd => Locker::Raw {
                 file: open(),
@@ -641,7 +643,7 @@ fn child_count(scenario: Scenario, path: &Path, counter: &Path, id: u64, per_pro
 fn child_hold_many(dir: &Path, count: &str) {
     let count: usize = count.parse().unwrap();
     let files: Vec<File> = (0..count)
-        .map(|i| open_lock_file(&dir.join(format!("held-{i}.lock"))))
+        .map(|i| support::open(&dir.join(format!("held-{i}.lock"))))
         .collect();
     for file in &files {
         assert!(raw::try_lock(file), "held elsewhere");
@@ -841,17 +843,6 @@ fn throughput_lock_file(dir: &Path, scenario: Scenario, procs: usize) -> PathBuf
     dir.join(format!("throughput-{}-{procs}.lock", scenario.name()))
 }
 
-/// Opens `path` read-write, creating it if needed, without truncating it.
-fn open_lock_file(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .expect("open lock file")
-}
-
 /// Creates every lock file the scenarios use and, unless this is a smoke
 /// run, lets their change time age past 2 s: a lock file changed more
 /// recently is checked with a full `stat(path)` at every acquisition, which
@@ -859,9 +850,9 @@ fn open_lock_file(path: &Path) -> File {
 fn settle_lock_files(dir: &Path, scenarios: &[Scenario], smoke: bool) {
     let created = Instant::now();
     for scenario in scenarios {
-        drop(open_lock_file(&handoff_lock_file(dir, *scenario)));
+        drop(support::open(&handoff_lock_file(dir, *scenario)));
         for procs in PROCESS_COUNTS {
-            drop(open_lock_file(&throughput_lock_file(dir, *scenario, procs)));
+            drop(support::open(&throughput_lock_file(dir, *scenario, procs)));
         }
     }
     if !smoke {

@@ -31,9 +31,10 @@
 //! gets [`ErrorKind::WouldBlock`](crate::ErrorKind::WouldBlock).
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::lock_file::{SendHeld, Wait};
+use crate::lock_file::{LockFile, SendHeld, Wait};
 use crate::sys::Mode;
 use crate::{InterProcessLock, InterProcessReaderWriterLock, Result};
 
@@ -62,7 +63,7 @@ use crate::{InterProcessLock, InterProcessReaderWriterLock, Result};
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct AsyncInterProcessLockGuard<'a> {
-    held: SendHeld<'a>,
+    held: SendHeld<&'a LockFile>,
 }
 
 /// Holds the read side of an [`InterProcessReaderWriterLock`] taken by an
@@ -81,7 +82,7 @@ pub struct AsyncInterProcessLockGuard<'a> {
 /// ```
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 pub struct AsyncInterProcessReadGuard<'a> {
-    held: SendHeld<'a>,
+    held: SendHeld<&'a LockFile>,
 }
 
 /// Holds the write side of an [`InterProcessReaderWriterLock`] taken by an
@@ -102,12 +103,83 @@ pub struct AsyncInterProcessReadGuard<'a> {
 /// ```
 #[must_use = "the write lock is released as soon as the guard is dropped"]
 pub struct AsyncInterProcessWriteGuard<'a> {
-    held: SendHeld<'a>,
+    held: SendHeld<&'a LockFile>,
+}
+
+/// Holds an [`InterProcessLock`] that it owns through an [`Arc`], taken by
+/// an async (or `Send`) acquisition; releases it when dropped. `'static`,
+/// `Send` and `Sync`: it can move into a spawned task, be stored or returned.
+/// Made by [`InterProcessLock::lock_owned_async`] & co.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let path = std::env::temp_dir().join(format!("ipl-oag-doc-{}.lock", std::process::id()));
+/// let lock = Arc::new(fasteners::InterProcessLock::new(&path));
+/// let guard = lock.clone().lock_owned_async().await?;
+/// // Moved into another thread, with no borrow of `lock`.
+/// std::thread::spawn(move || drop(guard)).join().unwrap();
+/// assert!(lock.try_lock().is_ok());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasteners::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct OwnedAsyncInterProcessLockGuard {
+    held: SendHeld<Arc<InterProcessLock>>,
+}
+
+/// Holds the read side of an [`InterProcessReaderWriterLock`] that it owns
+/// through an [`Arc`], taken by an async (or `Send`) acquisition; releases it
+/// when dropped. `'static`, `Send` and `Sync`. Made by
+/// [`InterProcessReaderWriterLock::read_owned_async`] & co.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let path = std::env::temp_dir().join(format!("iprw-oarg-doc-{}.lock", std::process::id()));
+/// let lock = Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+/// let reading = lock.clone().try_read_owned_async()?;
+/// std::thread::spawn(move || drop(reading)).join().unwrap();
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the read lock is released as soon as the guard is dropped"]
+pub struct OwnedAsyncInterProcessReadGuard {
+    held: SendHeld<Arc<InterProcessReaderWriterLock>>,
+}
+
+/// Holds the write side of an [`InterProcessReaderWriterLock`] that it owns
+/// through an [`Arc`], taken by an async (or `Send`) acquisition; releases it
+/// when dropped. `'static`, `Send` and `Sync`. Made by
+/// [`InterProcessReaderWriterLock::write_owned_async`] & co.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let path = std::env::temp_dir().join(format!("iprw-oawg-doc-{}.lock", std::process::id()));
+/// let lock = Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+/// let writing = lock.clone().try_write_owned_async()?;
+/// assert!(lock.try_read().unwrap_err().is_contention());
+/// std::thread::spawn(move || drop(writing)).join().unwrap();
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "the write lock is released as soon as the guard is dropped"]
+pub struct OwnedAsyncInterProcessWriteGuard {
+    held: SendHeld<Arc<InterProcessReaderWriterLock>>,
 }
 
 macro_rules! guard_common {
-    ($guard:ident) => {
-        impl $guard<'_> {
+    ($guard:ident $(<$lt:lifetime>)?) => {
+        impl $guard$(<$lt>)? {
             /// Releases the lock now, reporting a failure to unlock
             /// (dropping the guard releases too, but cannot report).
             ///
@@ -132,7 +204,7 @@ macro_rules! guard_common {
             }
         }
 
-        impl fmt::Debug for $guard<'_> {
+        impl fmt::Debug for $guard$(<$lt>)? {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($guard))
                     .field("path", &self.held.path())
@@ -142,9 +214,12 @@ macro_rules! guard_common {
     };
 }
 
-guard_common!(AsyncInterProcessLockGuard);
-guard_common!(AsyncInterProcessReadGuard);
-guard_common!(AsyncInterProcessWriteGuard);
+guard_common!(AsyncInterProcessLockGuard<'_>);
+guard_common!(AsyncInterProcessReadGuard<'_>);
+guard_common!(AsyncInterProcessWriteGuard<'_>);
+guard_common!(OwnedAsyncInterProcessLockGuard);
+guard_common!(OwnedAsyncInterProcessReadGuard);
+guard_common!(OwnedAsyncInterProcessWriteGuard);
 
 impl InterProcessLock {
     /// Waits as long as needed for the lock without blocking the executor
@@ -259,7 +334,290 @@ impl InterProcessLock {
     }
 }
 
+impl InterProcessLock {
+    /// As [`lock_async`](Self::lock_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("ipl-loa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let task = tokio::spawn(lock.clone().lock_owned_async());
+    /// let guard = task.await.unwrap()?; // the guard came out of the task
+    /// assert!(lock.try_lock().is_err());
+    /// drop(guard);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`lock_async`](Self::lock_async).
+    pub async fn lock_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessLockGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::Forever)
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessLockGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`try_lock_async`](Self::try_lock_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("ipl-tloa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let guard = lock.clone().try_lock_owned_async()?;
+    /// assert!(lock.clone().try_lock_owned_async().unwrap_err().is_contention());
+    /// drop(guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_lock_async`](Self::try_lock_async).
+    pub fn try_lock_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessLockGuard> {
+        let share = self.file.try_acquire_send(Mode::Exclusive)?.detach();
+        Ok(OwnedAsyncInterProcessLockGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`lock_async_for`](Self::lock_async_for), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("ipl-loaf-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessLock::new(&path));
+    /// let guard = lock.clone().lock_owned_async_for(std::time::Duration::from_secs(1)).await?;
+    /// let err = lock.lock_owned_async_for(std::time::Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.kind(), fasteners::ErrorKind::TimedOut);
+    /// # drop(guard);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`lock_async_for`](Self::lock_async_for).
+    pub async fn lock_owned_async_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedAsyncInterProcessLockGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::For(timeout))
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessLockGuard {
+            held: share.attach(self),
+        })
+    }
+}
+
 impl InterProcessReaderWriterLock {
+    /// As [`read_async`](Self::read_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-roa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let (a, b) = (lock.clone().read_owned_async().await?, lock.read_owned_async().await?);
+    /// # drop((a, b));
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`read_async`](Self::read_async).
+    pub async fn read_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessReadGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Shared, Wait::Forever)
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessReadGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`try_read_async`](Self::try_read_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-troa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let reading = lock.try_read_owned_async()?;
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_read_async`](Self::try_read_async).
+    pub fn try_read_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessReadGuard> {
+        let share = self.file.try_acquire_send(Mode::Shared)?.detach();
+        Ok(OwnedAsyncInterProcessReadGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`read_async_for`](Self::read_async_for), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-roaf-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let writing = lock.clone().write_owned_async().await?;
+    /// let err = lock.read_owned_async_for(std::time::Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.kind(), fasteners::ErrorKind::TimedOut);
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`read_async_for`](Self::read_async_for).
+    pub async fn read_owned_async_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedAsyncInterProcessReadGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Shared, Wait::For(timeout))
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessReadGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`write_async`](Self::write_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-woa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let task = tokio::spawn(lock.clone().write_owned_async());
+    /// let writing = task.await.unwrap()?;
+    /// assert!(lock.try_read().is_err());
+    /// drop(writing);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`write_async`](Self::write_async).
+    pub async fn write_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessWriteGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::Forever)
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessWriteGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`try_write_async`](Self::try_write_async), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("iprw-twoa-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let writing = lock.try_write_owned_async()?;
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_write_async`](Self::try_write_async).
+    pub fn try_write_owned_async(self: Arc<Self>) -> Result<OwnedAsyncInterProcessWriteGuard> {
+        let share = self.file.try_acquire_send(Mode::Exclusive)?.detach();
+        Ok(OwnedAsyncInterProcessWriteGuard {
+            held: share.attach(self),
+        })
+    }
+
+    /// As [`write_async_for`](Self::write_async_for), for a guard that owns the lock object
+    /// (tokio's naming): `'static` and `Send`, so it can move into a spawned
+    /// task, be stored or returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("iprw-woaf-doc-{}.lock", std::process::id()));
+    /// let lock = std::sync::Arc::new(fasteners::InterProcessReaderWriterLock::new(&path));
+    /// let reading = lock.clone().read_owned_async().await?;
+    /// let err = lock.write_owned_async_for(std::time::Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.kind(), fasteners::ErrorKind::TimedOut);
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`write_async_for`](Self::write_async_for).
+    pub async fn write_owned_async_for(
+        self: Arc<Self>,
+        timeout: Duration,
+    ) -> Result<OwnedAsyncInterProcessWriteGuard> {
+        let share = self
+            .file
+            .acquire_async(Mode::Exclusive, Wait::For(timeout))
+            .await?
+            .detach();
+        Ok(OwnedAsyncInterProcessWriteGuard {
+            held: share.attach(self),
+        })
+    }
+
     /// Waits as long as needed for the read side without blocking the
     /// executor thread; the guard is `Send`. Cancel-safe.
     ///

@@ -68,6 +68,21 @@ pub trait AsyncLockable {
 
     /// Waits as long as needed, without blocking the thread, then returns the guard.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{AsyncLockable, InterProcessLock};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("al-lock-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let guard = AsyncLockable::lock_async(&lock).await?;
+    /// # drop(guard);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     ///
     /// Whatever the implementation cannot do: for the crate's locks,
@@ -75,6 +90,21 @@ pub trait AsyncLockable {
     fn lock_async(&self) -> impl Future<Output = Result<Self::AsyncGuard<'_>>>;
 
     /// Takes the lock only if that needs no waiting (so nothing to `.await`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{AsyncLockable, ErrorKind, InterProcessLock};
+    ///
+    /// let path = std::env::temp_dir().join(format!("al-try-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let guard = AsyncLockable::try_lock_async(&lock)?;
+    /// let err = AsyncLockable::try_lock_async(&lock).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// # drop(guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -84,6 +114,25 @@ pub trait AsyncLockable {
 }
 
 /// An [`AsyncLockable`] that can give up waiting after a timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fasteners::{AsyncTimedLockable, InterProcessLock};
+///
+/// async fn within<L: AsyncTimedLockable>(lock: &L, timeout: Duration) -> fasteners::Result<()> {
+///     let _guard = lock.lock_async_for(timeout).await?;
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let path = std::env::temp_dir().join(format!("atl-doc-{}.lock", std::process::id()));
+/// within(&InterProcessLock::new(&path), Duration::from_secs(1)).await?;
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasteners::Error>(())
+/// # }).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no timed async acquisition",
     label = "no `lock_async_for`",
@@ -91,6 +140,24 @@ pub trait AsyncLockable {
 )]
 pub trait AsyncTimedLockable: AsyncLockable {
     /// Waits at most `timeout` for the lock, without blocking the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{AsyncTimedLockable, ErrorKind, InterProcessLock};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("atl-for-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let held = lock.try_lock_async()?;
+    /// let err = lock.lock_async_for(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// # drop(held);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     ///
@@ -104,6 +171,25 @@ pub trait AsyncTimedLockable: AsyncLockable {
 
 /// An async reader-writer lock: many holders of the shared side at once, or
 /// one holder of the exclusive side, which is its [`AsyncLockable`] part.
+///
+/// # Examples
+///
+/// ```
+/// use fasteners::{AsyncSharedLockable, InterProcessReaderWriterLock};
+///
+/// async fn two_readers<L: AsyncSharedLockable>(lock: &L) -> fasteners::Result<()> {
+///     let _first = lock.lock_shared_async().await?;
+///     let _second = lock.lock_shared_async().await?; // readers share
+///     Ok(())
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let path = std::env::temp_dir().join(format!("asl-doc-{}.lock", std::process::id()));
+/// two_readers(&InterProcessReaderWriterLock::new(&path)).await?;
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasteners::Error>(())
+/// # }).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an async reader-writer lock: its guards cannot be held across an `.await`",
     label = "not an async reader-writer lock",
@@ -118,12 +204,42 @@ pub trait AsyncSharedLockable: AsyncLockable {
 
     /// Waits as long as needed for the shared side, without blocking the thread.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{AsyncSharedLockable, InterProcessReaderWriterLock};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("asl-lock-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessReaderWriterLock::new(&path);
+    /// let reading = lock.lock_shared_async().await?;
+    /// # drop(reading);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
+    ///
     /// # Errors
     ///
     /// As for [`AsyncLockable::lock_async`].
     fn lock_shared_async(&self) -> impl Future<Output = Result<Self::AsyncSharedGuard<'_>>>;
 
     /// Takes the shared side only if that needs no waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{AsyncSharedLockable, ErrorKind, InterProcessReaderWriterLock};
+    ///
+    /// let path = std::env::temp_dir().join(format!("asl-try-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessReaderWriterLock::new(&path);
+    /// let writing = lock.try_write_async()?;
+    /// assert_eq!(lock.try_lock_shared_async().unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// drop(writing);
+    /// assert!(lock.try_lock_shared_async().is_ok());
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -134,6 +250,25 @@ pub trait AsyncSharedLockable: AsyncLockable {
 }
 
 /// An [`AsyncSharedLockable`] whose both sides can give up after a timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fasteners::{AsyncSharedTimedLockable, InterProcessReaderWriterLock};
+///
+/// async fn snapshot<L: AsyncSharedTimedLockable>(lock: &L) -> fasteners::Result<u32> {
+///     let _reading = lock.lock_shared_async_for(Duration::from_secs(1)).await?;
+///     Ok(42)
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// let path = std::env::temp_dir().join(format!("astl-doc-{}.lock", std::process::id()));
+/// assert_eq!(snapshot(&InterProcessReaderWriterLock::new(&path)).await?, 42);
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasteners::Error>(())
+/// # }).unwrap();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no timed async acquisition of both sides",
     label = "no `lock_shared_async_for`",
@@ -141,6 +276,24 @@ pub trait AsyncSharedLockable: AsyncLockable {
 )]
 pub trait AsyncSharedTimedLockable: AsyncSharedLockable + AsyncTimedLockable {
     /// Waits at most `timeout` for the shared side, without blocking the thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{AsyncSharedTimedLockable, ErrorKind, InterProcessReaderWriterLock};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let path = std::env::temp_dir().join(format!("astl-for-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessReaderWriterLock::new(&path);
+    /// let writing = lock.try_write_async()?;
+    /// let err = lock.lock_shared_async_for(Duration::from_millis(10)).await.unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// # drop(writing);
+    /// # std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), fasteners::Error>(())
+    /// # }).unwrap();
+    /// ```
     ///
     /// # Errors
     ///
@@ -286,6 +439,7 @@ mod tokio_impls {
 
     /// `tokio::sync::Mutex` (fasteners feature `tokio`); its timed
     /// acquisition does not need tokio's time driver.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncLockable for Mutex<T> {
         type AsyncGuard<'a>
             = MutexGuard<'a, T>
@@ -302,6 +456,7 @@ mod tokio_impls {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncTimedLockable for Mutex<T> {
         async fn lock_async_for(&self, timeout: Duration) -> Result<MutexGuard<'_, T>> {
             with_timeout(timeout, self.lock())
@@ -312,6 +467,7 @@ mod tokio_impls {
 
     /// `tokio::sync::RwLock` (fasteners feature `tokio`): its exclusive side
     /// is the write side.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncLockable for RwLock<T> {
         type AsyncGuard<'a>
             = RwLockWriteGuard<'a, T>
@@ -328,6 +484,7 @@ mod tokio_impls {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncTimedLockable for RwLock<T> {
         async fn lock_async_for(&self, timeout: Duration) -> Result<RwLockWriteGuard<'_, T>> {
             with_timeout(timeout, self.write())
@@ -336,6 +493,7 @@ mod tokio_impls {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncSharedLockable for RwLock<T> {
         type AsyncSharedGuard<'a>
             = RwLockReadGuard<'a, T>
@@ -352,6 +510,7 @@ mod tokio_impls {
         }
     }
 
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     impl<T: ?Sized> AsyncSharedTimedLockable for RwLock<T> {
         async fn lock_shared_async_for(&self, timeout: Duration) -> Result<RwLockReadGuard<'_, T>> {
             with_timeout(timeout, self.read())

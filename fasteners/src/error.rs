@@ -47,6 +47,9 @@ pub enum ErrorKind {
     /// connection dropped, the backend was terminated, the server restarted)
     /// or stopped answering, so the server no longer holds it for this caller.
     Lost,
+    /// The name of a named lock ([`InterProcessLock::named`](crate::InterProcessLock::named))
+    /// breaks a rule; the message names the rule.
+    InvalidName,
 }
 
 /// The error of every fallible operation in this crate.
@@ -73,6 +76,8 @@ pub struct Error {
     kind: ErrorKind,
     lock: LockName,
     detail: Detail,
+    /// For contention: the process that holds the lock, where known.
+    holder_pid: Option<u32>,
 }
 
 /// Which lock an error is about.
@@ -102,11 +107,20 @@ enum Detail {
         cause: String,
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
+    InvalidName {
+        name: String,
+        rule: &'static str,
+    },
 }
 
 impl Error {
     fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
-        Error { kind, lock, detail }
+        Error {
+            kind,
+            lock,
+            detail,
+            holder_pid: None,
+        }
     }
 
     /// A non-blocking attempt on the lock file at `path` found it taken.
@@ -143,6 +157,18 @@ impl Error {
             ErrorKind::NotHeld,
             LockName::Path(path.to_owned()),
             Detail::Message(what),
+        )
+    }
+
+    /// The name of a named lock, whose file would be `path`, breaks `rule`.
+    pub(crate) fn invalid_name(path: &Path, name: &str, rule: &'static str) -> Self {
+        Self::new(
+            ErrorKind::InvalidName,
+            LockName::Path(path.to_owned()),
+            Detail::InvalidName {
+                name: name.to_owned(),
+                rule,
+            },
         )
     }
 
@@ -217,13 +243,49 @@ impl Error {
         )
     }
 
+    /// The same error, naming `pid` as the lock's holder.
+    pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
+        self.holder_pid = Some(pid);
+        self
+    }
+
     /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, InterProcessLock};
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-kind-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let _guard = lock.lock()?;
+    /// match lock.try_lock() {
+    ///     Err(err) if err.kind() == ErrorKind::WouldDeadlock => {} // this thread holds it
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// The path of the lock file this error is about, if it is about a file lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use fasteners::{InterProcessLock, ReaderWriterLock};
+    ///
+    /// let err = InterProcessLock::new("").lock().unwrap_err();
+    /// assert_eq!(err.path(), Some(Path::new("")));
+    /// // An in-process lock has no path.
+    /// let err = ReaderWriterLock::new().release_read_lock().unwrap_err();
+    /// assert_eq!(err.path(), None);
+    /// ```
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
         match &self.lock {
@@ -233,6 +295,17 @@ impl Error {
     }
 
     /// The operating system's error, for [`ErrorKind::Io`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessLock;
+    ///
+    /// // A directory cannot be a lock file: the OS says why.
+    /// let err = InterProcessLock::new(std::env::temp_dir()).lock().unwrap_err();
+    /// let os = err.io_error().expect("an OS error");
+    /// println!("{}: {os} ({:?})", err.path().unwrap().display(), os.kind());
+    /// ```
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
         match &self.detail {
@@ -241,8 +314,65 @@ impl Error {
         }
     }
 
+    /// For contention ([`ErrorKind::WouldBlock`], [`ErrorKind::TimedOut`]) on
+    /// a lock file: the process id of the holder, where it is known. It is
+    /// this process's own id when another thread or task of this process
+    /// holds the lock; another process's id when the kernel reports it (on
+    /// Linux, for a POSIX `lockf` / `fcntl` holder such as a Python fasteners
+    /// process); `None` otherwise (another process holding an OFD or `flock`
+    /// lock: the kernel does not say which).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::InterProcessLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-pid-doc-{}.lock", std::process::id()));
+    /// let lock = InterProcessLock::new(&path);
+    /// let _guard = lock.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let err = InterProcessLock::new(&path).try_lock().unwrap_err();
+    ///         // Another thread of this process holds it.
+    ///         assert_eq!(err.holder_pid(), Some(std::process::id()));
+    ///         assert!(err.to_string().contains(&format!("held by pid {}", std::process::id())));
+    ///     });
+    /// });
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn holder_pid(&self) -> Option<u32> {
+        self.holder_pid
+    }
+
     /// Whether a later attempt may succeed without anything changing on the
     /// caller's side: true for [`ErrorKind::WouldBlock`] and [`ErrorKind::TimedOut`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::InterProcessLock;
+    ///
+    /// let path = std::env::temp_dir().join(format!("err-cont-doc-{}.lock", std::process::id()));
+    /// let holder = InterProcessLock::new(&path);
+    /// let _guard = holder.lock()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let other = InterProcessLock::new(&path);
+    ///         match other.try_lock_for(Duration::from_millis(10)).map(drop) {
+    ///             Err(err) if err.is_contention() => println!("busy, try later: {err}"),
+    ///             Err(err) => panic!("a real failure: {err}"),
+    ///             Ok(()) => panic!("it is held"),
+    ///         }
+    ///     });
+    /// });
+    /// # drop(_guard);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn is_contention(&self) -> bool {
         matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
@@ -272,6 +402,12 @@ impl fmt::Debug for Error {
             Detail::Server { action, cause, .. } => {
                 s.field("action", action).field("cause", cause);
             }
+            Detail::InvalidName { name, rule } => {
+                s.field("name", name).field("rule", rule);
+            }
+        }
+        if let Some(pid) = self.holder_pid {
+            s.field("holder_pid", &pid);
         }
         s.finish()
     }
@@ -285,19 +421,26 @@ impl fmt::Display for Error {
             LockName::Server(name) => write!(f, "{name}: ")?,
         }
         match (&self.detail, self.kind) {
-            (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}"),
+            (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}")?,
             (Detail::Server { action, cause, .. }, ErrorKind::Lost) => {
-                write!(f, "lost while {action}: {cause}")
+                write!(f, "lost while {action}: {cause}")?;
             }
-            (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}"),
-            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}"),
+            (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}")?,
+            (Detail::InvalidName { name, rule }, _) => {
+                write!(f, "invalid lock name {name:?}: {rule}")?;
+            }
+            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}")?,
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
-                write!(f, "would deadlock: {message}")
+                write!(f, "would deadlock: {message}")?;
             }
-            (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}"),
-            (Detail::Message(message), _) => f.write_str(message),
-            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)"),
-            (Detail::None, kind) => write!(f, "{kind:?}"),
+            (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}")?,
+            (Detail::Message(message), _) => f.write_str(message)?,
+            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)")?,
+            (Detail::None, kind) => write!(f, "{kind:?}")?,
+        }
+        match self.holder_pid {
+            Some(pid) => write!(f, "; held by pid {pid}"),
+            None => Ok(()),
         }
     }
 }
@@ -319,8 +462,8 @@ impl From<Error> for io::Error {
     /// Turns the error into an [`io::Error`] of the matching kind
     /// ([`io::ErrorKind::WouldBlock`], [`io::ErrorKind::TimedOut`],
     /// [`io::ErrorKind::Deadlock`] is unstable so [`io::ErrorKind::Other`]
-    /// stands for would-deadlock and not-held, and the OS error's own kind for
-    /// I/O), keeping the message, so that functions returning [`io::Result`]
+    /// stands for would-deadlock and not-held, [`io::ErrorKind::InvalidInput`]
+    /// for an invalid name, and the OS error's own kind for I/O), keeping the message, so that functions returning [`io::Result`]
     /// can use `?` on this crate's results.
     fn from(err: Error) -> Self {
         let kind = match err.kind {
@@ -329,7 +472,7 @@ impl From<Error> for io::Error {
             ErrorKind::WouldDeadlock | ErrorKind::NotHeld | ErrorKind::Server => {
                 io::ErrorKind::Other
             }
-            ErrorKind::InvalidInput => io::ErrorKind::InvalidInput,
+            ErrorKind::InvalidName | ErrorKind::InvalidInput => io::ErrorKind::InvalidInput,
             ErrorKind::Lost => io::ErrorKind::ConnectionAborted,
             ErrorKind::Io => err.io_error().map_or(io::ErrorKind::Other, io::Error::kind),
         };

@@ -33,6 +33,17 @@
 //! # Ok::<(), fasteners::Error>(())
 //! ```
 //!
+//! For a lock file held until the end of a scope, with no lock object to
+//! name, [`lock_file`] is a one-liner:
+//!
+//! ```
+//! # let path = std::env::temp_dir().join(format!("crate-doc-oneliner-{}.lock", std::process::id()));
+//! let _guard = fasteners::lock_file(&path)?; // held until the end of the scope
+//! # drop(_guard);
+//! # std::fs::remove_file(&path)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! | lock | excludes | re-acquire by the holding thread |
 //! |---|---|---|
 //! | [`InterProcessLock`] | threads and processes | `Err(`[`ErrorKind::WouldDeadlock`]`)` |
@@ -77,33 +88,84 @@
 //! application blocks it in the waiting thread, or replaces its handler, the
 //! wait polls instead. Opt out with [`disable_wait_signal`] or
 //! `FASTENERS_WAIT_SIGNAL=none`; [`wait_signal`] tells which signal is in use.
+//!
+//! # Beyond acquire and release
+//!
+//! - **Owned guards**, in tokio's naming: `lock_owned`, `read_owned`,
+//!   `write_owned` and their `try_*`, timed and async forms take
+//!   `self: Arc<Self>` and give `'static` guards that can be stored in a
+//!   struct, returned, or (the async ones, which are `Send`) moved into a
+//!   spawned task: [`InterProcessLock::lock_owned`],
+//!   [`InterProcessReaderWriterLock::read_owned`], [`InterProcessLock::lock_owned_async`].
+//! - **Named locks**: [`InterProcessLock::named`] and
+//!   [`InterProcessReaderWriterLock::named`] lock a file of that name in the
+//!   user's directory of named locks, [`named_lock_dir`].
+//! - **Is it held, and by whom?** [`InterProcessLock::is_held`] (by the
+//!   calling thread), [`InterProcessLock::held_elsewhere`] (by another
+//!   process, with its pid where the kernel reports one), and
+//!   [`Error::holder_pid`] on contention errors.
+//! - **Saying what you wait for**: [`InterProcessLock::on_wait`] runs a
+//!   callback when an acquisition has to wait; [`notice::cargo_style`]
+//!   prints cargo's `Blocking waiting for file lock on <path>`.
+//!
+//! # Feature flags
+//!
+//! None is on by default.
+//!
+//! - **`tokio`**: the async lock traits ([`AsyncLockable`] & co.) for
+//!   `tokio::sync::Mutex` and `tokio::sync::RwLock`, so that the attributes
+//!   on `async fn` can use them. The crate's own async methods need no feature
+//!   and no particular executor.
+//! - **`tracing`**: events through the [`tracing`](https://docs.rs/tracing)
+//!   crate (target `fasteners`) when an acquisition starts waiting, when it
+//!   gets the lock after waiting or times out, and when a guard is released
+//!   after holding its lock for a second or more; the events and their fields
+//!   are listed in the `fasteners::trace` module (there with the feature). Without
+//!   the feature, none of it is compiled and the acquisitions cost what they
+//!   cost before it existed.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod async_lock;
 mod async_traits;
 mod error;
+mod holder;
 mod lock_file;
 mod lock_traits;
+mod named;
+pub mod notice;
+mod owned;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod process_lock;
 mod process_rw_lock;
 mod rw_lock;
 mod sys;
 mod timer;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod trace;
 
 pub use async_lock::{
     AsyncInterProcessLockGuard, AsyncInterProcessReadGuard, AsyncInterProcessWriteGuard,
+    OwnedAsyncInterProcessLockGuard, OwnedAsyncInterProcessReadGuard,
+    OwnedAsyncInterProcessWriteGuard,
 };
 pub use async_traits::{
     AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, AsyncTimedLockable,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use holder::{LockHolder, LockMode};
 pub use lock_traits::{try_lock, Lockable, SharedLockable, SharedTimedLockable, TimedLockable};
-pub use process_lock::{InterProcessLock, InterProcessLockGuard};
+pub use named::named_lock_dir;
+pub use process_lock::{
+    lock_file, InterProcessLock, InterProcessLockGuard, OwnedInterProcessLockGuard,
+};
 pub use process_rw_lock::{
     InterProcessReadGuard, InterProcessReaderWriterLock, InterProcessWriteGuard,
+    OwnedInterProcessReadGuard, OwnedInterProcessWriteGuard,
 };
 pub use rw_lock::{Owner, Preference, ReadGuard, ReaderWriterLock, WriteGuard};
 pub use sys::signal::{disable_wait_signal, wait_signal};
@@ -117,3 +179,9 @@ pub use macro_support::{
     interprocess_locked, interprocess_read_locked, interprocess_write_locked, locked, read_locked,
     write_locked,
 };
+
+/// The README's examples, compiled as doc tests (in the source repository;
+/// `cfg(doctest)` keeps the file out of every other build).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

@@ -81,6 +81,20 @@ pub trait Lockable {
 
     /// Waits as long as needed, then returns the guard.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::Lockable;
+    ///
+    /// fn exclusive<L: Lockable>(lock: &L) -> fasteners::Result<()> {
+    ///     let _guard = lock.lock()?;
+    ///     Ok(())
+    /// }
+    /// exclusive(&std::sync::Mutex::new(()))?;
+    /// exclusive(&fasteners::ReaderWriterLock::new())?;
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// Whatever the implementation cannot do: for the crate's locks,
@@ -90,6 +104,18 @@ pub trait Lockable {
 
     /// Takes the lock only if that needs no waiting.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, Lockable};
+    ///
+    /// let lock = std::sync::Mutex::new(());
+    /// let held = Lockable::try_lock(&lock)?;
+    /// assert_eq!(Lockable::try_lock(&lock).unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// # drop(held);
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::WouldBlock`] when the lock is taken, and the errors of
@@ -98,6 +124,24 @@ pub trait Lockable {
 }
 
 /// An exclusive lock that can give up waiting after a timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fasteners::{ReaderWriterLock, TimedLockable};
+///
+/// /// Runs `job` under `lock`, or reports that it was busy for a second.
+/// fn within_a_second<L: TimedLockable>(lock: &L, job: impl FnOnce()) -> fasteners::Result<()> {
+///     let _guard = lock.try_lock_for(Duration::from_secs(1))?;
+///     job();
+///     Ok(())
+/// }
+///
+/// let lock = ReaderWriterLock::new();
+/// within_a_second(&lock, || println!("under the lock"))?;
+/// # Ok::<(), fasteners::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot give up waiting after a timeout",
     label = "`{Self}` does not implement `fasteners::TimedLockable`",
@@ -105,6 +149,24 @@ pub trait Lockable {
 )]
 pub trait TimedLockable: Lockable {
     /// Waits at most `timeout` for the lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{ErrorKind, ReaderWriterLock, TimedLockable};
+    ///
+    /// let lock = ReaderWriterLock::new();
+    /// let writing = lock.write()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let err = TimedLockable::try_lock_for(&lock, Duration::from_millis(10)).unwrap_err();
+    ///         assert_eq!(err.kind(), ErrorKind::TimedOut);
+    ///     });
+    /// });
+    /// # drop(writing);
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -115,6 +177,25 @@ pub trait TimedLockable: Lockable {
 
 /// A reader-writer lock: many holders of the shared (read) side at once, or
 /// one holder of the exclusive (write) side, which is its [`Lockable`] part.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::RwLock;
+/// use fasteners::SharedLockable;
+///
+/// fn readers_share<L: SharedLockable + Sync>(lock: &L) -> fasteners::Result<()> {
+///     let _first = lock.lock_shared()?;
+///     std::thread::scope(|s| {
+///         s.spawn(|| assert!(lock.try_lock_shared().is_ok()));
+///     });
+///     Ok(())
+/// }
+///
+/// readers_share(&RwLock::new(()))?;
+/// readers_share(&fasteners::ReaderWriterLock::new())?;
+/// # Ok::<(), fasteners::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reader-writer lock",
     label = "`{Self}` does not implement `fasteners::SharedLockable`",
@@ -128,12 +209,36 @@ pub trait SharedLockable: Lockable {
 
     /// Waits as long as needed for the shared side.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::SharedLockable;
+    ///
+    /// let lock = std::sync::RwLock::new(());
+    /// let (a, b) = (lock.lock_shared()?, lock.lock_shared()?);
+    /// # drop((a, b));
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
+    ///
     /// # Errors
     ///
     /// As for [`Lockable::lock`].
     fn lock_shared(&self) -> Result<Self::SharedGuard<'_>>;
 
     /// Takes the shared side only if that needs no waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{ErrorKind, Lockable, SharedLockable};
+    ///
+    /// let lock = std::sync::RwLock::new(());
+    /// let writing = Lockable::lock(&lock)?;
+    /// assert_eq!(lock.try_lock_shared().unwrap_err().kind(), ErrorKind::WouldBlock);
+    /// drop(writing);
+    /// assert!(lock.try_lock_shared().is_ok());
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -143,6 +248,23 @@ pub trait SharedLockable: Lockable {
 }
 
 /// A reader-writer lock whose both sides can give up waiting after a timeout.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fasteners::{InterProcessReaderWriterLock, SharedTimedLockable};
+///
+/// fn read_config<L: SharedTimedLockable>(lock: &L) -> fasteners::Result<String> {
+///     let _reading = lock.try_lock_shared_for(Duration::from_secs(1))?;
+///     Ok("config".to_owned())
+/// }
+///
+/// let path = std::env::temp_dir().join(format!("stl-doc-{}.lock", std::process::id()));
+/// assert_eq!(read_config(&InterProcessReaderWriterLock::new(&path))?, "config");
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), fasteners::Error>(())
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a reader-writer lock that can give up waiting after a timeout",
     label = "`{Self}` does not implement `fasteners::SharedTimedLockable`",
@@ -150,6 +272,24 @@ pub trait SharedLockable: Lockable {
 )]
 pub trait SharedTimedLockable: SharedLockable + TimedLockable {
     /// Waits at most `timeout` for the shared side.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fasteners::{ErrorKind, ReaderWriterLock, SharedTimedLockable};
+    ///
+    /// let lock = ReaderWriterLock::new();
+    /// let writing = lock.write()?;
+    /// std::thread::scope(|s| {
+    ///     s.spawn(|| {
+    ///         let err = lock.try_lock_shared_for(Duration::from_millis(10)).unwrap_err();
+    ///         assert_eq!(err.kind(), ErrorKind::TimedOut);
+    ///     });
+    /// });
+    /// # drop(writing);
+    /// # Ok::<(), fasteners::Error>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -189,6 +329,16 @@ pub fn try_lock<L: Lockable + ?Sized>(lock: &L) -> Result<Option<L::Guard<'_>>> 
 impl Error {
     /// The error a [`Lockable::try_lock`] implementation returns when the
     /// lock is taken; `lock` names the kind of lock for the message.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fasteners::{Error, ErrorKind};
+    ///
+    /// let err = Error::would_block_in_process("my lock");
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// assert!(err.is_contention());
+    /// ```
     #[must_use]
     pub fn would_block_in_process(lock: &'static str) -> Self {
         Error::in_process(ErrorKind::WouldBlock, lock, "held elsewhere (would block)")

@@ -3,7 +3,14 @@
 //! `fasteners-test-helper <command> <mechanism> <lock path> [args...]`, where
 //! `<mechanism>` is `ofd` or `flock` and `<kind>` is `ex` (InterProcessLock),
 //! `read` or `write` (InterProcessReaderWriterLock). It reports on stdout, one
-//! line per event, and takes orders from stdin, one line each:
+//! line per event, and takes orders from stdin, one line each.
+//!
+//! The mechanism `none` is the no-lock mode: every command runs the same,
+//! but no acquisition happens (each "lock" succeeds at once and excludes
+//! nobody). The tests' controls use it to show that an exclusion check sees
+//! the violation when nothing excludes.
+//!
+//! Commands:
 //!
 //! - `hold <kind>`: lock, print `locked`, wait for a line (or EOF), release,
 //!   print `released`.
@@ -56,6 +63,14 @@
 //! - `wait-for <kind> <ms>`: one timed attempt; on success print `got`, wait
 //!   for a line, release, print `released`; on timeout print
 //!   `timed-out <elapsed ms>`.
+//! - `hold-noticed <kind>`: as `hold`, with the lock made
+//!   `.on_wait(fasteners::notice::cargo_style)` (its notice goes to stderr).
+//! - `try-named <kind>`: as `try`, on the named lock whose name is given in
+//!   place of the lock path (the mechanism is ignored: named locks use the
+//!   default).
+//! - `named-dir`: print `dir <named_lock_dir()>`, then lock the named lock
+//!   whose name is given in place of the lock path and print `locked <path>`,
+//!   or `error <kind> <message>`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
@@ -71,16 +86,19 @@ enum Kind {
     Write,
 }
 
-/// A lock object of either type, held through a guard of either type.
+/// A lock object of either type, held through a guard of either type; or,
+/// in the no-lock mode, nothing.
 enum Lock {
     Ex(InterProcessLock),
     Rw(InterProcessReaderWriterLock),
+    Nothing,
 }
 
 enum Guard<'a> {
     Ex(fasteners::InterProcessLockGuard<'a>),
     Read(fasteners::InterProcessReadGuard<'a>),
     Write(fasteners::InterProcessWriteGuard<'a>),
+    Nothing,
 }
 
 impl Guard<'_> {
@@ -89,12 +107,17 @@ impl Guard<'_> {
             Guard::Ex(g) => g.release(),
             Guard::Read(g) => g.release(),
             Guard::Write(g) => g.release(),
+            Guard::Nothing => Ok(()),
         }
     }
 }
 
 impl Lock {
-    fn new(kind: Kind, mechanism: Mechanism, path: &Path) -> Lock {
+    /// `mechanism` is `None` in the no-lock mode.
+    fn new(kind: Kind, mechanism: Option<Mechanism>, path: &Path) -> Lock {
+        let Some(mechanism) = mechanism else {
+            return Lock::Nothing;
+        };
         match kind {
             Kind::Ex => Lock::Ex(InterProcessLock::with_mechanism(path, mechanism)),
             Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::with_mechanism(
@@ -103,8 +126,24 @@ impl Lock {
         }
     }
 
+    fn named(kind: Kind, name: &str) -> Lock {
+        match kind {
+            Kind::Ex => Lock::Ex(InterProcessLock::named(name)),
+            Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::named(name)),
+        }
+    }
+
+    fn on_wait(self, notice: fn(&Path)) -> Lock {
+        match self {
+            Lock::Ex(l) => Lock::Ex(l.on_wait(notice)),
+            Lock::Rw(l) => Lock::Rw(l.on_wait(notice)),
+            Lock::Nothing => Lock::Nothing,
+        }
+    }
+
     fn acquire(&self, kind: Kind, blocking: bool) -> fasteners::Result<Guard<'_>> {
         Ok(match (self, kind, blocking) {
+            (Lock::Nothing, _, _) => Guard::Nothing,
             (Lock::Ex(l), _, true) => Guard::Ex(l.lock()?),
             (Lock::Ex(l), _, false) => Guard::Ex(l.try_lock()?),
             (Lock::Rw(l), Kind::Read, true) => Guard::Read(l.read()?),
@@ -124,11 +163,13 @@ fn parse_kind(word: &str) -> Kind {
     }
 }
 
-fn parse_mechanism(word: &str) -> Mechanism {
+/// `None` for `none`, the no-lock mode.
+fn parse_mechanism(word: &str) -> Option<Mechanism> {
     match word {
         #[cfg(target_os = "linux")]
-        "ofd" => Mechanism::Ofd,
-        "flock" => Mechanism::Flock,
+        "ofd" => Some(Mechanism::Ofd),
+        "flock" => Some(Mechanism::Flock),
+        "none" => None,
         other => panic!("unknown mechanism {other:?}"),
     }
 }
@@ -164,7 +205,7 @@ fn next_random(state: &mut u64) -> u64 {
     *state
 }
 
-fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn sections(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let mix = args[0].as_str();
     let log_path = PathBuf::from(&args[1]);
     let count: usize = args[2].parse().expect("count");
@@ -222,7 +263,7 @@ fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let threads: usize = args[2].parse().expect("threads");
@@ -256,6 +297,10 @@ fn increment(path: &Path) {
     let mut text = String::new();
     file.read_to_string(&mut text).expect("read counter");
     let value: u64 = text.trim().parse().unwrap_or(0);
+    // Widens the window between read and write, so that without exclusion
+    // (the no-lock control) updates are lost on any machine. (A sleep, not
+    // yields: a yielding holder hands its core to whoever polls.)
+    std::thread::sleep(std::time::Duration::from_micros(100));
     file.seek(SeekFrom::Start(0)).expect("seek");
     file.set_len(0).expect("truncate");
     file.write_all((value + 1).to_string().as_bytes())
@@ -265,7 +310,7 @@ fn increment(path: &Path) {
 /// One task's share of `async-counter`; returns the overlaps it saw.
 async fn async_increments(
     kind: Kind,
-    mechanism: Mechanism,
+    mechanism: Option<Mechanism>,
     path: PathBuf,
     counter_path: PathBuf,
     increments: usize,
@@ -283,6 +328,7 @@ async fn async_increments(
         let guard = match &lock {
             Lock::Ex(l) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             Lock::Rw(l) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            Lock::Nothing => AsyncGuard::Nothing,
         };
         if fs4::FileExt::try_lock(&sentinel).is_err() {
             violations += 1;
@@ -300,6 +346,7 @@ enum AsyncGuard<'a> {
     Ex(fasteners::AsyncInterProcessLockGuard<'a>),
     Write(fasteners::AsyncInterProcessWriteGuard<'a>),
     Read(fasteners::AsyncInterProcessReadGuard<'a>),
+    Nothing,
 }
 
 impl AsyncGuard<'_> {
@@ -308,6 +355,7 @@ impl AsyncGuard<'_> {
             AsyncGuard::Ex(g) => g.release(),
             AsyncGuard::Write(g) => g.release(),
             AsyncGuard::Read(g) => g.release(),
+            AsyncGuard::Nothing => Ok(()),
         }
     }
 }
@@ -327,7 +375,7 @@ fn runtime(flavour: &str) -> tokio::runtime::Runtime {
     .expect("runtime")
 }
 
-fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn async_counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let tasks: usize = args[2].parse().expect("tasks");
@@ -360,13 +408,14 @@ fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode
     ExitCode::SUCCESS
 }
 
-fn hold_async(mechanism: Mechanism, path: &Path, kind: Kind) {
+fn hold_async(mechanism: Option<Mechanism>, path: &Path, kind: Kind) {
     let lock = Lock::new(kind, mechanism, path);
     runtime("current").block_on(async {
         let guard = match (&lock, kind) {
             (Lock::Ex(l), _) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             (Lock::Rw(l), Kind::Read) => AsyncGuard::Read(l.read_async().await.expect("lock")),
             (Lock::Rw(l), _) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            (Lock::Nothing, _) => AsyncGuard::Nothing,
         };
         say("locked");
         read_line();
@@ -389,7 +438,7 @@ fn write_counter(path: &Path, value: u64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
-        eprintln!("usage: fasteners-test-helper <command> <ofd|flock> <lock path> [args...]");
+        eprintln!("usage: fasteners-test-helper <command> <ofd|flock|none> <lock path> [args...]");
         return ExitCode::from(2);
     }
     let mechanism = parse_mechanism(&args[1]);
@@ -408,9 +457,31 @@ fn main() -> ExitCode {
             guard.release().expect("release");
             say("released");
         }
-        "try" => {
+        "hold-noticed" => {
             let kind = parse_kind(&rest[0]);
-            let lock = Lock::new(kind, mechanism, &path);
+            let lock = Lock::new(kind, mechanism, &path).on_wait(fasteners::notice::cargo_style);
+            let guard = lock.acquire(kind, true).expect("lock");
+            say("locked");
+            read_line();
+            guard.release().expect("release");
+            say("released");
+        }
+        "named-dir" => {
+            say(&format!("dir {}", fasteners::named_lock_dir().display()));
+            let lock = InterProcessLock::named(&args[2]);
+            let locked = lock.lock().map(drop);
+            match locked {
+                Ok(()) => say(&format!("locked {}", lock.path().display())),
+                Err(err) => say(&format!("error {:?} {err}", err.kind())),
+            }
+        }
+        "try" | "try-named" => {
+            let kind = parse_kind(&rest[0]);
+            let lock = if args[0] == "try" {
+                Lock::new(kind, mechanism, &path)
+            } else {
+                Lock::named(kind, &args[2])
+            };
             match lock.acquire(kind, false) {
                 Ok(_guard) => say("got"),
                 Err(err) if err.kind() == fasteners::ErrorKind::WouldBlock => say("busy"),
@@ -438,11 +509,16 @@ fn main() -> ExitCode {
             say("released");
         }
         "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
-        "alias-check" => alias_check(mechanism, &path, Path::new(&rest[0])),
-        "ro-check" => ro_check(mechanism, &path),
-        "fork-drop" => fork_drop(mechanism, &path, parse_kind(&rest[0])),
-        "fork-orphan" => fork_orphan(mechanism, &path, parse_kind(&rest[0])),
-        "fork-waiting" => fork_waiting(mechanism, &path, parse_kind(&rest[0]), Path::new(&rest[1])),
+        "alias-check" => alias_check(locking(mechanism), &path, Path::new(&rest[0])),
+        "ro-check" => ro_check(locking(mechanism), &path),
+        "fork-drop" => fork_drop(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-orphan" => fork_orphan(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-waiting" => fork_waiting(
+            locking(mechanism),
+            &path,
+            parse_kind(&rest[0]),
+            Path::new(&rest[1]),
+        ),
         "hold-many" => {
             let kind = parse_kind(&rest[0]);
             let count: usize = rest[1].parse().expect("count");
@@ -469,6 +545,7 @@ fn main() -> ExitCode {
                 Lock::Ex(l) => l.try_lock_for(timeout).map(Guard::Ex),
                 Lock::Rw(l) if kind == Kind::Read => l.try_read_for(timeout).map(Guard::Read),
                 Lock::Rw(l) => l.try_write_for(timeout).map(Guard::Write),
+                Lock::Nothing => panic!("wait-for needs a lock mechanism"),
             };
             match attempt {
                 Ok(guard) => {
@@ -495,6 +572,11 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The mechanism of a command that has no no-lock mode.
+fn locking(mechanism: Option<Mechanism>) -> Mechanism {
+    mechanism.expect("this command needs a lock mechanism (ofd or flock)")
 }
 
 /// The outcome of an attempt, as the fork and alias tests read it.
@@ -568,7 +650,7 @@ fn wait_child(pid: libc::pid_t) -> i32 {
 }
 
 fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
-    let lock = Lock::new(kind, mechanism, path);
+    let lock = Lock::new(kind, Some(mechanism), path);
     let guard = lock.acquire(kind, true).expect("lock");
     let mirror = InterProcessLock::with_mechanism(path.with_extension("mirror"), mechanism);
     assert!(mirror.acquire(true, None).expect("mirror"));
@@ -600,7 +682,7 @@ fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
 }
 
 fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
-    let lock = Lock::new(kind, mechanism, path);
+    let lock = Lock::new(kind, Some(mechanism), path);
     let _guard = lock.acquire(kind, true).expect("lock");
     let (mut from_parent, to_child) = pipe();
     let child = fork();
@@ -627,17 +709,22 @@ fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
     drop(to_child);
 }
 
+/// One timed attempt at the exclusive side (write, for a reader-writer lock).
+fn timed_exclusive(lock: &Lock, timeout: std::time::Duration) -> fasteners::Result<()> {
+    match lock {
+        Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
+        Lock::Rw(l) => l.try_write_for(timeout).map(drop),
+        Lock::Nothing => unreachable!("fork-waiting locks"),
+    }
+}
+
 fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
     use std::time::Duration;
-    let lock = std::sync::Arc::new(Lock::new(kind, mechanism, path));
+    let lock = std::sync::Arc::new(Lock::new(kind, Some(mechanism), path));
     let timed = {
         let lock = std::sync::Arc::clone(&lock);
         std::thread::spawn(move || {
-            let guard = match &*lock {
-                Lock::Ex(l) => l.try_lock_for(Duration::from_secs(30)).map(drop),
-                Lock::Rw(l) => l.try_write_for(Duration::from_secs(30)).map(drop),
-            };
-            guard.expect("timed waiter")
+            timed_exclusive(&lock, Duration::from_secs(30)).expect("timed waiter")
         })
     };
     let (pending, is_pending) = std::sync::mpsc::channel();
@@ -650,6 +737,7 @@ fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
                 {
                     Lock::Ex(l) => Box::pin(async { drop(l.lock_async().await.expect("async")) }),
                     Lock::Rw(l) => Box::pin(async { drop(l.write_async().await.expect("async")) }),
+                    Lock::Nothing => unreachable!("fork-waiting locks"),
                 };
                 let mut acquire = acquire;
                 std::future::poll_fn(|cx| {
@@ -669,19 +757,17 @@ fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
     let child = fork();
     if child == 0 {
         let timeout = Duration::from_millis(200);
-        let timed = match &*lock {
-            Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
-            Lock::Rw(l) => l.try_write_for(timeout).map(drop),
-        };
+        let timed = timed_exclusive(&lock, timeout);
         say(&format!("child-timed {}", outcome(&timed)));
         let asynced = runtime("current").block_on(async {
             match &*lock {
                 Lock::Ex(l) => l.lock_async_for(timeout).await.map(drop),
                 Lock::Rw(l) => l.write_async_for(timeout).await.map(drop),
+                Lock::Nothing => unreachable!("fork-waiting locks"),
             }
         });
         say(&format!("child-async {}", outcome(&asynced)));
-        let other = Lock::new(kind, mechanism, other);
+        let other = Lock::new(kind, Some(mechanism), other);
         let got = other.acquire(kind, true).map(drop);
         say(&format!("child-other {}", outcome(&got)));
         std::process::exit(0);

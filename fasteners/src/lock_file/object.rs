@@ -1,6 +1,8 @@
 //! The lock object of one file, the future of its async acquisitions, and
 //! its guards.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
@@ -8,28 +10,33 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::notice::Notice;
+use crate::owned::FileRef;
 use crate::sys::{fork, Mechanism, Mode};
 use crate::timer::Alarm;
-use crate::{Error, Result};
+use crate::{named, Error, ErrorKind, Result};
 
 use super::identity;
 use super::registry::{entry_for, Handle};
 use super::task::Progress;
-use super::{Entry, Holder, Wait};
+use super::{Entry, Holder, Kernel, Wait};
 
 /// One lock object's handle on its file: the path as the user gave it (for
-/// errors), the mechanism, the shared entry once resolved, and the holders of
-/// the Python-style `acquire`/`release` pairs, which have no guard.
-#[derive(Debug)]
+/// errors), the mechanism, the shared entry once resolved, the holders of
+/// the Python-style `acquire`/`release` pairs, which have no guard, and what
+/// to run when an acquisition has to wait.
 pub(crate) struct LockFile {
     path: PathBuf,
     mechanism: Mechanism,
+    /// For a named lock: the name, and the rule it breaks if it is invalid.
+    name: Option<(String, Option<&'static str>)>,
     entry: OnceLock<Handle>,
     /// The holds of `acquire_unguarded`, with the fork generation they were
     /// taken in: a forked child does not hold its parent's.
     acquired: Mutex<Vec<(ThreadId, Mode, u64)>>,
+    notice: Option<Notice>,
 }
 
 impl LockFile {
@@ -37,9 +44,23 @@ impl LockFile {
         LockFile {
             path: path.to_owned(),
             mechanism,
+            name: None,
             entry: OnceLock::new(),
             acquired: Mutex::new(Vec::new()),
+            notice: None,
         }
+    }
+
+    /// The lock file of a named lock; an invalid name fails at the first acquire.
+    pub(crate) fn named(name: &str, mechanism: Mechanism) -> Self {
+        let mut file = LockFile::new(&named::named_lock_dir().join(name), mechanism);
+        file.name = Some((name.to_owned(), named::check_name(name).err()));
+        file
+    }
+
+    /// Runs `notice` with the path whenever an acquisition has to wait.
+    pub(crate) fn set_notice(&mut self, notice: Notice) {
+        self.notice = Some(notice);
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -54,36 +75,51 @@ impl LockFile {
         if let Some(entry) = self.entry.get() {
             return Ok(entry);
         }
+        if let Some((name, invalid)) = &self.name {
+            if let Some(rule) = invalid {
+                return Err(Error::invalid_name(&self.path, name, rule));
+            }
+            if let Some(dir) = self.path.parent() {
+                named::prepare_dir(dir).map_err(|err| {
+                    Error::io(&self.path, "use the directory of named locks", err)
+                })?;
+            }
+        }
         let io_error = |(action, err)| Error::io(&self.path, action, err);
-        let path = std::path::absolute(&self.path).map_err(|err| io_error(("open", err)))?;
+        // Made absolute once, so that a later change of the working
+        // directory does not move a reopened file (not normalised: the
+        // registry goes by the file's identity, not by its spelling).
+        let path = if self.path.as_os_str().is_empty() {
+            let empty = std::io::Error::new(std::io::ErrorKind::NotFound, "the path is empty");
+            return Err(io_error(("open", empty)));
+        } else if self.path.is_absolute() {
+            Cow::Borrowed(self.path.as_path())
+        } else {
+            let cwd = std::env::current_dir().map_err(|err| io_error(("open", err)))?;
+            Cow::Owned(cwd.join(&self.path))
+        };
         let opened = identity::open(&path).map_err(io_error)?;
         let entry = entry_for(self.mechanism, &path, opened);
         Ok(self.entry.get_or_init(|| entry))
     }
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
-    pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
+    pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<&LockFile>> {
         let holder = Holder::current_thread();
-        self.entry()?.acquire(&self.path, mode, wait, holder)?;
+        self.acquire_noticed(mode, wait, holder)?;
         Ok(Held {
-            inner: SendHeld {
-                file: Some(self),
-                mode,
-                holder,
-            },
+            inner: SendHeld::new(self, mode, holder),
             _not_send: PhantomData,
         })
     }
 
     /// Takes the lock in `mode` without waiting, for a `Send` guard.
-    pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<'_>> {
+    pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<&LockFile>> {
         let holder = Holder::new_token();
-        self.entry()?.acquire(&self.path, mode, Wait::Try, holder)?;
-        Ok(SendHeld {
-            file: Some(self),
-            mode,
-            holder,
-        })
+        self.entry()?
+            .acquire(&self.path, mode, Wait::Try, holder)
+            .map_err(|err| self.name_holder(mode, err))?;
+        Ok(SendHeld::new(self, mode, holder))
     }
 
     /// The future of an async acquisition of `mode`, for a `Send` guard.
@@ -101,7 +137,158 @@ impl LockFile {
             },
             alarm: None,
             done: false,
+            waiting_since: None,
         }
+    }
+
+    /// Whether the calling thread holds this lock file, in either mode,
+    /// through this or any other lock object of the process (not counting
+    /// the `Send` guards, which belong to acquisitions, not threads).
+    pub(crate) fn is_held_by_current_thread(&self) -> bool {
+        let me = Holder::current_thread();
+        let holds = |entry: &Entry| {
+            let state = entry.state();
+            state.writer == Some(me) || state.readers.contains(&me)
+        };
+        if let Some(entry) = self.entry.get() {
+            return holds(entry);
+        }
+        if matches!(self.name, Some((_, Some(_)))) || !self.path.exists() {
+            // Nobody holds a file that does not exist (and none is created).
+            return false;
+        }
+        // Another lock object of the process for the same file may hold it:
+        // resolving the entry (which opens the existing file) finds out.
+        self.entry().is_ok_and(|entry| holds(entry))
+    }
+
+    /// A thread's acquisition; when it has to wait, the notice runs first.
+    ///
+    /// With a notice, a first non-blocking attempt tells whether the
+    /// acquisition has to wait; without one, the acquisition goes straight
+    /// to the entry, as if there were no notice at all.
+    fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
+        let entry = self.entry()?;
+        let watched = self.notice.is_some() || cfg!(feature = "tracing");
+        if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
+            match entry.acquire(&self.path, mode, Wait::Try, holder) {
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+                other => return other.map_err(|err| self.name_holder(mode, err)),
+            }
+            self.starts_waiting(mode);
+            #[cfg(feature = "tracing")]
+            let since = Instant::now();
+            let result = entry.acquire(&self.path, mode, wait, holder);
+            #[cfg(feature = "tracing")]
+            crate::trace::waited(
+                &self.path,
+                mode,
+                self.mechanism,
+                since.elapsed(),
+                result.as_ref().map(drop).map_err(Error::kind),
+            );
+            return result.map_err(|err| self.name_holder(mode, err));
+        }
+        entry
+            .acquire(&self.path, mode, wait, holder)
+            .map_err(|err| self.name_holder(mode, err))
+    }
+
+    /// An acquisition found the lock taken and is about to wait: the notice
+    /// and the `waiting for lock` event.
+    fn starts_waiting(&self, mode: Mode) {
+        if let Some(notice) = &self.notice {
+            notice(&self.path);
+        }
+        #[cfg(feature = "tracing")]
+        crate::trace::waiting(&self.path, mode, self.mechanism);
+        #[cfg(not(feature = "tracing"))]
+        let _ = mode;
+    }
+
+    /// Adds the holder's pid to a contention error, where it is known: this
+    /// process if one of its threads or tasks holds a conflicting share,
+    /// else whatever the kernel reports (OFD: the pid of a POSIX-lock holder).
+    fn name_holder(&self, mode: Mode, err: Error) -> Error {
+        if !err.is_contention() {
+            return err;
+        }
+        let Some(entry) = self.entry.get() else {
+            return err;
+        };
+        let state = entry.state();
+        let here = state.writer.is_some() || (mode == Mode::Exclusive && !state.readers.is_empty());
+        let pid = if here {
+            Some(std::process::id())
+        } else {
+            match (self.mechanism, &state.file) {
+                #[cfg(target_os = "linux")]
+                (Mechanism::Ofd, Some(open)) => crate::sys::ofd_conflicting(&open.file)
+                    .ok()
+                    .flatten()
+                    .and_then(|(_, pid)| pid),
+                _ => None,
+            }
+        };
+        drop(state);
+        match pid {
+            Some(pid) => err.with_holder_pid(pid),
+            None => err,
+        }
+    }
+
+    /// Whether another process holds the lock file now, in which mode, and
+    /// (where the kernel says) which process; acquires nothing.
+    ///
+    /// OFD: `F_OFD_GETLK` through the entry's description (whose own lock
+    /// never counts), or a fresh read-only one if the entry has none open.
+    /// Flock: a non-blocking exclusive, then shared, attempt through a fresh
+    /// description, released at once; while this process holds the kernel
+    /// lock it cannot tell other readers from its own hold and says `None`.
+    /// A missing file is held by nobody (and is not created).
+    pub(crate) fn held_elsewhere(&self) -> Result<Option<(Mode, Option<u32>)>> {
+        let invalid_name = matches!(self.name, Some((_, Some(_))));
+        if self.entry.get().is_none() && !invalid_name && !self.path.exists() {
+            // Nobody holds a file that does not exist (and none is created).
+            return Ok(None);
+        }
+        let entry = self.entry()?;
+        // The state stays locked so that no acquisition of this process
+        // runs meanwhile (and, with flock, trips over the probe).
+        let state = entry.state();
+        let fail = |err| Error::io(&self.path, "query the holder of", err);
+        #[cfg(target_os = "linux")]
+        if self.mechanism == Mechanism::Ofd {
+            if let Some(open) = &state.file {
+                return crate::sys::ofd_conflicting(&open.file).map_err(fail);
+            }
+            return match open_existing(&self.path).map_err(fail)? {
+                Some(file) => crate::sys::ofd_conflicting(&file).map_err(fail),
+                None => Ok(None),
+            };
+        }
+        if matches!(state.kernel, Kernel::Held(_)) {
+            return Ok(None);
+        }
+        let Some(file) = open_existing(&self.path).map_err(fail)? else {
+            return Ok(None);
+        };
+        let probe = |mode| -> std::io::Result<bool> {
+            let free = self.mechanism.try_lock(&file, mode)?;
+            if free {
+                self.mechanism.unlock(&file)?;
+            }
+            Ok(free)
+        };
+        if probe(Mode::Exclusive).map_err(fail)? {
+            return Ok(None);
+        }
+        let mode = if probe(Mode::Shared).map_err(fail)? {
+            Mode::Shared
+        } else {
+            Mode::Exclusive
+        };
+        Ok(Some((mode, None)))
     }
 
     /// Python's `acquire(blocking, timeout)`: `Ok(false)` when the lock is
@@ -155,6 +342,27 @@ impl LockFile {
     }
 }
 
+/// Opens the file at `path` for reading if it exists, creating nothing.
+fn open_existing(path: &Path) -> std::io::Result<Option<std::fs::File>> {
+    match std::fs::File::open(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+impl fmt::Debug for LockFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockFile")
+            .field("path", &self.path)
+            .field("mechanism", &self.mechanism)
+            .field("name", &self.name)
+            .field("entry", &self.entry)
+            .field("notice", &self.notice.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for LockFile {
     /// Gives back what `acquire_unguarded` took and nobody released, so that
     /// it does not stay held by the other lock objects of the process.
@@ -183,10 +391,12 @@ pub(crate) struct Acquire<'a> {
     progress: Progress,
     alarm: Option<Alarm>,
     done: bool,
+    /// Since when it waits, once it has found the lock taken (and run the notice).
+    waiting_since: Option<Instant>,
 }
 
 impl<'a> Future for Acquire<'a> {
-    type Output = Result<SendHeld<'a>>;
+    type Output = Result<SendHeld<&'a LockFile>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
@@ -203,13 +413,28 @@ impl<'a> Future for Acquire<'a> {
             Poll::Ready(result) => {
                 this.done = true;
                 this.alarm = None;
-                Poll::Ready(result.map(|()| SendHeld {
-                    file: Some(file),
-                    mode: this.progress.mode,
-                    holder: this.progress.holder,
-                }))
+                let mode = this.progress.mode;
+                #[cfg(feature = "tracing")]
+                if let Some(since) = this.waiting_since {
+                    let outcome = result.as_ref().map(drop).map_err(Error::kind);
+                    crate::trace::waited(
+                        &file.path,
+                        mode,
+                        file.mechanism,
+                        since.elapsed(),
+                        outcome,
+                    );
+                }
+                Poll::Ready(match result {
+                    Ok(()) => Ok(SendHeld::new(file, mode, this.progress.holder)),
+                    Err(err) => Err(file.name_holder(mode, err)),
+                })
             }
             Poll::Pending => {
+                if this.waiting_since.is_none() {
+                    this.waiting_since = Some(Instant::now());
+                    file.starts_waiting(this.progress.mode);
+                }
                 if let Some(deadline) = this.progress.deadline {
                     this.alarm
                         .get_or_insert_with(|| Alarm::new(deadline))
@@ -230,33 +455,108 @@ impl Drop for Acquire<'_> {
 }
 
 /// One holder's share of a lock file, given back on drop: what every process
-/// lock guard holds. `Send` and `Sync`: it names its holder explicitly.
+/// lock guard holds, with `F` the guard's way to its lock file (a borrow of
+/// the lock object, or an `Arc` of it for the owned guards). `Send` and
+/// `Sync` when `F` is: it names its holder explicitly.
 #[derive(Debug)]
-pub(crate) struct SendHeld<'a> {
-    file: Option<&'a LockFile>,
+pub(crate) struct SendHeld<F: FileRef> {
+    file: Option<F>,
     mode: Mode,
     holder: Holder,
+    /// When the lock was taken, for the `lock held long` event.
+    #[cfg(feature = "tracing")]
+    since: Instant,
 }
 
-impl SendHeld<'_> {
+impl<F: FileRef> SendHeld<F> {
+    fn new(file: F, mode: Mode, holder: Holder) -> Self {
+        SendHeld {
+            file: Some(file),
+            mode,
+            holder,
+            #[cfg(feature = "tracing")]
+            since: Instant::now(),
+        }
+    }
+
+    /// Gives the share back, unless it was already.
+    fn give_back(&mut self) -> Result<()> {
+        let Some(file) = self.file.take() else {
+            return Ok(());
+        };
+        let file = file.lock_file();
+        let result = file.release(self.mode, self.holder);
+        #[cfg(feature = "tracing")]
+        crate::trace::released(
+            file.path(),
+            self.mode,
+            file.mechanism(),
+            self.since.elapsed(),
+        );
+        result
+    }
+
     pub(crate) fn path(&self) -> &Path {
-        self.file.map_or(Path::new(""), LockFile::path)
+        self.file
+            .as_ref()
+            .map_or(Path::new(""), |file| file.lock_file().path())
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
-        match self.file.take() {
-            Some(file) => file.release(self.mode, self.holder),
-            None => Ok(()),
+        self.give_back()
+    }
+
+    /// Takes the share out of this value, unreleased, to move it to a
+    /// value that reaches the lock file another way (see [`Share`]).
+    pub(crate) fn detach(mut self) -> Share {
+        self.file = None;
+        Share {
+            mode: self.mode,
+            holder: self.holder,
+            #[cfg(feature = "tracing")]
+            since: self.since,
         }
     }
 }
 
-impl Drop for SendHeld<'_> {
-    fn drop(&mut self) {
-        if let Some(file) = self.file.take() {
-            // Nobody to report an unlock error to; `release` reports it.
-            let _ = file.release(self.mode, self.holder);
+/// A held share of a lock file between two guards: the borrowing guard an
+/// acquisition gives, and the owned guard made of it once the borrow of the
+/// lock object ends (`detach`, then [`Share::attach`] or
+/// [`Share::attach_thread`] with the `Arc` of that same lock object).
+#[derive(Debug)]
+#[must_use = "a detached share stays held until it is attached to a guard"]
+pub(crate) struct Share {
+    mode: Mode,
+    holder: Holder,
+    #[cfg(feature = "tracing")]
+    since: Instant,
+}
+
+impl Share {
+    /// The share as a `Send` guard part reaching its file through `file`.
+    pub(crate) fn attach<F: FileRef>(self, file: F) -> SendHeld<F> {
+        SendHeld {
+            file: Some(file),
+            mode: self.mode,
+            holder: self.holder,
+            #[cfg(feature = "tracing")]
+            since: self.since,
         }
+    }
+
+    /// The share as a thread's `!Send` guard part reaching its file through `file`.
+    pub(crate) fn attach_thread<F: FileRef>(self, file: F) -> Held<F> {
+        Held {
+            inner: self.attach(file),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<F: FileRef> Drop for SendHeld<F> {
+    fn drop(&mut self) {
+        // Nobody to report an unlock error to; `release` reports it.
+        let _ = self.give_back();
     }
 }
 
@@ -265,18 +565,23 @@ impl Drop for SendHeld<'_> {
 /// `!Send`: the in-process bookkeeping records the holding thread, so the
 /// guard must be released by the thread that took it.
 #[derive(Debug)]
-pub(crate) struct Held<'a> {
-    inner: SendHeld<'a>,
+pub(crate) struct Held<F: FileRef> {
+    inner: SendHeld<F>,
     _not_send: PhantomData<*const ()>,
 }
 
-impl Held<'_> {
+impl<F: FileRef> Held<F> {
     pub(crate) fn path(&self) -> &Path {
         self.inner.path()
     }
 
     pub(crate) fn release(self) -> Result<()> {
         self.inner.release()
+    }
+
+    /// See [`SendHeld::detach`].
+    pub(crate) fn detach(self) -> Share {
+        self.inner.detach()
     }
 }
 

@@ -117,6 +117,14 @@ impl Mechanism {
     }
 }
 
+/// Who else holds a lock on the file open as `file` (Linux OFD locks and
+/// POSIX record locks, through `F_OFD_GETLK`): the mode of the first
+/// conflicting lock, and its holder's pid where the kernel reports one.
+#[cfg(target_os = "linux")]
+pub(crate) fn ofd_conflicting(file: &File) -> io::Result<Option<(Mode, Option<u32>)>> {
+    ofd::conflicting(file)
+}
+
 /// Repeats `op` while it fails with `EINTR` (a signal arrived during the call).
 fn retry_interrupted<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {

@@ -68,3 +68,36 @@ pub(super) fn lock_once(file: &File, mode: Mode) -> io::Result<()> {
 pub(super) fn unlock(file: &File) -> io::Result<()> {
     set_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK)
 }
+
+/// The first lock on the file that an exclusive lock taken through this
+/// description would conflict with (`F_OFD_GETLK`; this description's own
+/// lock never conflicts): its mode, and its holder's pid where the kernel
+/// reports one, which it does for POSIX record locks (`fcntl`, `lockf`, so a
+/// Python fasteners process) and not for OFD locks (reported as pid -1).
+pub(super) fn conflicting(file: &File) -> io::Result<Option<(Mode, Option<u32>)>> {
+    // SAFETY: as in `set_lock`: all-zero bytes are a valid `flock`.
+    let mut request: libc::flock = unsafe { std::mem::zeroed() };
+    request.l_type = libc::F_WRLCK as _;
+    request.l_whence = libc::SEEK_SET as _;
+    request.l_start = 0;
+    request.l_len = 0;
+    request.l_pid = 0; // required to be 0 for OFD commands
+    retry_interrupted(|| {
+        // SAFETY: the descriptor is open for the lifetime of `file`, and
+        // `request` is a valid `flock` that the kernel overwrites with the
+        // conflicting lock, as `F_OFD_GETLK` requires.
+        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut request) };
+        if result == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    })?;
+    let mode = match libc::c_int::from(request.l_type) {
+        libc::F_UNLCK => return Ok(None),
+        libc::F_RDLCK => Mode::Shared,
+        _ => Mode::Exclusive,
+    };
+    let pid = u32::try_from(request.l_pid).ok().filter(|&pid| pid > 0);
+    Ok(Some((mode, pid)))
+}
