@@ -37,6 +37,13 @@ run cargo test -p fasteners --features tracing --test tracing_events --no-fail-f
 # The tests serialised by the file-lock attributes, under the runner that gives
 # each test its own process (under `cargo test` above they share one).
 run cargo nextest run --test macros_serial --no-fail-fast
+# The PostgreSQL backend (feature `postgres`): its unit and doc tests, and its
+# integration tests against a throwaway server that with-postgres.sh starts
+# (installing Debian's postgresql package if needed) and removes afterwards.
+run cargo test -p fasteners --features postgres --lib postgres --no-fail-fast
+run cargo test -p fasteners --features postgres --doc postgres --no-fail-fast
+# (postgres_restart restarts the server: cargo runs test binaries one at a time.)
+run bash scripts/with-postgres.sh cargo test --features postgres --test postgres --test postgres_restart --no-fail-fast
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -36,6 +36,17 @@ pub enum ErrorKind {
     /// creating its directory, locking or unlocking it.
     /// [`Error::io_error`] (and [`std::error::Error::source`]) gives the OS error.
     Io,
+    /// An argument cannot be used: for a PostgreSQL lock, a connection string
+    /// that does not parse.
+    InvalidInput,
+    /// The lock's server could not be used: the connection was refused, the
+    /// login failed, a query failed, or the connection was lost while waiting.
+    /// [`std::error::Error::source`] gives the client library's error.
+    Server,
+    /// A lock that was held has been lost: its server session ended (the
+    /// connection dropped, the backend was terminated, the server restarted)
+    /// or stopped answering, so the server no longer holds it for this caller.
+    Lost,
     /// The name of a named lock ([`InterProcessLock::named`](crate::InterProcessLock::named))
     /// breaks a rule; the message names the rule.
     InvalidName,
@@ -74,6 +85,9 @@ pub struct Error {
 enum LockName {
     Path(PathBuf),
     InProcess(&'static str),
+    /// A lock on a server, described (never with a password).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Server(std::sync::Arc<str>),
 }
 
 #[derive(Debug)]
@@ -84,6 +98,14 @@ enum Detail {
     Io {
         action: &'static str,
         source: io::Error,
+    },
+    /// A failure of a server lock: what failed, and why (the client
+    /// library's error chain, flattened to text, without a password).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Server {
+        action: &'static str,
+        cause: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     InvalidName {
         name: String,
@@ -174,6 +196,53 @@ impl Error {
         )
     }
 
+    /// A server lock, described by `lock`, failed with `kind` while doing
+    /// `action` ("connect", "lock", "unlock"...), because of `cause`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server(
+        kind: ErrorKind,
+        lock: &std::sync::Arc<str>,
+        action: &'static str,
+        cause: String,
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self::new(
+            kind,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Server {
+                action,
+                cause,
+                source,
+            },
+        )
+    }
+
+    /// A server lock, described by `lock`, refused with `kind`: `message`
+    /// says why ([`ErrorKind::WouldBlock`], [`ErrorKind::WouldDeadlock`],
+    /// [`ErrorKind::NotHeld`]).
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server_refused(
+        kind: ErrorKind,
+        lock: &std::sync::Arc<str>,
+        message: &'static str,
+    ) -> Self {
+        Self::new(
+            kind,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Message(message),
+        )
+    }
+
+    /// A server lock, described by `lock`, timed out after `timeout`.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn server_timed_out(lock: &std::sync::Arc<str>, timeout: Duration) -> Self {
+        Self::new(
+            ErrorKind::TimedOut,
+            LockName::Server(std::sync::Arc::clone(lock)),
+            Detail::Timeout(timeout),
+        )
+    }
+
     /// The same error, naming `pid` as the lock's holder.
     pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
         self.holder_pid = Some(pid);
@@ -221,7 +290,7 @@ impl Error {
     pub fn path(&self) -> Option<&Path> {
         match &self.lock {
             LockName::Path(path) => Some(path),
-            LockName::InProcess(_) => None,
+            LockName::InProcess(_) | LockName::Server(_) => None,
         }
     }
 
@@ -317,6 +386,7 @@ impl fmt::Debug for Error {
         match &self.lock {
             LockName::Path(path) => s.field("path", path),
             LockName::InProcess(name) => s.field("lock", name),
+            LockName::Server(name) => s.field("lock", name),
         };
         match &self.detail {
             Detail::None => {}
@@ -328,6 +398,9 @@ impl fmt::Debug for Error {
             }
             Detail::Io { action, source } => {
                 s.field("action", action).field("source", source);
+            }
+            Detail::Server { action, cause, .. } => {
+                s.field("action", action).field("cause", cause);
             }
             Detail::InvalidName { name, rule } => {
                 s.field("name", name).field("rule", rule);
@@ -345,9 +418,14 @@ impl fmt::Display for Error {
         match &self.lock {
             LockName::Path(path) => write!(f, "lock file `{}`: ", path.display())?,
             LockName::InProcess(name) => write!(f, "{name}: ")?,
+            LockName::Server(name) => write!(f, "{name}: ")?,
         }
         match (&self.detail, self.kind) {
             (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}")?,
+            (Detail::Server { action, cause, .. }, ErrorKind::Lost) => {
+                write!(f, "lost while {action}: {cause}")?;
+            }
+            (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}")?,
             (Detail::InvalidName { name, rule }, _) => {
                 write!(f, "invalid lock name {name:?}: {rule}")?;
             }
@@ -369,7 +447,14 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.io_error().map(|e| e as _)
+        match &self.detail {
+            Detail::Io { source, .. } => Some(source),
+            Detail::Server {
+                source: Some(source),
+                ..
+            } => Some(&**source),
+            _ => None,
+        }
     }
 }
 
@@ -384,8 +469,11 @@ impl From<Error> for io::Error {
         let kind = match err.kind {
             ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
-            ErrorKind::WouldDeadlock | ErrorKind::NotHeld => io::ErrorKind::Other,
-            ErrorKind::InvalidName => io::ErrorKind::InvalidInput,
+            ErrorKind::WouldDeadlock | ErrorKind::NotHeld | ErrorKind::Server => {
+                io::ErrorKind::Other
+            }
+            ErrorKind::InvalidName | ErrorKind::InvalidInput => io::ErrorKind::InvalidInput,
+            ErrorKind::Lost => io::ErrorKind::ConnectionAborted,
             ErrorKind::Io => err.io_error().map_or(io::ErrorKind::Other, io::Error::kind),
         };
         io::Error::new(kind, err)

@@ -136,6 +136,9 @@ mod lock_traits;
 mod named;
 pub mod notice;
 mod owned;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod process_lock;
 mod process_rw_lock;
 mod rw_lock;

@@ -1,0 +1,105 @@
+//! PostgreSQL advisory locks behind the crate's lock traits and attributes
+//! (feature `postgres`): locks that reach beyond one machine.
+//!
+//! [`PgLock`] (exclusive) and [`PgReaderWriterLock`] (shared / exclusive)
+//! take a session-level advisory lock on a server, identified by a
+//! [`PgLockKey`], and offer what the file locks offer: blocking, try and
+//! timed acquisition, async acquisition (cancel-safe, `Send` guards, any
+//! executor), guards that release on drop, Python-style `acquire` /
+//! `release`, `WouldDeadlock` for a thread asking again, and exclusion of
+//! the threads of one process as well as of other processes. They implement
+//! [`Lockable`](crate::Lockable), [`TimedLockable`](crate::TimedLockable),
+//! [`SharedLockable`](crate::SharedLockable),
+//! [`SharedTimedLockable`](crate::SharedTimedLockable) and the async traits,
+//! so `#[locked(lock = ORDERS)]` works on a
+//! `static ORDERS: LazyLock<PgLock>`, on sync and async functions.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use std::sync::LazyLock;
+//! use fasteners::postgres::{PgLock, PgLockKey};
+//!
+//! static ORDERS: LazyLock<PgLock> = LazyLock::new(|| {
+//!     PgLock::new("postgres://app@db.example/app", PgLockKey::from_name("orders"))
+//! });
+//!
+//! /// Runs on one thread of one process at a time, across every machine
+//! /// that uses the server.
+//! #[fasteners::locked(lock = ORDERS)]
+//! fn ship_next_order() -> fasteners::Result<()> {
+//!     Ok(())
+//! }
+//!
+//! ship_next_order()?;
+//! # Ok::<(), fasteners::Error>(())
+//! ```
+//!
+//! # Connections
+//!
+//! A lock object connects on its first acquisition and keeps that one
+//! connection, dedicated to it (never from a pool: a pooled connection could
+//! go back to the pool still holding the lock), until it is dropped; it
+//! reconnects when the connection has ended. Every acquisition and release
+//! is one round trip on it. If an unlock fails, the connection is closed,
+//! which makes the server release the lock.
+//!
+//! The session gets `client_connection_check_interval` (250 ms; the server
+//! then notices a vanished client even while its backend waits for a lock,
+//! and drops its request) and server-side TCP keepalives (5 s idle, 1 s
+//! apart, 5 probes, 10 s user timeout); the client side gets keepalives
+//! (2 s idle, 1 s apart, 2 probes) and a 4 s TCP user timeout. Connections
+//! use no TLS.
+//!
+//! # How sync code drives an async client
+//!
+//! tokio-postgres needs a tokio runtime. The backend owns one: a
+//! current-thread runtime on one thread, `fasteners-postgres`, started with
+//! the first connection of the process. Connections, acquisitions (the wait
+//! in process and on the server, the cancellation of an abandoned one) and
+//! releases run there as tasks; a sync caller parks its thread until the
+//! task answers (so it also works inside another runtime's task, where it
+//! blocks that thread as any blocking lock does), and an async caller awaits
+//! a channel, which works on any executor. The cost is a hand-over to that
+//! thread and back per operation; `BENCHMARKS.md` has the figures.
+//!
+//! # Losing a lock
+//!
+//! The server releases a session's locks when the session ends: its client
+//! process died (however it died), its connection broke, an administrator
+//! ran `pg_terminate_backend`, or the server restarted. The guard notices:
+//! [`is_lost`](PgLockGuard::is_lost), [`check`](PgLockGuard::check) and the
+//! future [`lost`](PgLockGuard::lost) report it as soon as the connection
+//! ends, and while the lock is held a heartbeat (`SELECT 1` every second by
+//! default, see `with_heartbeat`) closes a connection that stops answering
+//! within 5 s.
+//!
+//! **The window.** A holder cut off from the server without the connection
+//! closing (a network partition, a stalled proxy) still sees `is_lost() ==
+//! false` until the heartbeat gives up or the client's TCP timeouts fire:
+//! with the defaults, at most about 6 s after the last answer (1 s to the
+//! next heartbeat, 5 s for its answer; the 4 s TCP user timeout and the
+//! keepalives often fire first). The server, meanwhile, keeps the lock until
+//! *it* notices the connection is dead: at least 5 s of silence plus 5
+//! probes, about 10 s. So with the defaults a cut-off holder learns of the
+//! loss before anyone else can get the lock, unless its own process is
+//! paused (a stop signal, a long swap storm) across both deadlines, or the
+//! heartbeat is made slower than the server's detection. Whatever the
+//! settings, work that must never run without the lock belongs on the
+//! lock's own session: [`on_session`](PgLockGuard::on_session) runs it
+//! there, so the server fences it: the session's end releases the lock and
+//! rolls back its open transaction at the same moment.
+
+mod arbitration;
+mod guard;
+mod key;
+mod lock;
+mod runtime;
+mod session;
+mod traits;
+
+pub use guard::{
+    AsyncPgLockGuard, AsyncPgReadGuard, AsyncPgWriteGuard, PgLockGuard, PgReadGuard, PgWriteGuard,
+};
+pub use key::PgLockKey;
+pub use lock::{PgLock, PgReaderWriterLock};

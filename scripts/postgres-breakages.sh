@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Breaks the PostgreSQL backend on purpose, one way at a time, and checks that
+# the test meant to catch each breakage fails. Restores every file afterwards
+# (also on failure or interruption). Needs a server: it runs the tests through
+# scripts/with-postgres.sh.
+#
+# Usage: bash scripts/postgres-breakages.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backup="$(mktemp -d)"
+files=(fasteners/src/postgres/session.rs fasteners/src/postgres/arbitration.rs)
+for file in "${files[@]}"; do
+    cp "$file" "$backup/$(basename "$file")"
+done
+restore() {
+    for file in "${files[@]}"; do
+        cp "$backup/$(basename "$file")" "$file"
+    done
+    rm -rf "$backup"
+}
+trap restore EXIT
+
+# replace FILE OLD NEW: replaces the one occurrence of OLD in FILE, failing if
+# there is none (the breakage no longer matches the code).
+replace() {
+    python3 - "$@" <<'EOF'
+import sys
+path, old, new = sys.argv[1:4]
+text = open(path).read()
+if text.count(old) != 1:
+    sys.exit(f"{path}: expected one occurrence of {old!r}")
+open(path, "w").write(text.replace(old, new))
+EOF
+}
+
+missed=0
+# breakage NAME TEST FILE OLD NEW: applies it, runs TEST, expects a failure.
+breakage() {
+    local name=$1 test=$2 file=$3 old=$4 new=$5
+    echo "==> breakage: $name (must fail: $test)"
+    replace "$file" "$old" "$new"
+    if bash scripts/with-postgres.sh cargo test -q --features postgres --test postgres "$test" \
+        >"$backup/log" 2>&1; then
+        echo "MISSED: $name: $test passed"
+        missed=1
+    else
+        echo "caught: $(grep -m1 -E "panicked at|^error" "$backup/log" || echo "the test failed")"
+    fi
+    cp "$backup/$(basename "$file")" "$file"
+}
+
+breakage "an abandoned wait is not cancelled on the server" \
+    a_thousand_cancelled_async_waits_leave_nothing_behind \
+    fasteners/src/postgres/session.rs \
+    "self.withdraw(target, mode, query).await;" ""
+breakage "no WouldDeadlock for a thread asking again" \
+    a_thread_asking_again_gets_would_deadlock_and_other_threads_wait \
+    fasteners/src/postgres/arbitration.rs \
+    "if threads_holding().iter().any(|(n, t)| n == name && *t == me) {" "if false {"
+breakage "a timed wait sets the session's lock_timeout" \
+    try_and_timed_forms_give_up_and_leave_lock_timeout_as_it_was \
+    fasteners/src/postgres/session.rs \
+    '"SET LOCAL lock_timeout = {}; SELECT' '"SET lock_timeout = {}; SELECT'
+breakage "threads sharing a lock object are not excluded in process" \
+    three_processes_of_four_threads_count_exactly_under_one_lock \
+    fasteners/src/postgres/arbitration.rs \
+    "let take = Arc::clone(&self.gate).write_owned();" \
+    "let take = Arc::new(RwLock::new(())).write_owned();"
+breakage "no heartbeat" \
+    a_connection_that_stops_answering_is_reported_lost_by_the_heartbeat \
+    fasteners/src/postgres/session.rs \
+    "tokio::time::sleep(heartbeat.interval).await;" "std::future::pending::<()>().await;"
+breakage "the connection's end is not watched" \
+    a_holder_whose_backend_is_terminated_reports_the_lock_lost \
+    fasteners/src/postgres/session.rs \
+    "watcher.send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());" \
+    "let _ = (watcher, cause);"
+
+if [ "$missed" -ne 0 ]; then
+    echo "some breakages were not caught"
+    exit 1
+fi
+echo "every breakage was caught"

@@ -1,0 +1,754 @@
+//! The PostgreSQL locks against a real server (feature `postgres`): run
+//! through `scripts/with-postgres.sh`, which starts a throwaway cluster and
+//! exports `FASTENERS_PG_URL`. Without it each test skips with a notice,
+//! except under `CI=true`, where a missing server fails the test.
+//!
+//! Each test uses keys of its own, so that they can run in parallel on one
+//! server. "B waits" is checked in `pg_locks` before acting on it.
+
+mod postgres_common;
+mod process_common;
+
+use std::future::Future;
+use std::io::{Read, Write};
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::pin::pin;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, LazyLock, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fasteners::postgres::{PgLock, PgLockKey, PgReaderWriterLock};
+use fasteners::ErrorKind;
+use postgres_common::runtime;
+use process_common::{Helper, TempDir, STEP};
+use tokio_postgres::{Config, NoTls, SimpleQueryMessage};
+
+/// A connection of the test's own, to look at the server's lock table.
+struct Observer {
+    runtime: tokio::runtime::Runtime,
+    client: tokio_postgres::Client,
+}
+
+impl Observer {
+    fn new(url: &str) -> Observer {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let (client, connection) = runtime
+            .block_on(tokio_postgres::connect(url, NoTls))
+            .expect("observer connects");
+        runtime.spawn(connection);
+        Observer { runtime, client }
+    }
+
+    fn value(&self, sql: &str) -> String {
+        let rows = self
+            .runtime
+            .block_on(self.client.simple_query(sql))
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        first_value(&rows)
+    }
+
+    fn number(&self, sql: &str) -> i64 {
+        self.value(sql).parse().unwrap()
+    }
+
+    /// Requests for `key` in `mode` (`ExclusiveLock` or `ShareLock`), granted or not.
+    fn requests(&self, key: i64, mode: &str, granted: bool) -> i64 {
+        self.number(&format!(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
+             AND classid = 0 AND objid = {key} AND mode = '{mode}' AND granted = {granted}"
+        ))
+    }
+
+    /// Waits (at most [`STEP`]) until `done` holds.
+    fn until(&self, what: &str, done: impl Fn(&Observer) -> bool) {
+        let deadline = Instant::now() + STEP;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "not seen within {STEP:?}: {what}"
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn terminate(&self, pid: &str) {
+        assert_eq!(
+            self.value(&format!("SELECT pg_terminate_backend({pid})")),
+            "t"
+        );
+    }
+}
+
+fn first_value(messages: &[SimpleQueryMessage]) -> String {
+    messages
+        .iter()
+        .find_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Starts `fasteners-pg-helper <command> <kind> <url> <key> <args...>`.
+fn helper(command: &str, kind: &str, url: &str, key: i64, args: &[&str]) -> Helper {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fasteners-pg-helper"));
+    cmd.args([command, kind, url, &key.to_string()]).args(args);
+    Helper::spawn(cmd, format!("pg helper {command} {kind} {key} {args:?}"))
+}
+
+/// A helper that holds `key` in `kind`; returns it and its backend's pid.
+fn holder(kind: &str, url: &str, key: i64) -> (Helper, String) {
+    let mut helper = helper("hold", kind, url, key, &[]);
+    let line = helper.next_line();
+    let pid = line
+        .strip_prefix("held ")
+        .unwrap_or_else(|| panic!("expected `held <pid>`, got {line:?}"))
+        .to_owned();
+    (helper, pid)
+}
+
+fn try_elsewhere(kind: &str, url: &str, key: i64) -> String {
+    let mut other = helper("try", kind, url, key, &[]);
+    let line = other.next_line();
+    assert!(other.finish().success());
+    line
+}
+
+fn config(url: &str) -> Config {
+    url.parse().expect("FASTENERS_PG_URL parses")
+}
+
+fn run_counter(url: &str, key: i64, dir: &TempDir, mode: &str) -> u64 {
+    let path = dir.join("counter");
+    std::fs::write(&path, "0").unwrap();
+    let path = path.to_str().unwrap().to_owned();
+    let mut helpers: Vec<Helper> = (0..3)
+        .map(|_| helper("counter", "ex", url, key, &[&path, "4", "100", mode]))
+        .collect();
+    for helper in &mut helpers {
+        helper.send("go");
+    }
+    for helper in &mut helpers {
+        helper.expect("done");
+    }
+    for helper in helpers {
+        assert!(helper.finish().success());
+    }
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn three_processes_of_four_threads_count_exactly_under_one_lock() {
+    let url = server!();
+    let dir = TempDir::new("pg-counter");
+    assert_eq!(run_counter(&url, 14_001, &dir, "lock"), 3 * 4 * 100);
+}
+
+#[test]
+fn control_without_the_lock_the_same_counting_loses_increments() {
+    let url = server!();
+    let dir = TempDir::new("pg-counter-control");
+    assert!(run_counter(&url, 14_002, &dir, "nolock") < 3 * 4 * 100);
+}
+
+#[test]
+fn readers_share_across_processes_and_exclude_writers() {
+    let url = server!();
+    let key = 14_010;
+    let observer = Observer::new(&url);
+    let (mut first, _) = holder("read", &url, key);
+    let (mut second, _) = holder("read", &url, key);
+    // Both hold at once.
+    assert_eq!(observer.requests(key, "ShareLock", true), 2);
+    assert_eq!(try_elsewhere("write", &url, key), "busy");
+    // A reader here joins them; a writer here cannot.
+    let lock = PgReaderWriterLock::new(&url, key);
+    let reading = lock.try_read().unwrap();
+    assert_eq!(
+        lock.try_write().unwrap_err().kind(),
+        ErrorKind::WouldDeadlock
+    );
+    thread::scope(|s| {
+        s.spawn(|| assert_eq!(lock.try_write().unwrap_err().kind(), ErrorKind::WouldBlock));
+    });
+    drop(reading);
+    let mut writer = helper("wait", "write", &url, key, &[]);
+    writer.expect("waiting");
+    observer.until("the writer waits", |o| {
+        o.requests(key, "ExclusiveLock", false) == 1
+    });
+    first.send("release");
+    first.expect("released");
+    // One reader left: the writer still waits.
+    assert_eq!(observer.requests(key, "ExclusiveLock", false), 1);
+    second.send("release");
+    second.expect("released");
+    writer.expect("held");
+    assert_eq!(observer.requests(key, "ShareLock", true), 0);
+    writer.send("done");
+    writer.expect("released");
+}
+
+#[test]
+fn writers_go_first_on_the_server() {
+    let url = server!();
+    let key = 14_011;
+    let observer = Observer::new(&url);
+    let (mut reader, _) = holder("read", &url, key);
+    let mut writer = helper("wait", "write", &url, key, &[]);
+    writer.expect("waiting");
+    observer.until("the writer waits", |o| {
+        o.requests(key, "ExclusiveLock", false) == 1
+    });
+    // A new reader may not pass the waiting writer, neither by try...
+    assert_eq!(try_elsewhere("read", &url, key), "busy");
+    // ...nor by waiting.
+    let mut late_reader = helper("wait", "read", &url, key, &[]);
+    late_reader.expect("waiting");
+    observer.until("the late reader waits", |o| {
+        o.requests(key, "ShareLock", false) == 1
+    });
+    reader.send("release");
+    reader.expect("released");
+    writer.expect("held");
+    assert_eq!(observer.requests(key, "ShareLock", false), 1);
+    writer.send("done");
+    writer.expect("released");
+    late_reader.expect("held");
+    late_reader.send("done");
+    late_reader.expect("released");
+}
+
+#[test]
+fn writers_go_first_among_the_threads_of_one_process() {
+    let url = server!();
+    let lock = PgReaderWriterLock::new(&url, 14_012);
+    let (held, release) = mpsc::channel();
+    let (go, wait_go) = mpsc::channel::<()>();
+    thread::scope(|s| {
+        let lock = &lock;
+        s.spawn(move || {
+            let reading = lock.read().unwrap();
+            held.send(()).unwrap();
+            wait_go.recv_timeout(STEP).unwrap();
+            drop(reading);
+        });
+        release.recv_timeout(STEP).unwrap();
+        let writer = s.spawn(move || {
+            let writing = lock.write().unwrap();
+            assert!(lock.is_held());
+            drop(writing);
+        });
+        // Once the writer waits, a new reader is refused.
+        let deadline = Instant::now() + STEP;
+        loop {
+            match lock.try_read() {
+                Err(err) if err.kind() == ErrorKind::WouldBlock => break,
+                Ok(reading) => drop(reading),
+                Err(err) => panic!("{err}"),
+            }
+            assert!(Instant::now() < deadline, "the writer never queued");
+            thread::yield_now();
+        }
+        go.send(()).unwrap();
+        writer.join().unwrap();
+    });
+    assert!(!lock.is_held());
+}
+
+#[test]
+fn a_thread_asking_again_gets_would_deadlock_and_other_threads_wait() {
+    let url = server!();
+    let lock = PgLock::new(&url, 14_020);
+    assert!(!lock.is_held());
+    let guard = lock.lock().unwrap();
+    assert!(lock.is_held());
+    // One at a time, the blocking form last: were the check missing, the
+    // first two would fail the test before the third could hang it.
+    let err = lock.try_lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = lock.try_lock_for(Duration::from_millis(10)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = lock.lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    // Through another object for the same key and server too (its session
+    // would wait for this one's forever), of either type.
+    let again = PgLock::new(&url, 14_020);
+    let err = again.try_lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = again.lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let err = PgReaderWriterLock::new(&url, 14_020).read().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::WouldDeadlock, "{err}");
+    let (waiting, is_waiting) = mpsc::channel();
+    thread::scope(|s| {
+        let other = s.spawn(|| {
+            assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+            assert!(!lock.acquire(false, None).unwrap());
+            waiting.send(()).unwrap();
+            let start = Instant::now();
+            let guard = lock.lock().unwrap();
+            drop(guard);
+            start.elapsed()
+        });
+        is_waiting.recv_timeout(STEP).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        drop(guard);
+        assert!(other.join().unwrap() >= Duration::from_millis(40));
+    });
+    // Python-style, from one thread.
+    assert!(lock.acquire(true, None).unwrap());
+    assert_eq!(
+        lock.acquire(false, None).unwrap_err().kind(),
+        ErrorKind::WouldDeadlock
+    );
+    lock.release().unwrap();
+    assert_eq!(lock.release().unwrap_err().kind(), ErrorKind::NotHeld);
+}
+
+#[test]
+fn one_lock_object_uses_one_connection_for_all_its_threads() {
+    let url = server!();
+    let observer = Observer::new(&url);
+    let mut config = config(&url);
+    config.application_name("fasteners-test-one-connection");
+    let lock = PgReaderWriterLock::from_config(config, 14_021);
+    thread::scope(|s| {
+        for i in 0..6 {
+            let lock = &lock;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    if i % 2 == 0 {
+                        drop(lock.read().unwrap());
+                    } else {
+                        drop(lock.write().unwrap());
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        observer.number(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = 'fasteners-test-one-connection'"
+        ),
+        1
+    );
+    drop(lock);
+    observer.until("the connection closes with the object", |o| {
+        o.number(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = 'fasteners-test-one-connection'",
+        ) == 0
+    });
+}
+
+#[test]
+fn a_killed_holder_process_frees_the_lock_within_a_second() {
+    let url = server!();
+    let key = 14_030;
+    let (holder, _) = holder("ex", &url, key);
+    let lock = PgLock::new(&url, key);
+    assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    holder.kill();
+    let start = Instant::now();
+    let guard = lock.try_lock_for(Duration::from_secs(1)).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    guard.release().unwrap();
+}
+
+#[test]
+fn a_holder_whose_backend_is_terminated_reports_the_lock_lost() {
+    let url = server!();
+    let key = 14_031;
+    let observer = Observer::new(&url);
+    // In this process: the guard says so, at once and on demand.
+    let lock = PgLock::new(&url, key);
+    let guard = lock.lock().unwrap();
+    let pid = guard
+        .on_session_blocking(|client| async move {
+            first_value(
+                &client
+                    .simple_query("SELECT pg_backend_pid()")
+                    .await
+                    .unwrap(),
+            )
+        })
+        .unwrap();
+    assert!(!guard.is_lost());
+    guard.check().unwrap();
+    observer.terminate(&pid);
+    let lost = runtime().block_on(async {
+        tokio::time::timeout(STEP, guard.lost())
+            .await
+            .expect("lost within STEP")
+    });
+    assert_eq!(lost.kind(), ErrorKind::Lost);
+    assert!(lost.to_string().contains("127.0.0.1"), "{lost}");
+    assert!(
+        lost.to_string().contains("terminating connection"),
+        "{lost}"
+    );
+    assert!(guard.is_lost());
+    assert_eq!(guard.check().unwrap_err().kind(), ErrorKind::Lost);
+    assert_eq!(try_elsewhere("ex", &url, key), "got");
+    assert_eq!(guard.release().unwrap_err().kind(), ErrorKind::Lost);
+    // The object reconnects for the next acquisition.
+    lock.lock().unwrap().release().unwrap();
+
+    // In another process: its guard reports it, and the lock is free.
+    let (mut other, pid) = holder("ex", &url, key);
+    other.send("wait-lost");
+    assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    observer.terminate(&pid);
+    other.expect("lost");
+    lock.try_lock_for(STEP).unwrap().release().unwrap();
+}
+
+/// A TCP proxy to the server that can cut its connections or silently stop
+/// forwarding (a partition that closes nothing).
+struct Proxy {
+    port: u16,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn to(url: &str) -> Proxy {
+        let config = config(url);
+        let upstream_port = config.get_ports()[0];
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let streams = Arc::new(Mutex::new(Vec::new()));
+        let frozen = Arc::new(AtomicBool::new(false));
+        let (s, f) = (Arc::clone(&streams), Arc::clone(&frozen));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
+                s.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    let frozen = Arc::clone(&f);
+                    thread::spawn(move || {
+                        let mut buffer = [0; 8192];
+                        loop {
+                            match from.read(&mut buffer) {
+                                Ok(0) | Err(_) => {
+                                    let _ = to.shutdown(Shutdown::Both);
+                                    return;
+                                }
+                                Ok(n) if !frozen.load(Ordering::SeqCst) => {
+                                    if to.write_all(&buffer[..n]).is_err() {
+                                        return;
+                                    }
+                                }
+                                Ok(_) => {} // dropped on the floor
+                            }
+                        }
+                    });
+                }
+            }
+        });
+        Proxy {
+            port,
+            streams,
+            frozen,
+        }
+    }
+
+    fn config(&self, url: &str) -> Config {
+        let mut config = config(url);
+        let mut through = Config::new();
+        through
+            .host("127.0.0.1")
+            .port(self.port)
+            .user(config.get_user().unwrap())
+            .password(config.get_password().unwrap())
+            .dbname(config.get_dbname().unwrap());
+        config = through;
+        config
+    }
+
+    fn cut(&self) {
+        for stream in self.streams.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_dropped_connection_is_reported_lost_and_frees_the_lock() {
+    let url = server!();
+    let key = 14_032;
+    let proxy = Proxy::to(&url);
+    let lock = PgLock::from_config(proxy.config(&url), key);
+    let guard = lock.lock().unwrap();
+    assert_eq!(try_elsewhere("ex", &url, key), "busy");
+    proxy.cut();
+    let lost =
+        runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
+    assert_eq!(lost.kind(), ErrorKind::Lost);
+    assert!(guard.is_lost());
+    let other = PgLock::new(&url, key);
+    other.try_lock_for(STEP).unwrap().release().unwrap();
+}
+
+#[test]
+fn a_connection_that_stops_answering_is_reported_lost_by_the_heartbeat() {
+    let url = server!();
+    let proxy = Proxy::to(&url);
+    let lock = PgLock::from_config(proxy.config(&url), 14_033)
+        .with_heartbeat(Duration::from_millis(100), Duration::from_millis(400));
+    let guard = lock.lock().unwrap();
+    // Held a while: the heartbeat is answered.
+    thread::sleep(Duration::from_millis(350));
+    guard.check().unwrap();
+    proxy.freeze();
+    let start = Instant::now();
+    let lost =
+        runtime().block_on(async { tokio::time::timeout(STEP, guard.lost()).await.unwrap() });
+    assert_eq!(lost.kind(), ErrorKind::Lost);
+    assert!(lost.to_string().contains("heartbeat"), "{lost}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    proxy.cut();
+}
+
+#[test]
+fn try_and_timed_forms_give_up_and_leave_lock_timeout_as_it_was() {
+    let url = server!();
+    let key = 14_040;
+    let (mut holder, _) = holder("ex", &url, key);
+    let mut config = config(&url);
+    config.options("-c lock_timeout=7s");
+    let lock = PgLock::from_config(config, key);
+    assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert!(!lock.acquire(false, None).unwrap());
+    let start = Instant::now();
+    let err = lock.try_lock_for(Duration::from_millis(300)).unwrap_err();
+    let waited = start.elapsed();
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert!(!lock.acquire(true, Some(Duration::from_millis(50))).unwrap());
+    let err = runtime()
+        .block_on(lock.lock_async_for(Duration::from_millis(100)))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    assert_eq!(
+        lock.try_lock_async().unwrap_err().kind(),
+        ErrorKind::WouldBlock
+    );
+    holder.send("release");
+    holder.expect("released");
+    let guard = lock.try_lock_for(STEP).unwrap();
+    let timeout = guard
+        .on_session_blocking(|client| async move {
+            first_value(&client.simple_query("SHOW lock_timeout").await.unwrap())
+        })
+        .unwrap();
+    assert_eq!(timeout, "7s");
+    drop(guard);
+    let guard = lock.try_lock_async().unwrap();
+    guard.release().unwrap();
+}
+
+struct Nothing;
+
+impl Wake for Nothing {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Polls `future` once.
+fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    let waker = Waker::from(Arc::new(Nothing));
+    future.poll(&mut Context::from_waker(&waker))
+}
+
+#[test]
+fn a_thousand_cancelled_async_waits_leave_nothing_behind() {
+    let url = server!();
+    let key = 14_050;
+    let observer = Observer::new(&url);
+    let (mut holder, _) = holder("ex", &url, key);
+    let mut config = config(&url);
+    config.application_name("fasteners-test-cancelled");
+    let lock = PgLock::from_config(config, key);
+    // Connected (and refused) once: the baseline is its one session (other
+    // tests open and close sessions of their own meanwhile).
+    assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+    let sessions = "SELECT count(*) FROM pg_stat_activity \
+                    WHERE application_name = 'fasteners-test-cancelled'";
+    let baseline = observer.number(sessions);
+    assert_eq!(baseline, 1);
+    for i in 0..1000 {
+        let mut future = pin!(lock.lock_async());
+        assert!(poll_once(future.as_mut()).is_pending());
+        if i % 10 == 0 {
+            // A tenth of them is dropped only once the server queued it.
+            observer.until("the request is queued", |o| {
+                o.requests(key, "ExclusiveLock", false) == 1
+            });
+        }
+    }
+    observer.until("no request left queued", |o| {
+        o.requests(key, "ExclusiveLock", false) == 0
+    });
+    observer.until("the sessions back to the baseline", |o| {
+        o.number(sessions) == baseline
+    });
+    holder.send("release");
+    holder.expect("released");
+    // Nothing queued took it: free at once for anyone.
+    assert_eq!(try_elsewhere("ex", &url, key), "got");
+    lock.try_lock().unwrap().release().unwrap();
+}
+
+static ORDERS: LazyLock<PgLock> = LazyLock::new(|| {
+    PgLock::new(
+        &std::env::var("FASTENERS_PG_URL").unwrap_or_default(),
+        PgLockKey::from_name("fasteners-tests-orders"),
+    )
+});
+
+#[fasteners::locked(lock = ORDERS, blocking = false)]
+fn ship_now() -> fasteners::Result<bool> {
+    Ok(ORDERS.is_held())
+}
+
+#[fasteners::locked(lock = ORDERS, timeout = Duration::from_millis(200))]
+fn ship_soon() -> fasteners::Result<bool> {
+    Ok(ORDERS.is_held())
+}
+
+#[fasteners::locked(lock = ORDERS)]
+async fn ship_async() -> bool {
+    tokio::task::yield_now().await;
+    ORDERS.is_held()
+}
+
+#[fasteners::locked(lock = ORDERS, timeout = Duration::from_millis(200))]
+async fn ship_async_soon() -> fasteners::Result<bool> {
+    Ok(ORDERS.is_held())
+}
+
+#[test]
+fn the_attributes_take_a_static_pg_lock_on_sync_and_async_functions() {
+    let url = server!();
+    let key = PgLockKey::hash_name("fasteners-tests-orders");
+    assert!(ship_now().unwrap());
+    assert!(ship_soon().unwrap());
+    let runtime = runtime();
+    assert!(runtime.block_on(ship_async()));
+    assert!(runtime.block_on(ship_async_soon()).unwrap());
+    assert!(!ORDERS.is_held());
+    let (mut holder, _) = holder("ex", &url, key);
+    assert_eq!(ship_now().unwrap_err().kind(), ErrorKind::WouldBlock);
+    assert_eq!(ship_soon().unwrap_err().kind(), ErrorKind::TimedOut);
+    assert_eq!(
+        runtime.block_on(ship_async_soon()).unwrap_err().kind(),
+        ErrorKind::TimedOut
+    );
+    holder.send("release");
+    holder.expect("released");
+    assert!(runtime.block_on(ship_async()));
+    assert!(ship_now().unwrap());
+}
+
+#[test]
+fn a_connection_string_that_does_not_parse_is_invalid_input() {
+    // No server needed.
+    let lock = PgLock::new("postgres://app:hunter2@db.example:notaport/app", 1);
+    let err = lock.lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let text = err.to_string();
+    assert!(text.contains("connection string"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+    let err = runtime().block_on(lock.lock_async()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[test]
+fn a_refused_connection_names_the_server_and_the_cause() {
+    // No server needed: a loopback port nobody listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let lock = PgLock::new(&format!("postgres://app:hunter2@127.0.0.1:{port}/app"), 1);
+    let start = Instant::now();
+    let err = lock.lock().unwrap_err();
+    assert!(start.elapsed() < STEP);
+    assert_eq!(err.kind(), ErrorKind::Server);
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}/app")), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(std::error::Error::source(&err).is_some());
+}
+
+#[test]
+fn a_wrong_password_names_the_server_and_the_cause_but_not_the_password() {
+    let url = server!();
+    let mut config = config(&url);
+    config.password("not-the-password-4711");
+    let lock = PgLock::from_config(config, 1);
+    let err = lock.try_lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    let text = err.to_string();
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(text.contains("127.0.0.1:"), "{text}");
+    assert!(!text.contains("not-the-password-4711"), "{text}");
+    assert!(!format!("{err:?}").contains("not-the-password-4711"));
+}
+
+#[test]
+fn a_server_session_gone_mid_wait_is_an_error_not_a_hang() {
+    let url = server!();
+    let key = 14_060;
+    let observer = Observer::new(&url);
+    let (_holder, _) = holder("ex", &url, key);
+    let lock = PgLock::new(&url, key);
+    let (done, result) = mpsc::channel();
+    thread::scope(|s| {
+        s.spawn(|| done.send(lock.lock().map(drop)).unwrap());
+        observer.until("the waiter waits", |o| {
+            o.requests(key, "ExclusiveLock", false) == 1
+        });
+        let pid = observer.value(&format!(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = {key} \
+             AND NOT granted"
+        ));
+        observer.terminate(&pid);
+        let err = result.recv_timeout(STEP).expect("no hang").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+        assert!(err.to_string().contains("127.0.0.1:"), "{err}");
+    });
+}
