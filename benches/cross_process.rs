@@ -18,6 +18,8 @@
 //! The same scenarios for Python fasteners are in `scripts/bench_python.py`;
 //! `scripts/bench.sh` runs both in one go.
 
+mod support;
+
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -138,7 +140,7 @@ enum Locker {
 
 impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
-        let open = || open_lock_file(path);
+        let open = || support::open(path);
         match scenario {
             Scenario::RawOfd => Locker::Raw {
                 file: open(),
@@ -641,7 +643,7 @@ fn child_count(scenario: Scenario, path: &Path, counter: &Path, id: u64, per_pro
 fn child_hold_many(dir: &Path, count: &str) {
     let count: usize = count.parse().unwrap();
     let files: Vec<File> = (0..count)
-        .map(|i| open_lock_file(&dir.join(format!("held-{i}.lock"))))
+        .map(|i| support::open(&dir.join(format!("held-{i}.lock"))))
         .collect();
     for file in &files {
         assert!(raw::try_lock(file), "held elsewhere");
@@ -784,24 +786,29 @@ fn main() {
         ratios.sort_by(f64::total_cmp);
         ratios[ratios.len() / 2]
     };
-    let lock_row = scenarios.iter().position(|s| matches!(s, Scenario::Lock));
+    let row_of = |wanted: Scenario| scenarios.iter().position(|s| s.name() == wanted.name());
+    let (lock_row, async_floor_row) = (row_of(Scenario::Lock), row_of(Scenario::RawOfdOneshot));
     println!(
-        "| scenario | p50 µs | p90 µs | p99 µs | max µs | paired p50 ratio vs the first row | vs `lock()` |"
+        "| scenario | p50 µs | p90 µs | p99 µs | max µs | paired p50 ratio vs the first row | vs `lock()` | vs the async floor |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (i, (scenario, samples)) in scenarios.iter().zip(samples).enumerate() {
         let p = percentiles(samples);
-        let vs_lock = lock_row.map_or(String::from("-"), |row| {
-            format!("{:.2}x", paired(&round_p50s[i], &round_p50s[row]))
-        });
+        let versus = |row: Option<usize>| {
+            row.map_or(String::from("-"), |row| {
+                format!("{:.2}x", paired(&round_p50s[i], &round_p50s[row]))
+            })
+        };
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {vs_lock} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {} | {} |",
             scenario.describe(),
             p.p50,
             p.p90,
             p.p99,
             p.max,
             paired(&round_p50s[i], &round_p50s[0]),
+            versus(lock_row),
+            versus(async_floor_row),
         );
     }
     if args.iter().any(|a| a == "--handoff-only") {
@@ -841,17 +848,6 @@ fn throughput_lock_file(dir: &Path, scenario: Scenario, procs: usize) -> PathBuf
     dir.join(format!("throughput-{}-{procs}.lock", scenario.name()))
 }
 
-/// Opens `path` read-write, creating it if needed, without truncating it.
-fn open_lock_file(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .expect("open lock file")
-}
-
 /// Creates every lock file the scenarios use and, unless this is a smoke
 /// run, lets their change time age past 2 s: a lock file changed more
 /// recently is checked with a full `stat(path)` at every acquisition, which
@@ -859,9 +855,9 @@ fn open_lock_file(path: &Path) -> File {
 fn settle_lock_files(dir: &Path, scenarios: &[Scenario], smoke: bool) {
     let created = Instant::now();
     for scenario in scenarios {
-        drop(open_lock_file(&handoff_lock_file(dir, *scenario)));
+        drop(support::open(&handoff_lock_file(dir, *scenario)));
         for procs in PROCESS_COUNTS {
-            drop(open_lock_file(&throughput_lock_file(dir, *scenario, procs)));
+            drop(support::open(&throughput_lock_file(dir, *scenario, procs)));
         }
     }
     if !smoke {

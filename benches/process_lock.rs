@@ -3,44 +3,23 @@
 //!
 //! `cargo bench --bench process_lock -- --warm-up-time 1 --measurement-time 3`
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::fs::File;
+use std::path::PathBuf;
 use std::sync::mpsc;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use support::open;
+#[cfg(target_os = "linux")]
+use support::raw_ofd_pair;
+
 use fasteners::{InterProcessLock, InterProcessReaderWriterLock, Mechanism};
 
 fn bench_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("fasteners-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn open(path: &Path) -> File {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .unwrap()
-}
-
-/// The kernel floor for OFD locks: `F_OFD_SETLK` write lock, then unlock.
-#[cfg(target_os = "linux")]
-fn raw_ofd_pair(file: &File) {
-    use std::os::unix::io::AsRawFd;
-    let set = |l_type: libc::c_int| {
-        // SAFETY: `flock` is plain integers; all-zero is a valid value.
-        let mut request: libc::flock = unsafe { std::mem::zeroed() };
-        request.l_type = l_type as _;
-        request.l_whence = libc::SEEK_SET as _;
-        // SAFETY: the descriptor is open and `request` is a valid `flock`.
-        let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &request) };
-        assert_eq!(result, 0);
-    };
-    set(libc::F_WRLCK);
-    set(libc::F_UNLCK);
 }
 
 /// A plain `fstat`, as the locks make on Linux; returns the link count.

@@ -148,6 +148,41 @@ fn tasks_and_a_process_count_exactly_multi_thread() {
     tasks_and_a_process_count_exactly(&multi_thread(), "multi");
 }
 
+/// Control for the two tests above: two helper processes of two tasks each,
+/// doing the same increments in the helper's no-lock mode, overlap (the
+/// sentinel sees it) or lose increments, so the exact count above does
+/// prove exclusion.
+#[test]
+fn control_async_counting_without_the_lock_overlaps() {
+    const PER_TASK: u64 = 150;
+    let dir = TempDir::new("async-counter-control");
+    let counter = dir.join("counter.txt");
+    let per_task = PER_TASK.to_string();
+    let args = ["ex", counter.to_str().unwrap(), "2", &per_task, "multi"];
+    let mut children: Vec<_> = (0..2)
+        .map(|_| Helper::start_unlocked("async-counter", &dir.join("counter.lock"), &args))
+        .collect();
+    for child in &mut children {
+        child.send("go");
+    }
+    let mut violations = 0;
+    for mut child in children {
+        let line = child.next_line();
+        let status = child.finish();
+        if line.starts_with("violation") {
+            assert!(!status.success(), "a violation exits with failure");
+            violations += 1;
+        } else {
+            assert_eq!(line, "done");
+        }
+    }
+    let counted = read_counter(&counter);
+    assert!(
+        violations > 0 || counted < 2 * 2 * PER_TASK,
+        "no overlap and no lost increment without the lock: the test cannot see a violation"
+    );
+}
+
 /// The holder is another task of the same current-thread runtime: the
 /// waiter yields instead of blocking the only thread, so the holder finishes.
 #[test]
@@ -162,15 +197,41 @@ fn a_waiter_does_not_deadlock_a_current_thread_runtime() {
         ));
         let order = run(&rt, async {
             let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let inside = Arc::new(AtomicUsize::new(0));
             let guard = lock.lock_async().await.unwrap();
             let waiters: Vec<_> = (0..3)
                 .map(|i| {
-                    let (lock, rw, order) = (lock.clone(), rw.clone(), order.clone());
+                    let (lock, rw, order, inside) =
+                        (lock.clone(), rw.clone(), order.clone(), inside.clone());
                     tokio::spawn(async move {
+                        // Each side excludes the others (a shared side
+                        // excludes the exclusive ones), so one at a time:
+                        // yielding inside lets another task try to enter.
+                        let enter = || {
+                            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two inside");
+                        };
                         match i {
-                            0 => drop(lock.lock_async().await.unwrap()),
-                            1 => drop(rw.write_async().await.unwrap()),
-                            _ => drop(rw.read_async().await.unwrap()),
+                            0 => {
+                                let g = lock.lock_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
+                            1 => {
+                                let g = rw.write_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
+                            _ => {
+                                let g = rw.read_async().await.unwrap();
+                                enter();
+                                tokio::task::yield_now().await;
+                                inside.fetch_sub(1, Ordering::SeqCst);
+                                drop(g);
+                            }
                         }
                         order.lock().unwrap().push(i);
                     })
@@ -188,7 +249,13 @@ fn a_waiter_does_not_deadlock_a_current_thread_runtime() {
             let order = order.lock().unwrap().clone();
             order
         });
-        assert_eq!(order.len(), 3);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [0, 1, 2],
+            "each waiter got its lock once: {order:?}"
+        );
     }
 }
 

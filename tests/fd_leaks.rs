@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{
-    crate_threads, mechanisms, only_the_timer, open_descriptors, threads, Helper, TempDir,
+    crate_threads, mechanisms, only_the_timer, open_descriptors, threads, within, Helper, TempDir,
+    STEP,
 };
 
 /// The descriptor this process has open on `path`, if any.
@@ -98,7 +99,8 @@ fn no_descriptor_or_thread_leaks_and_close_on_exec() {
         holder.expect("released");
         assert!(holder.finish().success());
         assert_eq!(open_descriptors(), base_fds);
-        assert!(threads() <= base_threads + 1);
+        // The helper's output reader may still be on its way out.
+        assert!(within(STEP, || threads() <= base_threads + 1));
         // And it left the lock free.
         drop(
             InterProcessLock::with_mechanism(&path, mechanism)

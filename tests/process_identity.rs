@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
-use process_common::{mechanisms, try_elsewhere, Helper, TempDir, STEP};
+use process_common::{mechanisms, try_elsewhere, wait_for_kernel_waiters, Helper, TempDir, STEP};
 
 /// Long enough for a wrongly granted lock to show up; only ever waited in
 /// full when the test passes.
@@ -102,6 +102,7 @@ fn deleted_while_this_process_waits_with_a_timeout() {
                 let result = lock.try_write_for(STEP).map(drop);
                 done.send(result).unwrap();
             });
+            wait_for_kernel_waiters("the writer is blocked on the first file", &path, 1);
             std::fs::remove_file(&path).unwrap();
             let mut newcomer = Helper::start("hold", mechanism, &path, &["read"]);
             newcomer.expect("locked");

@@ -4,60 +4,85 @@
 mod process_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use fasteners::{
-    ErrorKind, InterProcessLock, InterProcessReaderWriterLock, SharedLockable, SharedTimedLockable,
+    ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism, SharedLockable,
+    SharedTimedLockable,
 };
-use process_common::{mechanisms, try_elsewhere, Helper, TempDir, STEP};
+use process_common::{
+    join, mechanisms, try_elsewhere, wait_for_kernel_waiters, wait_until, Helper, TempDir, STEP,
+};
 
-/// Checks a log of `+R pid`, `-R pid`, `+W pid`, `-W pid` lines: a writer is
-/// alone inside, readers only meet readers. Returns (writes, reads, most
-/// readers inside at once).
-fn check_log(log: &str) -> (usize, usize, usize) {
+/// What a log of `+R pid`, `-R pid`, `+W pid`, `-W pid` lines shows.
+#[derive(Debug, Default)]
+struct Log {
+    writes: usize,
+    reads: usize,
+    /// Entries that broke the rules: a writer that was not alone, a reader
+    /// beside a writer.
+    violations: usize,
+    /// Sections never closed (a helper that found a violation stops inside).
+    unclosed: usize,
+}
+
+/// Reads a log of sections: a writer should be alone inside, readers only
+/// meet readers.
+fn read_log(log: &str) -> Log {
     let mut readers: Vec<&str> = Vec::new();
-    let mut writer: Option<&str> = None;
-    let (mut writes, mut reads, mut most_readers) = (0, 0, 0);
+    let mut writers: Vec<&str> = Vec::new();
+    let mut seen = Log::default();
     for line in log.lines() {
-        match line.split_at(2) {
-            ("+W", who) => {
-                assert!(
-                    writer.is_none() && readers.is_empty(),
-                    "writer {who} entered: {line}"
-                );
-                writer = Some(who);
+        let (what, who) = line.split_at(2);
+        match what {
+            "+W" => {
+                seen.violations += usize::from(!writers.is_empty() || !readers.is_empty());
+                writers.push(who);
             }
-            ("-W", who) => {
-                assert_eq!(writer.take(), Some(who));
-                writes += 1;
-            }
-            ("+R", who) => {
-                assert!(writer.is_none(), "reader {who} entered during a write");
+            "+R" => {
+                seen.violations += usize::from(!writers.is_empty());
                 readers.push(who);
-                most_readers = most_readers.max(readers.len());
             }
-            ("-R", who) => {
-                let index = readers
-                    .iter()
-                    .position(|r| *r == who)
-                    .expect("reader was inside");
-                readers.swap_remove(index);
-                reads += 1;
+            "-W" => {
+                leave(&mut writers, who, line);
+                seen.writes += 1;
+            }
+            "-R" => {
+                leave(&mut readers, who, line);
+                seen.reads += 1;
             }
             _ => panic!("bad log line {line:?}"),
         }
     }
-    assert!(writer.is_none() && readers.is_empty());
-    (writes, reads, most_readers)
+    seen.unclosed = readers.len() + writers.len();
+    seen
 }
 
+fn leave(inside: &mut Vec<&str>, who: &str, line: &str) {
+    let index = inside
+        .iter()
+        .position(|w| *w == who)
+        .unwrap_or_else(|| panic!("broken log at {line:?}: {who} was not inside"));
+    inside.swap_remove(index);
+}
+
+/// Checks that the log breaks no rule; returns (writes, reads).
+fn check_log(log: &str) -> (usize, usize) {
+    let seen = read_log(log);
+    assert_eq!(seen.violations, 0, "exclusion broken: {seen:?}");
+    assert_eq!(seen.unclosed, 0, "sections left open: {seen:?}");
+    (seen.writes, seen.reads)
+}
+
+/// Runs `processes` helpers of `count` sections each (with no lock at all
+/// if `mechanism` is `None`); returns the log and how many helpers
+/// reported a violation (the others having said `done`).
 fn run_sections(
-    mechanism: fasteners::Mechanism,
+    mechanism: Option<Mechanism>,
     mix: &str,
     processes: usize,
     count: usize,
-) -> String {
+) -> (String, usize) {
     let dir = TempDir::new("rw-sections");
     let path = dir.join("rw.lock");
     let log = dir.join("sections.log");
@@ -66,24 +91,29 @@ fn run_sections(
     let mut children: Vec<_> = (0..processes)
         .map(|seed| {
             let seed = (seed * 7919 + 17).to_string();
-            Helper::start(
-                "sections",
-                mechanism,
-                &path,
-                &[mix, log_arg, &count_arg, &seed],
-            )
+            let args = [mix, log_arg, &count_arg, &seed];
+            match mechanism {
+                Some(mechanism) => Helper::start("sections", mechanism, &path, &args),
+                None => Helper::start_unlocked("sections", &path, &args),
+            }
         })
         .collect();
     for child in &mut children {
         child.send("go");
     }
-    for child in &mut children {
-        child.expect("done");
+    let mut violations = 0;
+    for mut child in children {
+        let line = child.next_line();
+        let status = child.finish();
+        if line.starts_with("violation") {
+            assert!(!status.success(), "a violation exits with failure");
+            violations += 1;
+        } else {
+            assert_eq!(line, "done");
+            assert!(status.success());
+        }
     }
-    for child in children {
-        assert!(child.finish().success());
-    }
-    std::fs::read_to_string(&log).unwrap()
+    (std::fs::read_to_string(&log).unwrap(), violations)
 }
 
 /// Python's test_multi_reader_and_writer / test_writer_*, made strict:
@@ -91,22 +121,39 @@ fn run_sections(
 #[test]
 fn twenty_processes_of_writers_never_overlap() {
     for mechanism in mechanisms() {
-        let log = run_sections(mechanism, "write", 20, 10);
-        assert_eq!(check_log(&log), (200, 0, 0));
+        let (log, violations) = run_sections(Some(mechanism), "write", 20, 10);
+        assert_eq!(violations, 0);
+        assert_eq!(check_log(&log), (200, 0));
     }
 }
 
 /// The same with a random mix of readers and writers: writers are alone,
-/// readers only meet readers.
+/// readers only meet readers. (That readers do share is proven without
+/// chance by [`readers_overlap_across_processes_and_threads`].)
 #[test]
 fn twenty_processes_of_readers_and_writers() {
     for mechanism in mechanisms() {
-        let log = run_sections(mechanism, "mix", 20, 10);
-        let (writes, reads, _) = check_log(&log);
+        let (log, violations) = run_sections(Some(mechanism), "mix", 20, 10);
+        assert_eq!(violations, 0);
+        let (writes, reads) = check_log(&log);
         assert_eq!(writes + reads, 200);
         assert!(
             writes > 0 && reads > 0,
             "the mix has both: {writes} writes, {reads} reads"
+        );
+    }
+}
+
+/// Control for the two tests above: the same processes with the helper's
+/// no-lock mode break the rules, and the checks see it.
+#[test]
+fn control_sections_break_exclusion_without_the_lock() {
+    for mix in ["write", "mix"] {
+        let (log, violations) = run_sections(None, mix, 20, 10);
+        let seen = read_log(&log);
+        assert!(
+            violations + seen.violations > 0,
+            "{mix}: no violation seen without the lock: the test cannot see one either"
         );
     }
 }
@@ -240,6 +287,7 @@ fn python_style_pairs_and_not_held() {
 
 #[test]
 fn threads_read_together_and_write_alone() {
+    const THREADS: usize = 6;
     for mechanism in mechanisms() {
         let dir = TempDir::new("rw-threads");
         let path = dir.join("rw.lock");
@@ -247,40 +295,56 @@ fn threads_read_together_and_write_alone() {
         let writers = AtomicUsize::new(0);
         let most_readers = AtomicUsize::new(0);
         std::thread::scope(|s| {
-            for t in 0..6 {
-                let (path, readers, writers, most_readers) =
-                    (&path, &readers, &writers, &most_readers);
-                s.spawn(move || {
-                    let lock = InterProcessReaderWriterLock::with_mechanism(path, mechanism);
-                    for i in 0..150 {
-                        if (t + i) % 4 == 0 {
-                            let guard = if i % 2 == 0 {
-                                lock.write().unwrap()
-                            } else {
-                                lock.try_write_for(STEP).unwrap()
-                            };
-                            assert_eq!(writers.fetch_add(1, Ordering::SeqCst), 0);
-                            assert_eq!(readers.load(Ordering::SeqCst), 0);
-                            std::thread::yield_now();
-                            writers.fetch_sub(1, Ordering::SeqCst);
-                            drop(guard);
-                        } else {
-                            let guard = if i % 2 == 0 {
-                                lock.lock_shared().unwrap()
-                            } else {
-                                lock.try_lock_shared_for(STEP).unwrap()
-                            };
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let (path, readers, writers, most_readers) =
+                        (&path, &readers, &writers, &most_readers);
+                    s.spawn(move || {
+                        let lock = InterProcessReaderWriterLock::with_mechanism(path, mechanism);
+                        // First all of them read at once: each waits, holding
+                        // the read side, until every other one holds it too.
+                        {
+                            let _r = lock.try_read_for(STEP).unwrap();
                             let now = readers.fetch_add(1, Ordering::SeqCst) + 1;
                             most_readers.fetch_max(now, Ordering::SeqCst);
-                            assert_eq!(writers.load(Ordering::SeqCst), 0);
-                            std::thread::yield_now();
+                            wait_until("every thread reads", || {
+                                most_readers.load(Ordering::SeqCst) == THREADS
+                            });
                             readers.fetch_sub(1, Ordering::SeqCst);
-                            guard.release().unwrap();
                         }
-                    }
-                });
+                        for i in 0..150 {
+                            if (t + i) % 4 == 0 {
+                                let guard = if i % 2 == 0 {
+                                    lock.write().unwrap()
+                                } else {
+                                    lock.try_write_for(STEP).unwrap()
+                                };
+                                assert_eq!(writers.fetch_add(1, Ordering::SeqCst), 0);
+                                assert_eq!(readers.load(Ordering::SeqCst), 0);
+                                std::thread::yield_now();
+                                writers.fetch_sub(1, Ordering::SeqCst);
+                                drop(guard);
+                            } else {
+                                let guard = if i % 2 == 0 {
+                                    lock.lock_shared().unwrap()
+                                } else {
+                                    lock.try_lock_shared_for(STEP).unwrap()
+                                };
+                                readers.fetch_add(1, Ordering::SeqCst);
+                                assert_eq!(writers.load(Ordering::SeqCst), 0);
+                                std::thread::yield_now();
+                                readers.fetch_sub(1, Ordering::SeqCst);
+                                guard.release().unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for thread in threads {
+                join(thread, "a reading and writing thread");
             }
         });
+        assert_eq!(most_readers.load(Ordering::SeqCst), THREADS);
     }
 }
 
@@ -297,24 +361,28 @@ fn pending_shared_wait_does_not_trap_a_writer() {
         let mut holder = Helper::start("hold", mechanism, &path, &["write"]);
         holder.expect("locked");
         let (lock, path) = (&lock, &path);
-        let (started, waiting) = mpsc::channel();
         std::thread::scope(|s| {
-            s.spawn(move || {
+            let reader = s.spawn(move || {
                 let err = lock.try_read_for(Duration::from_millis(20)).unwrap_err();
                 assert_eq!(err.kind(), ErrorKind::TimedOut);
-            })
-            .join()
-            .unwrap();
+            });
+            join(reader, "the timed reader");
             let writer = s.spawn(move || {
-                started.send(()).unwrap();
                 let guard = lock.try_write_for(STEP).unwrap();
                 assert_eq!(try_elsewhere(mechanism, path, "read"), "busy");
                 drop(guard);
             });
-            waiting.recv_timeout(STEP).unwrap();
+            // A request waits in the kernel: the writer's own, or the
+            // reader's pending shared one that the writer waits behind. (Which
+            // of them this process has queued is not visible from outside.)
+            wait_for_kernel_waiters("a request of this process waits in the kernel", path, 1);
+            assert!(
+                !writer.is_finished(),
+                "got a lock that a live process holds"
+            );
             holder.send("release");
             holder.expect("released");
-            writer.join().unwrap();
+            join(writer, "the waiting writer");
         });
         assert!(holder.finish().success());
     }

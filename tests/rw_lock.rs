@@ -2,9 +2,10 @@
 //! scenarios, made strict and bounded, plus timeouts, preferences and the
 //! lock traits.
 
-use std::panic::{self, AssertUnwindSafe};
+mod process_common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -13,47 +14,33 @@ use fasteners::{
     ErrorKind, Lockable, Owner, Preference, ReaderWriterLock, SharedLockable, SharedTimedLockable,
     TimedLockable,
 };
+use process_common::{join, join_result, wait_until, STEP as LIMIT};
 
-/// The longest any test waits for anything before declaring a hang.
-const LIMIT: Duration = Duration::from_secs(20);
+/// How soon a held-back thread must get in once what held it back is gone:
+/// it is woken at once; this is room for a loaded machine.
+const WAKE_UP: Duration = Duration::from_secs(1);
 
 /// A thread whose end is awaited with a time limit, so a deadlock fails the
 /// test instead of hanging it (the stuck thread is abandoned).
 struct Bounded<T> {
-    done: Receiver<thread::Result<T>>,
+    handle: thread::JoinHandle<T>,
 }
 
 fn spawn<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Bounded<T> {
-    let (tx, done) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(panic::catch_unwind(AssertUnwindSafe(f)));
-    });
-    Bounded { done }
+    Bounded {
+        handle: thread::spawn(f),
+    }
 }
 
 impl<T> Bounded<T> {
     /// The thread's result, or its panic.
     fn join(self) -> thread::Result<T> {
-        self.done
-            .recv_timeout(LIMIT)
-            .expect("thread did not finish in time: deadlock?")
+        join_result(self.handle, "a test thread")
     }
 
     /// The thread's result; fails the test if it panicked.
     fn value(self) -> T {
-        match self.join() {
-            Ok(value) => value,
-            Err(panic) => panic::resume_unwind(panic),
-        }
-    }
-}
-
-/// Waits (yielding, with a time limit) until `cond` holds.
-fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + LIMIT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::yield_now();
+        join(self.handle, "a test thread")
     }
 }
 
@@ -122,23 +109,23 @@ fn exclusion_under_twenty_threads(preference: Preference) {
                             let _nested = lock.read().unwrap();
                             seen.write();
                         }
-                        1 => {
-                            if let Ok(_w) = lock.try_write_for(Duration::from_millis(1)) {
+                        1 => match lock.try_write_for(Duration::from_millis(1)) {
+                            Ok(_w) => {
                                 seen.write();
                                 writes.fetch_add(1, Ordering::SeqCst);
                             }
-                        }
+                            Err(err) => assert_eq!(err.kind(), ErrorKind::TimedOut),
+                        },
                         2 => {
                             let _r = lock.read().unwrap();
                             seen.read();
                             let _again = lock.read().unwrap();
                             seen.read();
                         }
-                        3 => {
-                            if let Ok(_r) = lock.try_read() {
-                                seen.read();
-                            }
-                        }
+                        3 => match lock.try_read() {
+                            Ok(_r) => seen.read(),
+                            Err(err) => assert_eq!(err.kind(), ErrorKind::WouldBlock),
+                        },
                         _ => {
                             let _r = lock.try_read_for(LIMIT).unwrap();
                             seen.read();
@@ -167,6 +154,38 @@ fn no_double_writers_and_no_reader_with_writer_writer_first() {
 #[test]
 fn no_double_writers_and_no_reader_with_writer_reader_first() {
     exclusion_under_twenty_threads(Preference::Reader);
+}
+
+/// Control for the two tests above: the same mix of readers and writers
+/// with no lock at all trips [`Occupancy`]'s checks, so they can see a
+/// violation.
+#[test]
+fn control_occupancy_sees_overlap_without_the_lock() {
+    const THREADS: usize = 20;
+    const ROUNDS: usize = 150;
+    let seen = Arc::new(Occupancy::default());
+    let start = Arc::new(Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (seen, start) = (Arc::clone(&seen), Arc::clone(&start));
+            spawn(move || {
+                start.wait();
+                for round in 0..ROUNDS {
+                    if (t + round) % 5 < 2 {
+                        seen.write();
+                    } else {
+                        seen.read();
+                    }
+                }
+            })
+        })
+        .collect();
+    let tripped = threads
+        .into_iter()
+        .map(Bounded::join)
+        .filter(Result::is_err)
+        .count();
+    assert!(tripped > 0, "no overlap seen without the lock");
 }
 
 #[test]
@@ -436,16 +455,16 @@ fn arrival_order(preference: Preference) -> Vec<&'static str> {
     wait_until("W1 waits", || lock.has_pending_writers());
 
     let (l, o) = (Arc::clone(&lock), Arc::clone(&order));
-    let (arriving, arrived) = mpsc::channel();
     let r1 = spawn(move || {
-        arriving.send(()).unwrap();
         let _r = l.read().unwrap();
         o.lock().unwrap().push("R1");
     });
-    arrived.recv_timeout(LIMIT).unwrap();
     if preference == Preference::Reader {
         // Readers do not wait for waiting writers: R1 reads beside main.
         wait_until("R1 reads", || order.lock().unwrap().contains(&"R1"));
+    } else {
+        // R1 is held back by W1 before W2 arrives: W2 goes first all the same.
+        wait_until("R1 waits", || lock.waiting_readers() == 1);
     }
 
     let (l, o) = (Arc::clone(&lock), Arc::clone(&order));
@@ -453,6 +472,8 @@ fn arrival_order(preference: Preference) -> Vec<&'static str> {
         let _w = l.write().unwrap();
         o.lock().unwrap().push("W2");
     });
+    queued_writers_settle(&lock, 2);
+    assert!(order.lock().unwrap().iter().all(|who| *who == "R1"));
     drop(main_read);
     w1.value();
     w2.value();
@@ -623,56 +644,91 @@ fn timed_write_succeeds_when_released_in_time() {
 #[test]
 fn timed_read_succeeds_when_released_in_time() {
     let lock = Arc::new(ReaderWriterLock::new());
+    let write = lock.write().unwrap();
     let inner = Arc::clone(&lock);
-    let (holding, held) = mpsc::channel();
-    let (reading, about_to_read) = mpsc::channel();
-    let holder = spawn(move || {
-        let write = inner.write().unwrap();
-        holding.send(()).unwrap();
-        about_to_read.recv_timeout(LIMIT).unwrap();
-        drop(write);
+    let reader = spawn(move || {
+        let got = inner.acquire_read_lock(true, Some(LIMIT)).unwrap();
+        inner.release_read_lock().unwrap();
+        (got, Instant::now())
     });
-    held.recv_timeout(LIMIT).unwrap();
-    reading.send(()).unwrap();
-    assert!(lock.acquire_read_lock(true, Some(LIMIT)).unwrap());
-    lock.release_read_lock().unwrap();
-    holder.value();
+    wait_until("the timed reader waits", || lock.waiting_readers() == 1);
+    let released = Instant::now();
+    drop(write);
+    let (got, at) = reader.value();
+    assert!(got);
+    let late = at.saturating_duration_since(released);
+    assert!(
+        late < WAKE_UP,
+        "the reader got in {late:?} after the release"
+    );
+    assert_eq!(lock.waiting_readers(), 0);
 }
 
+/// Regression: a writer that times out must wake the readers it held back
+/// (writers first), or they sleep on until their own timeout.
 #[test]
 fn writer_giving_up_lets_held_back_readers_in() {
+    // Long enough for the reader to queue behind the writer first.
+    const WRITER_TIMEOUT: Duration = Duration::from_secs(2);
     let lock = Arc::new(ReaderWriterLock::new());
     let read = lock.read().unwrap();
     let inner = Arc::clone(&lock);
     let writer = spawn(move || {
-        inner
-            .try_write_for(Duration::from_millis(300))
+        let kind = inner
+            .try_write_for(WRITER_TIMEOUT)
             .map(drop)
             .unwrap_err()
-            .kind()
+            .kind();
+        (kind, Instant::now())
     });
     wait_until("the writer waits", || lock.has_pending_writers());
     let inner = Arc::clone(&lock);
-    let (reader_started, started) = mpsc::channel();
     let reader = spawn(move || {
-        reader_started.send(()).unwrap();
-        // Held back by the waiting writer until it gives up.
-        let _r = inner.try_read_for(LIMIT).unwrap();
+        // Held back by the waiting writer until it gives up; far longer
+        // than the bound below, so only a wake-up lets it in in time.
+        let _r = inner.try_read_for(Duration::from_secs(10)).unwrap();
+        Instant::now()
     });
-    started.recv_timeout(LIMIT).unwrap();
-    assert_eq!(writer.value(), ErrorKind::TimedOut);
-    reader.value();
+    wait_until("the reader is held back", || lock.waiting_readers() == 1);
+    assert!(
+        lock.has_pending_writers(),
+        "the writer gave up before the reader queued: the test proves nothing"
+    );
+    let (kind, gave_up) = writer.value();
+    assert_eq!(kind, ErrorKind::TimedOut);
+    let got_in = reader.value();
+    let late = got_in.saturating_duration_since(gave_up);
+    assert!(
+        late < WAKE_UP,
+        "the reader got in {late:?} after the writer gave up"
+    );
     drop(read);
     assert!(!lock.has_pending_writers());
+    assert_eq!(lock.waiting_readers(), 0);
 }
 
 #[test]
 fn zero_timeout_is_a_single_attempt() {
-    let lock = ReaderWriterLock::new();
+    let lock = Arc::new(ReaderWriterLock::new());
     assert!(lock.try_read_for(Duration::ZERO).is_ok());
     assert!(lock.try_write_for(Duration::ZERO).is_ok());
     let huge = lock.try_write_for(Duration::MAX).unwrap();
+    // Contended: one look, no waiting, and nothing left queued.
+    let inner = Arc::clone(&lock);
+    let (read, write, waited) = spawn(move || {
+        let began = Instant::now();
+        let read = inner.try_read_for(Duration::ZERO).map(drop).unwrap_err();
+        let write = inner.try_write_for(Duration::ZERO).map(drop).unwrap_err();
+        (read.kind(), write.kind(), began.elapsed())
+    })
+    .value();
+    assert_eq!((read, write), (ErrorKind::TimedOut, ErrorKind::TimedOut));
+    assert!(waited < WAKE_UP, "two zero timeouts took {waited:?}");
+    assert!(!lock.has_pending_writers());
+    assert_eq!(lock.waiting_readers(), 0);
     drop(huge);
+    // Nothing was left behind that would hold a later reader back.
+    assert!(lock.try_read().is_ok());
 }
 
 #[test]
@@ -751,7 +807,7 @@ fn a_static_lock_works() {
     static LOCK: ReaderWriterLock = ReaderWriterLock::new();
     let _r = LOCK.read().unwrap();
     assert!(LOCK.is_reader());
-    assert!(thread::spawn(|| LOCK.try_read().is_ok()).join().unwrap());
+    assert!(spawn(|| LOCK.try_read().is_ok()).value());
 }
 
 #[test]

@@ -6,14 +6,11 @@ mod process_common;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
-use std::time::Duration;
 
 use fasteners::{
     ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Lockable, ReaderWriterLock,
 };
-use process_common::{mechanisms, TempDir};
-
-const LIMIT: Duration = Duration::from_secs(20);
+use process_common::{join, mechanisms, TempDir, STEP as LIMIT};
 
 /// Holds `lock` in another thread (through `take`) while `check` runs here,
 /// then lets it go; every wait is bounded.
@@ -36,14 +33,23 @@ fn while_held_elsewhere<L: Send + Sync + 'static>(
         .expect("holder did not take the lock");
     check(&lock);
     done_tx.send(()).unwrap();
-    holder.join().unwrap();
+    join(holder, "the holder");
 }
 
-/// Free: `Some(guard)`, and the lock is taken until the guard drops.
-fn free_then_taken<L: Lockable>(lock: &L) {
+/// Free: `Some(guard)`, and the lock is taken (another thread gets `None`)
+/// until the guard drops.
+fn free_then_taken<L: Lockable + Sync>(lock: &L) {
     let guard = fasteners::try_lock(lock).unwrap();
     assert!(guard.is_some());
+    let elsewhere = || {
+        thread::scope(|s| {
+            let other = s.spawn(|| fasteners::try_lock(lock).unwrap().is_some());
+            join(other, "another thread's try_lock")
+        })
+    };
+    assert!(!elsewhere(), "taken while the guard lives");
     drop(guard);
+    assert!(elsewhere(), "free again once the guard dropped");
     assert!(fasteners::try_lock(lock).unwrap().is_some());
 }
 
@@ -147,7 +153,7 @@ fn while_another_thread_holds(hold: impl FnOnce(&dyn Fn()) + Send + 'static, che
         .expect("holder did not take the lock");
     check();
     done_tx.send(()).unwrap();
-    holder.join().unwrap();
+    join(holder, "the holder");
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock};
 use process_common::{
-    crate_threads, inode, mechanisms, only_the_timer, open_descriptors, queued_in_kernel, watchdog,
-    within, Helper, TempDir, STEP,
+    crate_threads, current_thread_runtime, inode, mechanisms, only_the_timer, open_descriptors,
+    queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
 };
 
 extern "C" fn application_handler(_: libc::c_int) {}
@@ -35,13 +35,9 @@ fn claim_every_realtime_signal() {
     });
 }
 
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     claim_every_realtime_signal();
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    process_common::one_at_a_time()
 }
 
 #[test]
@@ -94,10 +90,7 @@ fn async_waits_poll_without_a_free_signal_and_leave_nothing_behind() {
         "async_waits_poll_without_a_free_signal_and_leave_nothing_behind",
         Duration::from_secs(120),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     for mechanism in mechanisms() {
         let dir = TempDir::new("fallback-async");
         let path = dir.join("a.lock");

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{
-    inode, mechanisms, queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
+    inode, mechanisms, one_at_a_time, queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
 };
 
 static HANDLED: AtomicUsize = AtomicUsize::new(0);
@@ -74,15 +74,6 @@ fn under_storm<T: Send>(wait: impl FnOnce() -> T + Send) -> (T, usize) {
     (result, HANDLED.load(Ordering::Relaxed) - before)
 }
 
-/// Tests that count signals take turns.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 #[test]
 fn a_signal_storm_neither_ends_a_timed_wait_early_nor_keeps_it_late() {
     let _turn = one_at_a_time();
@@ -113,9 +104,7 @@ fn a_signal_storm_neither_ends_a_timed_wait_early_nor_keeps_it_late() {
             waited < timeout + Duration::from_millis(150),
             "kept late: {waited:?}"
         );
-        holder.send("release");
-        holder.expect("released");
-        assert!(holder.finish().success());
+        holder.release_and_finish();
     }
 }
 
@@ -220,9 +209,7 @@ fn a_stopped_and_continued_waiter_keeps_its_grant_and_its_timeout() {
         assert!(second.finish().success());
         assert_eq!(queued_in_kernel(&inodes), 0);
 
-        waiter.send("release");
-        waiter.expect("released");
-        assert!(waiter.finish().success());
+        waiter.release_and_finish();
     }
 }
 
@@ -264,8 +251,6 @@ fn a_thread_that_blocks_the_wake_up_signal_still_gets_its_timeout() {
         .unwrap();
         assert_eq!(result.unwrap_err().kind(), ErrorKind::TimedOut);
         assert!(waited < Duration::from_millis(600), "{waited:?}");
-        holder.send("release");
-        holder.expect("released");
-        assert!(holder.finish().success());
+        holder.release_and_finish();
     }
 }

@@ -11,19 +11,9 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
 use process_common::{
-    crate_threads, inode, mechanisms, only_the_timer, open_descriptors, queued_in_kernel, threads,
-    watchdog, within, Helper, TempDir, STEP,
+    crate_threads, current_thread_runtime, inode, mechanisms, one_at_a_time, only_the_timer,
+    open_descriptors, queued_in_kernel, threads, watchdog, within, Helper, TempDir, STEP,
 };
-
-/// The tests count the process's threads, descriptors and kernel requests,
-/// so they take turns (under `cargo test` they share one process).
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// How soon everything a wait used must be gone once it has given up.
 const GONE: Duration = Duration::from_millis(200);
@@ -62,6 +52,15 @@ impl Baseline {
             && queued_in_kernel(inodes) == 0
     }
 
+    /// Fails unless the process is back to the baseline within [`GONE`].
+    fn assert_restored(&self, mechanism: Mechanism, inodes: &[u64]) {
+        assert!(
+            within(GONE, || self.restored(inodes)),
+            "{mechanism:?}: {}",
+            self.describe(inodes)
+        );
+    }
+
     fn describe(&self, inodes: &[u64]) -> String {
         format!(
             "descriptors {} (baseline {}), threads {} of which the crate's {:?} (others at baseline {}), queued {}",
@@ -84,7 +83,7 @@ fn sequential_timed_waits_on_contended_files_leave_nothing_behind() {
     );
     for mechanism in mechanisms() {
         let dir = TempDir::new("sequential-timed");
-        let (mut holder, paths, inodes) = hold_many(mechanism, dir.path(), 2000);
+        let (holder, paths, inodes) = hold_many(mechanism, dir.path(), 2000);
         let baseline = Baseline::now();
         for path in &paths {
             let err = InterProcessLock::with_mechanism(path, mechanism)
@@ -93,14 +92,8 @@ fn sequential_timed_waits_on_contended_files_leave_nothing_behind() {
             assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
         }
         // The holder still holds every file.
-        assert!(
-            within(GONE, || baseline.restored(&inodes)),
-            "{mechanism:?}: {}",
-            baseline.describe(&inodes)
-        );
-        holder.send("release");
-        holder.expect("released");
-        assert!(holder.finish().success());
+        baseline.assert_restored(mechanism, &inodes);
+        holder.release_and_finish();
     }
 }
 
@@ -113,7 +106,7 @@ fn concurrent_timed_waiters_leave_nothing_behind() {
     );
     for mechanism in mechanisms() {
         let dir = TempDir::new("concurrent-timed");
-        let (mut holder, paths, inodes) = hold_many(mechanism, dir.path(), 200);
+        let (holder, paths, inodes) = hold_many(mechanism, dir.path(), 200);
         let baseline = Baseline::now();
         std::thread::scope(|s| {
             let waiters: Vec<_> = paths
@@ -139,14 +132,8 @@ fn concurrent_timed_waiters_leave_nothing_behind() {
                 assert_eq!(err.kind(), ErrorKind::TimedOut);
             }
         });
-        assert!(
-            within(GONE, || baseline.restored(&inodes)),
-            "{mechanism:?}: {}",
-            baseline.describe(&inodes)
-        );
-        holder.send("release");
-        holder.expect("released");
-        assert!(holder.finish().success());
+        baseline.assert_restored(mechanism, &inodes);
+        holder.release_and_finish();
     }
 }
 
@@ -157,13 +144,10 @@ fn abandoned_async_waits_leave_nothing_behind() {
         "abandoned_async_waits_leave_nothing_behind",
         Duration::from_secs(120),
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .unwrap();
+    let runtime = current_thread_runtime();
     for mechanism in mechanisms() {
         let dir = TempDir::new("abandoned-async");
-        let (mut holder, paths, inodes) = hold_many(mechanism, dir.path(), 100);
+        let (holder, paths, inodes) = hold_many(mechanism, dir.path(), 100);
         let baseline = Baseline::now();
         runtime.block_on(async {
             // 1,000 timed waits, ten at a time on each file.
@@ -193,14 +177,8 @@ fn abandoned_async_waits_leave_nothing_behind() {
             }
             drop(locks);
         });
-        assert!(
-            within(GONE, || baseline.restored(&inodes)),
-            "{mechanism:?}: {}",
-            baseline.describe(&inodes)
-        );
-        holder.send("release");
-        holder.expect("released");
-        assert!(holder.finish().success());
+        baseline.assert_restored(mechanism, &inodes);
+        holder.release_and_finish();
     }
 }
 
@@ -245,9 +223,7 @@ fn after_a_timed_out_waiter_the_next_waiter_elsewhere_is_served_from_the_release
                 holder.expect("released");
                 next.expect("locked");
                 assert_eq!(queued_in_kernel(&inodes), 0);
-                next.send("release");
-                next.expect("released");
-                assert!(next.finish().success());
+                next.release_and_finish();
             });
             assert!(holder.finish().success());
             assert!(
@@ -289,9 +265,7 @@ fn a_timed_waiter_is_granted_by_the_release_and_gives_up_on_time() {
         holder.send("release");
         holder.expect("released");
         waiter.expect("got");
-        waiter.send("release");
-        waiter.expect("released");
-        assert!(waiter.finish().success());
+        waiter.release_and_finish();
         assert!(holder.finish().success());
     }
 }

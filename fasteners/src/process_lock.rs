@@ -46,9 +46,11 @@ use crate::{LockHolder, Lockable, Result, TimedLockable};
 ///   The check is an `fstat` of the open file: a link count of 0 means it was
 ///   deleted or renamed over; a link count or change time (Linux updates it on
 ///   every rename, link and unlink of the file) different from the last full
-///   check's, or a file changed in the last 2 s, triggers a full check that
+///   check's, or a file changed recently, triggers a full check that
 ///   compares `stat(path)` with the open file by device and inode (every check
-///   is a full one on Unix systems other than Linux). It cannot
+///   is a full one on Unix systems other than Linux). "Recently" follows the
+///   file system's timestamps: 50 ms for change times with nanoseconds, 2 s
+///   for change times in whole seconds. It cannot
 ///   see a parent directory renamed or replaced while the file itself is
 ///   untouched (then the path leads to another file): do not move the
 ///   directories of lock files in use. (A process that already holds the old
@@ -57,9 +59,30 @@ use crate::{LockHolder, Lockable, Result, TimedLockable};
 /// - **Mechanism.** [`Mechanism::Ofd`] on Linux (excludes Python fasteners'
 ///   `lockf` locks, works on NFS), [`Mechanism::Flock`] elsewhere (`flock` /
 ///   `LockFileEx`). Every user of one file must use the same mechanism.
-/// - One process holds one kernel lock per file, whatever the number of lock
-///   objects, keyed by the absolute path (not canonicalised: spell a path the
-///   same way, without `..` or symlink aliases, in every thread of a process).
+/// - **One lock per file, whatever its spelling.** One process holds one
+///   kernel lock (and one descriptor) per file, whatever the number of lock
+///   objects, keyed by the file's identity (device and inode, read when the
+///   first acquire opens it): `..`, symlinks, hard links and bind mounts of
+///   one file share it, so a thread holding the lock under one name that asks
+///   under another gets `WouldDeadlock` at once. (If the file at a path is
+///   replaced while an object already uses the new file under another name,
+///   the two may end up with an entry each: their holders still exclude each
+///   other, but the same-thread check does not span them.)
+/// - **Fork.** A child forked without exec neither keeps its parent's lock
+///   alive nor releases it, as with Python's `lockf`: its copies of the
+///   parent's guards and [`acquire`](Self::acquire) holds release nothing
+///   ([`release`](Self::release) says `NotHeld`), and it may take the lock
+///   itself afterwards. (A `pthread_atfork` child handler points the child's
+///   copies of the lock file descriptors at `/dev/null`.)
+/// - **Read-only lock files.** An existing lock file the process may only
+///   read (a read-only mount, another user's `0644` file) is opened
+///   read-only: shared locks of an
+///   [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock)
+///   work, an exclusive lock is an [`ErrorKind::Io`](crate::ErrorKind::Io)
+///   error saying the file could only be opened read-only. (Python fasteners
+///   cannot lock such a file at all.)
+/// - A path that resolves to a deleted file (say `/proc/self/fd/N` of an
+///   unlinked file) is an `ErrorKind::Io` error saying so, not a retry loop.
 ///
 /// Python's `delay` and `max_delay` have no counterpart: nothing polls.
 ///

@@ -6,21 +6,76 @@
 //!
 //! The guarded data is a loom `UnsafeCell`, so loom reports any access that
 //! the lock fails to order (a missing acquire/release edge), not only two
-//! threads inside at once. Loom also reports a deadlock if every thread waits.
+//! threads inside at once. Loom also reports a deadlock if every thread
+//! waits, which is how a missed wake-up shows: the thread that should have
+//! been woken sleeps forever.
+//!
+//! Loom has no time: under loom the lock reads a virtual clock, which a
+//! model moves on with `advance_clock` to make a timed waiter give up at any
+//! point of an interleaving.
+//!
+//! `scripts/breakages.sh` breaks the lock on purpose (the writers-first rule,
+//! the wake-ups, a memory ordering) and checks that these models catch each.
 #![cfg(loom)]
 
+use std::time::Duration;
+
 use loom::cell::UnsafeCell;
-use loom::sync::{Arc, Mutex};
+use loom::sync::atomic::{AtomicBool, Ordering};
+use loom::sync::{Arc, Condvar, Mutex};
 use loom::thread;
 
 use fasteners::{ErrorKind, Preference, ReaderWriterLock};
 
-/// Loom's default preemption bound makes these models take far too long;
-/// 2 still covers every handoff between fast path and slow path.
+/// The preemption bound when `LOOM_MAX_PREEMPTIONS` does not set one.
+///
+/// Bugs in a lock like this one need few preemptions to show (every
+/// breakage in `scripts/breakages.sh` is caught at this bound), while the
+/// number of interleavings, and so the run time, grows tenfold per step:
+/// measured in a release build on a shared 2-core machine, the models take
+/// about 80 s in all at 3 (the largest, `two_readers_and_a_writer`, 44 s),
+/// while at 4 one exclusion model alone takes 160 s instead of 16 s, which
+/// puts the set well over ten minutes. 3 is the highest bound that keeps the
+/// whole suite well inside its time budget (it was 2 before these models
+/// were added).
+const PREEMPTION_BOUND: usize = 3;
+
 fn check(model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(2);
+    if std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        builder.preemption_bound = Some(PREEMPTION_BOUND);
+    }
     builder.check(model);
+}
+
+/// Spins (yielding to loom's scheduler) until `done()` holds. Only for a
+/// condition that another thread is certain to make true, and only in one
+/// thread at a time: two threads spinning at once make loom's paths too long.
+fn wait_for(done: impl Fn() -> bool) {
+    while !done() {
+        thread::yield_now();
+    }
+}
+
+/// A one-shot event that a thread waits for without spinning.
+#[derive(Default)]
+struct Event {
+    set: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Event {
+    fn set(&self) {
+        *self.set.lock().unwrap() = true;
+        self.changed.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut set = self.set.lock().unwrap();
+        while !*set {
+            set = self.changed.wait(set).unwrap();
+        }
+    }
 }
 
 struct Shared {
@@ -157,7 +212,7 @@ fn reentrant_writer_downgrades_to_reader() {
 }
 
 /// A reader that already reads may read again while a writer waits (else
-/// they would deadlock); a writer-first lock holds new readers back.
+/// they would deadlock).
 #[test]
 fn current_reader_reenters_past_a_waiting_writer() {
     check(|| {
@@ -170,22 +225,142 @@ fn current_reader_reenters_past_a_waiting_writer() {
                 shared.bump();
             })
         };
-        let newcomer = {
-            let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                if let Ok(_r) = shared.lock.try_read() {
-                    // Got in: so did so before the writer, or after it.
-                    let _ = shared.get();
-                }
-            })
-        };
-        let again = shared.lock.read().unwrap();
+        wait_for(|| shared.lock.has_pending_writers());
+        let again = shared.lock.try_read().expect("a current reader re-enters");
         assert_eq!(shared.get(), 0);
         drop(again);
         drop(read);
         writer.join().unwrap();
-        newcomer.join().unwrap();
         assert_eq!(shared.lock.try_read().map(|_| shared.get()).unwrap(), 1);
+    });
+}
+
+/// Writers first: while a writer waits, a thread that does not read yet is
+/// refused (non-blocking) and held back (blocking) until the writer has
+/// written.
+#[test]
+fn newcomer_reader_is_held_back_while_a_writer_waits() {
+    check(|| {
+        let shared = Shared::new(Preference::Writer);
+        let read = shared.lock.read().unwrap();
+        let tried = Arc::new(Event::default());
+        let writer = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let _w = shared.lock.write().unwrap();
+                shared.bump();
+            })
+        };
+        wait_for(|| shared.lock.has_pending_writers());
+        let newcomer = {
+            let (shared, tried) = (Arc::clone(&shared), Arc::clone(&tried));
+            thread::spawn(move || {
+                // The writer waits meanwhile: main reads until `tried`.
+                let err = shared.lock.try_read().map(drop).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::WouldBlock);
+                tried.set();
+                let _r = shared.lock.read().unwrap();
+                assert_eq!(shared.get(), 1, "a newcomer read before the waiting writer");
+            })
+        };
+        tried.wait();
+        drop(read);
+        writer.join().unwrap();
+        newcomer.join().unwrap();
+    });
+}
+
+/// Readers first: a newcomer reads beside a current reader while a writer
+/// waits, and the writer still gets in once they are gone.
+#[test]
+fn newcomer_reader_passes_a_waiting_writer_reader_first() {
+    check(|| {
+        let shared = Shared::new(Preference::Reader);
+        let read = shared.lock.read().unwrap();
+        let writer = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let _w = shared.lock.write().unwrap();
+                shared.bump();
+            })
+        };
+        wait_for(|| shared.lock.has_pending_writers());
+        let newcomer = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                // Main still reads, so the writer still waits.
+                let _r = shared.lock.try_read().expect("readers first");
+                assert_eq!(shared.get(), 0);
+            })
+        };
+        newcomer.join().unwrap();
+        drop(read);
+        writer.join().unwrap();
+        assert_eq!(shared.lock.try_read().map(|_| shared.get()).unwrap(), 1);
+    });
+}
+
+/// A reader waiting for a writer is woken when the writer downgrades (gives
+/// up the write side while it still reads), and reads beside it.
+#[test]
+fn reader_is_woken_by_a_downgrade() {
+    check(|| {
+        let shared = Shared::new(Preference::Writer);
+        let inside = Arc::new(AtomicBool::new(false));
+        let write = shared.lock.write().unwrap();
+        shared.bump();
+        let reader = {
+            let (shared, inside) = (Arc::clone(&shared), Arc::clone(&inside));
+            thread::spawn(move || {
+                let _r = shared.lock.read().unwrap();
+                assert_eq!(shared.get(), 1);
+                inside.store(true, Ordering::SeqCst);
+            })
+        };
+        let read = shared.lock.read().unwrap();
+        drop(write);
+        // Still reading: the reader must get in now, beside this thread.
+        wait_for(|| inside.load(Ordering::SeqCst));
+        assert!(shared.lock.is_reader() && !shared.lock.is_writer());
+        drop(read);
+        reader.join().unwrap();
+    });
+}
+
+/// A writer that times out wakes the readers it held back (writers first):
+/// they read beside the current reader at once, without any release.
+#[test]
+fn timed_out_writer_wakes_the_readers_it_held_back() {
+    check(|| {
+        let shared = Shared::new(Preference::Writer);
+        let read = shared.lock.read().unwrap();
+        let writer = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let err = shared
+                    .lock
+                    .try_write_for(Duration::from_secs(1))
+                    .map(drop)
+                    .unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::TimedOut);
+            })
+        };
+        wait_for(|| shared.lock.has_pending_writers());
+        // Arrives while the writer waits: held back until it gives up (or,
+        // in some interleavings, arrives once it has given up already).
+        let reader = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let _r = shared.lock.read().unwrap();
+                assert_eq!(shared.get(), 0);
+            })
+        };
+        // Main reads throughout: only the timeout ends the writer's wait.
+        shared.lock.advance_clock(Duration::from_secs(2));
+        writer.join().unwrap();
+        reader.join().unwrap();
+        assert!(!shared.lock.has_pending_writers());
+        drop(read);
     });
 }
 

@@ -3,7 +3,14 @@
 //! `fasteners-test-helper <command> <mechanism> <lock path> [args...]`, where
 //! `<mechanism>` is `ofd` or `flock` and `<kind>` is `ex` (InterProcessLock),
 //! `read` or `write` (InterProcessReaderWriterLock). It reports on stdout, one
-//! line per event, and takes orders from stdin, one line each:
+//! line per event, and takes orders from stdin, one line each.
+//!
+//! The mechanism `none` is the no-lock mode: every command runs the same,
+//! but no acquisition happens (each "lock" succeeds at once and excludes
+//! nobody). The tests' controls use it to show that an exclusion check sees
+//! the violation when nothing excludes.
+//!
+//! Commands:
 //!
 //! - `hold <kind>`: lock, print `locked`, wait for a line (or EOF), release,
 //!   print `released`.
@@ -29,6 +36,30 @@
 //! - `hold-many <kind> <count>`: the lock path is a directory; lock
 //!   `<dir>/0.lock` .. `<dir>/<count - 1>.lock`, print `locked`, wait for a
 //!   line, release them all, print `released`.
+//! - `alias-check <alias path>`: lock the lock path exclusively, then try the
+//!   same file through `<alias path>` from the same thread with `lock()`,
+//!   `try_lock()` and `try_lock_for(300 ms)`; print the error kind of each
+//!   (`lock WouldDeadlock`, ...) and how long the timed one took.
+//! - `ro-check`: a read lock (`read ok` or `read <kind>: <error>`), then a
+//!   write lock and an exclusive lock, each printed the same way.
+//! - `fork-drop <kind>`: lock (and take a Python-style hold on
+//!   `<lock path>.mirror`), print `locked`, fork. The child releases its
+//!   inherited guard and hold (`child-release <result>`, `child-mirror
+//!   <result>`), prints `child-dropped`, waits for the parent, tries the lock
+//!   itself (`child-got` / `child-busy`) and exits. The parent waits for a
+//!   line, releases, lets the child go and prints `child-exit <code>`.
+//! - `fork-orphan <kind>`: lock, fork, print `locked`; the child prints
+//!   `child-ready <pid>`, waits for the parent to die, prints
+//!   `child-orphaned`, waits for a line on stdin, tries the lock
+//!   (`child-got` / `child-busy`) and exits.
+//! - `fork-waiting <kind> <other path>`: a thread waits in a 30 s timed
+//!   acquire and a task in an async acquire of the lock path (held
+//!   elsewhere); print `waiting`, wait for a line, fork. The child makes a
+//!   200 ms timed and a 200 ms async attempt on the lock path (`child-timed
+//!   <kind>`, `child-async <kind>`), locks `<other path>` (`child-other ok`)
+//!   and exits; the parent prints `child-exit <code>`, waits for a line (the
+//!   holder released), and prints `parent-got-both` once the thread and the
+//!   task got the lock.
 //! - `wait-for <kind> <ms>`: one timed attempt; on success print `got`, wait
 //!   for a line, release, print `released`; on timeout print
 //!   `timed-out <elapsed ms>`.
@@ -55,16 +86,19 @@ enum Kind {
     Write,
 }
 
-/// A lock object of either type, held through a guard of either type.
+/// A lock object of either type, held through a guard of either type; or,
+/// in the no-lock mode, nothing.
 enum Lock {
     Ex(InterProcessLock),
     Rw(InterProcessReaderWriterLock),
+    Nothing,
 }
 
 enum Guard<'a> {
     Ex(fasteners::InterProcessLockGuard<'a>),
     Read(fasteners::InterProcessReadGuard<'a>),
     Write(fasteners::InterProcessWriteGuard<'a>),
+    Nothing,
 }
 
 impl Guard<'_> {
@@ -73,12 +107,17 @@ impl Guard<'_> {
             Guard::Ex(g) => g.release(),
             Guard::Read(g) => g.release(),
             Guard::Write(g) => g.release(),
+            Guard::Nothing => Ok(()),
         }
     }
 }
 
 impl Lock {
-    fn new(kind: Kind, mechanism: Mechanism, path: &Path) -> Lock {
+    /// `mechanism` is `None` in the no-lock mode.
+    fn new(kind: Kind, mechanism: Option<Mechanism>, path: &Path) -> Lock {
+        let Some(mechanism) = mechanism else {
+            return Lock::Nothing;
+        };
         match kind {
             Kind::Ex => Lock::Ex(InterProcessLock::with_mechanism(path, mechanism)),
             Kind::Read | Kind::Write => Lock::Rw(InterProcessReaderWriterLock::with_mechanism(
@@ -98,11 +137,13 @@ impl Lock {
         match self {
             Lock::Ex(l) => Lock::Ex(l.on_wait(notice)),
             Lock::Rw(l) => Lock::Rw(l.on_wait(notice)),
+            Lock::Nothing => Lock::Nothing,
         }
     }
 
     fn acquire(&self, kind: Kind, blocking: bool) -> fasteners::Result<Guard<'_>> {
         Ok(match (self, kind, blocking) {
+            (Lock::Nothing, _, _) => Guard::Nothing,
             (Lock::Ex(l), _, true) => Guard::Ex(l.lock()?),
             (Lock::Ex(l), _, false) => Guard::Ex(l.try_lock()?),
             (Lock::Rw(l), Kind::Read, true) => Guard::Read(l.read()?),
@@ -122,11 +163,13 @@ fn parse_kind(word: &str) -> Kind {
     }
 }
 
-fn parse_mechanism(word: &str) -> Mechanism {
+/// `None` for `none`, the no-lock mode.
+fn parse_mechanism(word: &str) -> Option<Mechanism> {
     match word {
         #[cfg(target_os = "linux")]
-        "ofd" => Mechanism::Ofd,
-        "flock" => Mechanism::Flock,
+        "ofd" => Some(Mechanism::Ofd),
+        "flock" => Some(Mechanism::Flock),
+        "none" => None,
         other => panic!("unknown mechanism {other:?}"),
     }
 }
@@ -162,7 +205,7 @@ fn next_random(state: &mut u64) -> u64 {
     *state
 }
 
-fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn sections(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let mix = args[0].as_str();
     let log_path = PathBuf::from(&args[1]);
     let count: usize = args[2].parse().expect("count");
@@ -220,7 +263,7 @@ fn sections(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let threads: usize = args[2].parse().expect("threads");
@@ -254,6 +297,10 @@ fn increment(path: &Path) {
     let mut text = String::new();
     file.read_to_string(&mut text).expect("read counter");
     let value: u64 = text.trim().parse().unwrap_or(0);
+    // Widens the window between read and write, so that without exclusion
+    // (the no-lock control) updates are lost on any machine. (A sleep, not
+    // yields: a yielding holder hands its core to whoever polls.)
+    std::thread::sleep(std::time::Duration::from_micros(100));
     file.seek(SeekFrom::Start(0)).expect("seek");
     file.set_len(0).expect("truncate");
     file.write_all((value + 1).to_string().as_bytes())
@@ -263,7 +310,7 @@ fn increment(path: &Path) {
 /// One task's share of `async-counter`; returns the overlaps it saw.
 async fn async_increments(
     kind: Kind,
-    mechanism: Mechanism,
+    mechanism: Option<Mechanism>,
     path: PathBuf,
     counter_path: PathBuf,
     increments: usize,
@@ -281,6 +328,7 @@ async fn async_increments(
         let guard = match &lock {
             Lock::Ex(l) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             Lock::Rw(l) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            Lock::Nothing => AsyncGuard::Nothing,
         };
         if fs4::FileExt::try_lock(&sentinel).is_err() {
             violations += 1;
@@ -298,6 +346,7 @@ enum AsyncGuard<'a> {
     Ex(fasteners::AsyncInterProcessLockGuard<'a>),
     Write(fasteners::AsyncInterProcessWriteGuard<'a>),
     Read(fasteners::AsyncInterProcessReadGuard<'a>),
+    Nothing,
 }
 
 impl AsyncGuard<'_> {
@@ -306,6 +355,7 @@ impl AsyncGuard<'_> {
             AsyncGuard::Ex(g) => g.release(),
             AsyncGuard::Write(g) => g.release(),
             AsyncGuard::Read(g) => g.release(),
+            AsyncGuard::Nothing => Ok(()),
         }
     }
 }
@@ -325,7 +375,7 @@ fn runtime(flavour: &str) -> tokio::runtime::Runtime {
     .expect("runtime")
 }
 
-fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode {
+fn async_counter(mechanism: Option<Mechanism>, path: &Path, args: &[String]) -> ExitCode {
     let kind = parse_kind(&args[0]);
     let counter_path = PathBuf::from(&args[1]);
     let tasks: usize = args[2].parse().expect("tasks");
@@ -358,13 +408,14 @@ fn async_counter(mechanism: Mechanism, path: &Path, args: &[String]) -> ExitCode
     ExitCode::SUCCESS
 }
 
-fn hold_async(mechanism: Mechanism, path: &Path, kind: Kind) {
+fn hold_async(mechanism: Option<Mechanism>, path: &Path, kind: Kind) {
     let lock = Lock::new(kind, mechanism, path);
     runtime("current").block_on(async {
         let guard = match (&lock, kind) {
             (Lock::Ex(l), _) => AsyncGuard::Ex(l.lock_async().await.expect("lock")),
             (Lock::Rw(l), Kind::Read) => AsyncGuard::Read(l.read_async().await.expect("lock")),
             (Lock::Rw(l), _) => AsyncGuard::Write(l.write_async().await.expect("lock")),
+            (Lock::Nothing, _) => AsyncGuard::Nothing,
         };
         say("locked");
         read_line();
@@ -387,7 +438,7 @@ fn write_counter(path: &Path, value: u64) {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 3 {
-        eprintln!("usage: fasteners-test-helper <command> <ofd|flock> <lock path> [args...]");
+        eprintln!("usage: fasteners-test-helper <command> <ofd|flock|none> <lock path> [args...]");
         return ExitCode::from(2);
     }
     let mechanism = parse_mechanism(&args[1]);
@@ -458,6 +509,16 @@ fn main() -> ExitCode {
             say("released");
         }
         "hold-async" => hold_async(mechanism, &path, parse_kind(&rest[0])),
+        "alias-check" => alias_check(locking(mechanism), &path, Path::new(&rest[0])),
+        "ro-check" => ro_check(locking(mechanism), &path),
+        "fork-drop" => fork_drop(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-orphan" => fork_orphan(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-waiting" => fork_waiting(
+            locking(mechanism),
+            &path,
+            parse_kind(&rest[0]),
+            Path::new(&rest[1]),
+        ),
         "hold-many" => {
             let kind = parse_kind(&rest[0]);
             let count: usize = rest[1].parse().expect("count");
@@ -484,6 +545,7 @@ fn main() -> ExitCode {
                 Lock::Ex(l) => l.try_lock_for(timeout).map(Guard::Ex),
                 Lock::Rw(l) if kind == Kind::Read => l.try_read_for(timeout).map(Guard::Read),
                 Lock::Rw(l) => l.try_write_for(timeout).map(Guard::Write),
+                Lock::Nothing => panic!("wait-for needs a lock mechanism"),
             };
             match attempt {
                 Ok(guard) => {
@@ -510,4 +572,209 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The mechanism of a command that has no no-lock mode.
+fn locking(mechanism: Option<Mechanism>) -> Mechanism {
+    mechanism.expect("this command needs a lock mechanism (ofd or flock)")
+}
+
+/// The outcome of an attempt, as the fork and alias tests read it.
+fn outcome<T>(result: &fasteners::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".to_owned(),
+        Err(err) => format!("{:?}", err.kind()),
+    }
+}
+
+fn alias_check(mechanism: Mechanism, path: &Path, alias: &Path) {
+    let real = InterProcessLock::with_mechanism(path, mechanism);
+    let _guard = real.lock().expect("lock");
+    let other = InterProcessLock::with_mechanism(alias, mechanism);
+    say(&format!("lock {}", outcome(&other.lock())));
+    say(&format!("try {}", outcome(&other.try_lock())));
+    let start = std::time::Instant::now();
+    let timed = other.try_lock_for(std::time::Duration::from_millis(300));
+    say(&format!(
+        "timed {} {}",
+        outcome(&timed),
+        start.elapsed().as_millis()
+    ));
+}
+
+fn ro_check(mechanism: Mechanism, path: &Path) {
+    let describe = |result: fasteners::Result<()>| match result {
+        Ok(()) => "ok".to_owned(),
+        Err(err) => format!("{:?}: {err}", err.kind()),
+    };
+    let rw = InterProcessReaderWriterLock::with_mechanism(path, mechanism);
+    say(&format!("read {}", describe(rw.try_read().map(drop))));
+    say(&format!("write {}", describe(rw.try_write().map(drop))));
+    let ex = InterProcessLock::with_mechanism(path, mechanism);
+    say(&format!("ex {}", describe(ex.try_lock().map(drop))));
+}
+
+/// A pipe between a forked parent and child: (read end, write end).
+fn pipe() -> (File, File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `fds` is a valid array of two descriptors to fill in.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe");
+    // SAFETY: both descriptors were just opened and are owned here.
+    unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) }
+}
+
+fn fork() -> libc::pid_t {
+    // SAFETY: the helper forks where the tests need it; the child only uses
+    // the crate's API and std, as a program forking a worker would.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        // A child that hangs (the bug the fork tests look for) must not keep
+        // the test's output open for ever: SIGALRM ends it after 30 s.
+        // SAFETY: plain alarm(2).
+        unsafe { libc::alarm(30) };
+    }
+    pid
+}
+
+fn wait_child(pid: libc::pid_t) -> i32 {
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    }
+}
+
+fn fork_drop(mechanism: Mechanism, path: &Path, kind: Kind) {
+    let lock = Lock::new(kind, Some(mechanism), path);
+    let guard = lock.acquire(kind, true).expect("lock");
+    let mirror = InterProcessLock::with_mechanism(path.with_extension("mirror"), mechanism);
+    assert!(mirror.acquire(true, None).expect("mirror"));
+    say("locked");
+    let (mut from_parent, mut to_child) = pipe();
+    let child = fork();
+    if child == 0 {
+        drop(to_child);
+        say(&format!("child-release {}", outcome(&guard.release())));
+        say(&format!("child-mirror {}", outcome(&mirror.release())));
+        say("child-dropped");
+        let mut byte = [0u8; 1];
+        let _ = from_parent.read(&mut byte);
+        match lock.acquire(kind, false) {
+            Ok(guard) => {
+                say("child-got");
+                guard.release().expect("child release");
+            }
+            Err(err) => say(&format!("child-busy {:?}", err.kind())),
+        }
+        std::process::exit(0);
+    }
+    drop(from_parent);
+    read_line();
+    guard.release().expect("release");
+    mirror.release().expect("mirror release");
+    to_child.write_all(b"g").expect("to child");
+    say(&format!("child-exit {}", wait_child(child)));
+}
+
+fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
+    let lock = Lock::new(kind, Some(mechanism), path);
+    let _guard = lock.acquire(kind, true).expect("lock");
+    let (mut from_parent, to_child) = pipe();
+    let child = fork();
+    if child == 0 {
+        drop(to_child);
+        say(&format!("child-ready {}", std::process::id()));
+        // EOF once the parent is gone (it holds the only write end).
+        let mut rest = Vec::new();
+        let _ = from_parent.read_to_end(&mut rest);
+        say("child-orphaned");
+        read_line();
+        match lock.acquire(kind, false) {
+            Ok(guard) => {
+                say("child-got");
+                guard.release().expect("child release");
+            }
+            Err(err) => say(&format!("child-busy {:?}", err.kind())),
+        }
+        std::process::exit(0);
+    }
+    drop(from_parent);
+    say("locked");
+    read_line();
+    drop(to_child);
+}
+
+/// One timed attempt at the exclusive side (write, for a reader-writer lock).
+fn timed_exclusive(lock: &Lock, timeout: std::time::Duration) -> fasteners::Result<()> {
+    match lock {
+        Lock::Ex(l) => l.try_lock_for(timeout).map(drop),
+        Lock::Rw(l) => l.try_write_for(timeout).map(drop),
+        Lock::Nothing => unreachable!("fork-waiting locks"),
+    }
+}
+
+fn fork_waiting(mechanism: Mechanism, path: &Path, kind: Kind, other: &Path) {
+    use std::time::Duration;
+    let lock = std::sync::Arc::new(Lock::new(kind, Some(mechanism), path));
+    let timed = {
+        let lock = std::sync::Arc::clone(&lock);
+        std::thread::spawn(move || {
+            timed_exclusive(&lock, Duration::from_secs(30)).expect("timed waiter")
+        })
+    };
+    let (pending, is_pending) = std::sync::mpsc::channel();
+    let waiting_task = {
+        let lock = std::sync::Arc::clone(&lock);
+        std::thread::spawn(move || {
+            runtime("current").block_on(async {
+                // Says so once the acquisition has been polled and waits.
+                let acquire: std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> = match &*lock
+                {
+                    Lock::Ex(l) => Box::pin(async { drop(l.lock_async().await.expect("async")) }),
+                    Lock::Rw(l) => Box::pin(async { drop(l.write_async().await.expect("async")) }),
+                    Lock::Nothing => unreachable!("fork-waiting locks"),
+                };
+                let mut acquire = acquire;
+                std::future::poll_fn(|cx| {
+                    let poll = acquire.as_mut().poll(cx);
+                    if poll.is_pending() {
+                        let _ = pending.send(());
+                    }
+                    poll
+                })
+                .await;
+            });
+        })
+    };
+    is_pending.recv().expect("the async waiter waits");
+    say("waiting");
+    read_line();
+    let child = fork();
+    if child == 0 {
+        let timeout = Duration::from_millis(200);
+        let timed = timed_exclusive(&lock, timeout);
+        say(&format!("child-timed {}", outcome(&timed)));
+        let asynced = runtime("current").block_on(async {
+            match &*lock {
+                Lock::Ex(l) => l.lock_async_for(timeout).await.map(drop),
+                Lock::Rw(l) => l.write_async_for(timeout).await.map(drop),
+                Lock::Nothing => unreachable!("fork-waiting locks"),
+            }
+        });
+        say(&format!("child-async {}", outcome(&asynced)));
+        let other = Lock::new(kind, Some(mechanism), other);
+        let got = other.acquire(kind, true).map(drop);
+        say(&format!("child-other {}", outcome(&got)));
+        std::process::exit(0);
+    }
+    say(&format!("child-exit {}", wait_child(child)));
+    read_line();
+    timed.join().expect("timed waiter");
+    waiting_task.join().expect("async waiter");
+    say("parent-got-both");
 }

@@ -1,6 +1,8 @@
-//! Shared by the process-lock tests: unique temporary directories, the helper
-//! child process with line-based, time-bounded conversation, and the list of
-//! mechanisms to run every scenario with.
+//! Shared by the integration tests: unique temporary directories, the helper
+//! child process with line-based, time-bounded conversation, the list of
+//! mechanisms to run every scenario with, and the bounded waits every test
+//! uses (joins, child exits, conditions, kernel waiters), so that a
+//! regression fails in seconds instead of hanging.
 #![allow(dead_code)] // each test file uses a different part
 
 use std::io::{BufRead, BufReader, Write};
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{JoinHandle, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use fasteners::Mechanism;
@@ -79,6 +82,29 @@ impl Helper {
             .arg(path)
             .args(args);
         Helper::spawn(cmd, format!("helper {command} {args:?}"))
+    }
+
+    /// Starts the helper in its no-lock mode: the same `<command>`, with
+    /// every acquisition skipped. The controls run exclusion scenarios this
+    /// way to show that the checks see a violation when nothing excludes.
+    pub fn start_unlocked(command: &str, path: &Path, args: &[&str]) -> Helper {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fasteners-test-helper"));
+        cmd.arg(command).arg("none").arg(path).args(args);
+        Helper::spawn(cmd, format!("unlocked helper {command} {args:?}"))
+    }
+
+    /// Tells a `hold` helper to release, waits for it to say so, and for it
+    /// to exit cleanly.
+    pub fn release_and_finish(mut self) {
+        self.send("release");
+        self.expect("released");
+        let what = self.what.clone();
+        assert!(self.finish().success(), "{what}: failed");
+    }
+
+    /// The child's process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
     }
 
     /// Starts any command that talks the same line protocol.
@@ -164,7 +190,7 @@ impl Helper {
             Err(RecvTimeoutError::Disconnected) => {}
             Err(RecvTimeoutError::Timeout) => panic!("{}: did not exit", self.what),
         }
-        self.child.wait().expect("wait")
+        wait_child(&mut self.child, &self.what)
     }
 
     /// The child's process id.
@@ -172,10 +198,27 @@ impl Helper {
         self.child.id()
     }
 
+    /// Kills the child with SIGKILL and reaps it, keeping the pipes: a process
+    /// the child forked may still talk through them.
+    pub fn kill_leader(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap");
+    }
+
+    /// Waits (at most [`STEP`]) until every process writing to the child's
+    /// output has closed it.
+    pub fn output_closed(&mut self) {
+        match self.lines.recv_timeout(STEP) {
+            Ok(line) => panic!("{}: unexpected output {line:?}", self.what),
+            Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => panic!("{}: output still open", self.what),
+        }
+    }
+
     /// Kills the child with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");
-        self.child.wait().expect("reap");
+        wait_child(&mut self.child, &self.what);
     }
 }
 
@@ -211,13 +254,154 @@ pub fn threads() -> usize {
 /// exits on its own once the lock is released, with no event to wait on.
 pub fn settles(done: impl Fn() -> bool) -> bool {
     let deadline = Instant::now() + STEP;
+    let mut polls = 0u32;
     while Instant::now() < deadline {
         if done() {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        // Yield first (the usual wait is a few microseconds), then sleep so
+        // that a long wait does not take a core from the threads it awaits.
+        polls += 1;
+        if polls < 1000 {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
-    false
+    done()
+}
+
+/// Waits (bounded by [`STEP`]) until `done()` holds, failing the test with
+/// `what` if it does not: the "B is waiting" check before acting on it.
+pub fn wait_until(what: &str, done: impl Fn() -> bool) {
+    assert!(
+        settles(done),
+        "timed out after {STEP:?} waiting until {what}"
+    );
+}
+
+/// A thread handle that can be joined with a bound: std's and scoped ones.
+pub trait Joinable<T> {
+    fn is_finished(&self) -> bool;
+    fn join(self) -> std::thread::Result<T>;
+    /// What to do when the thread did not end in time. A plain thread is
+    /// abandoned and the test fails; a scoped one would make the scope wait
+    /// for it forever, so the whole test process fails at once instead.
+    fn hung(what: &str) -> !;
+}
+
+impl<T> Joinable<T> for JoinHandle<T> {
+    fn is_finished(&self) -> bool {
+        JoinHandle::is_finished(self)
+    }
+    fn join(self) -> std::thread::Result<T> {
+        JoinHandle::join(self)
+    }
+    fn hung(what: &str) -> ! {
+        panic!("{what}: the thread did not finish within {STEP:?} (deadlock?)")
+    }
+}
+
+impl<T> Joinable<T> for ScopedJoinHandle<'_, T> {
+    fn is_finished(&self) -> bool {
+        ScopedJoinHandle::is_finished(self)
+    }
+    fn join(self) -> std::thread::Result<T> {
+        ScopedJoinHandle::join(self)
+    }
+    fn hung(what: &str) -> ! {
+        let message = format!(
+            "\n{what}: a scoped thread did not finish within {STEP:?} (deadlock?): \
+             aborting the test process, whose scope would wait for it forever\n"
+        );
+        let _ = std::io::stderr().write_all(message.as_bytes());
+        std::process::abort()
+    }
+}
+
+/// The thread's result, or its panic, waiting at most [`STEP`] for it.
+pub fn join_result<T, J: Joinable<T>>(handle: J, what: &str) -> std::thread::Result<T> {
+    let deadline = Instant::now() + STEP;
+    while !handle.is_finished() {
+        if Instant::now() >= deadline {
+            J::hung(what);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    handle.join()
+}
+
+/// The thread's result, waiting at most [`STEP`]; its panic fails the test.
+pub fn join<T>(handle: impl Joinable<T>, what: &str) -> T {
+    match join_result(handle, what) {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Reaps `child`, waiting at most [`STEP`] for it to exit; kills it and
+/// fails the test if it does not.
+pub fn wait_child(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + STEP;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: did not exit within {STEP:?}");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Reports a test that cannot run here as skipped and returns, so the
+/// caller can `return`: the notice goes to the terminal past the test
+/// harness's capture, and `scripts/test.sh` counts it as skipped, not passed.
+/// Under `CI=true` a missing prerequisite fails the test instead.
+pub fn skip(test: &str, reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: CI is set, and a prerequisite is missing: {reason}"
+    );
+    let notice = format!("\nSKIPPED: {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(notice.as_bytes());
+}
+
+/// Waits (bounded by [`STEP`]) until at least `count` lock requests on
+/// `path`'s file wait in the kernel: the check that a waiter is blocked
+/// before the test acts on it. Linux only shows them (`/proc/locks`); other
+/// systems wait a fixed 200 ms instead, which only makes the path likely.
+pub fn wait_for_kernel_waiters(what: &str, path: &Path, count: usize) {
+    #[cfg(target_os = "linux")]
+    wait_until(what, || kernel_waiters(path) >= count);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (what, path, count);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// How many lock requests on `path`'s file wait in the kernel right now,
+/// across all processes (Linux: the `->` lines of `/proc/locks`). OFD and
+/// flock requests alike; OFD lines carry no pid, so they are told apart by
+/// device and inode only.
+#[cfg(target_os = "linux")]
+pub fn kernel_waiters(path: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("stat lock file");
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let device = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let table = std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
+    table
+        .lines()
+        .filter(|line| {
+            // `N: -> FLOCK ADVISORY WRITE pid maj:min:inode start end`
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(&"->") && fields.get(6) == Some(&device.as_str())
+        })
+        .count()
 }
 
 /// The names of this process's threads that the crate started (`fasteners-*`):
@@ -299,4 +483,21 @@ impl Drop for Watchdog {
             let _ = disarm.send(());
         }
     }
+}
+
+/// Serialises the tests of one test binary that count process-wide things
+/// (descriptors, threads, kernel requests, signals): under `cargo test` they
+/// share one process.
+pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A tokio current-thread runtime with its time driver, for the async tests.
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime")
 }

@@ -1,6 +1,6 @@
 //! The per-file state that every process lock object of one process shares.
 //!
-//! A process registry maps (mechanism, absolute path) to one [`Entry`]: one
+//! A process registry maps (mechanism, file identity) to one [`Entry`]: one
 //! open file description and so one kernel lock per file per process. The
 //! entry arbitrates between the threads of this process (readers, a writer,
 //! writers first) and takes the kernel lock for them: the first holder takes
@@ -95,7 +95,11 @@ pub(crate) enum Holder {
 
 impl Holder {
     fn current_thread() -> Self {
-        Holder::Thread(thread::current().id())
+        thread_local! {
+            // `thread::current()` clones the thread's handle: cache its id.
+            static ME: ThreadId = thread::current().id();
+        }
+        Holder::Thread(ME.with(|me| *me))
     }
 
     pub(crate) fn new_token() -> Self {
@@ -296,8 +300,11 @@ impl Entry {
         wait: Wait,
         holder: Holder,
     ) -> Result<()> {
-        let (wait, deadline) = wait.deadline();
         let mut state = self.state();
+        if let Some(result) = self.acquire_uncontended(&mut state, path, mode, holder) {
+            return result;
+        }
+        let (wait, deadline) = wait.deadline();
         if matches!(holder, Holder::Thread(_))
             && (state.writer == Some(holder) || state.readers.contains(&holder))
         {
@@ -314,6 +321,43 @@ impl Entry {
         drop(state);
         wakeups.wake();
         result
+    }
+
+    /// The fast path of an acquisition: nobody of this process holds the
+    /// lock or waits for it, and the kernel lock is free of this process's
+    /// requests, so one attempt in the kernel decides (with the identity
+    /// check after a grant). `None` if the state is not that simple, or the
+    /// attempt failed: the caller takes the general path.
+    fn acquire_uncontended(
+        &self,
+        state: &mut State,
+        path: &Path,
+        mode: Mode,
+        holder: Holder,
+    ) -> Option<Result<()>> {
+        let idle = state.writer.is_none()
+            && state.readers.is_empty()
+            && state.waiters == 0
+            && state.kernel == Kernel::Unlocked
+            && state.background_error.is_none();
+        let file = state.file.as_ref().filter(|_| idle)?;
+        if file.allows(mode).is_err() {
+            return None;
+        }
+        match self.mechanism().try_lock(&file.file, mode) {
+            Ok(true) => {}
+            Ok(false) | Err(_) => return None,
+        }
+        match self.verify(state) {
+            Ok(true) => {
+                state.kernel = Kernel::Held(mode);
+                claim(state, mode, holder);
+                Some(Ok(()))
+            }
+            // The path names another file now; the general path reopens.
+            Ok(false) => None,
+            Err((action, err)) => Some(Err(Error::io(path, action, err))),
+        }
     }
 
     fn acquire_as_waiter<'a>(
@@ -454,6 +498,10 @@ impl Entry {
             result = self
                 .unlock_kernel(&mut state)
                 .map_err(|err| Error::io(path, "unlock", err));
+        }
+        if state.waiters == 0 {
+            // Nobody to tell (no thread waits, no task has a waker here).
+            return result;
         }
         let wakeups = self.notify_waiters(&mut state);
         drop(state);

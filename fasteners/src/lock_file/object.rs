@@ -1,6 +1,7 @@
 //! The lock object of one file, the future of its async acquisitions, and
 //! its guards.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -85,7 +86,18 @@ impl LockFile {
             }
         }
         let io_error = |(action, err)| Error::io(&self.path, action, err);
-        let path = std::path::absolute(&self.path).map_err(|err| io_error(("open", err)))?;
+        // Made absolute once, so that a later change of the working
+        // directory does not move a reopened file (not normalised: the
+        // registry goes by the file's identity, not by its spelling).
+        let path = if self.path.as_os_str().is_empty() {
+            let empty = std::io::Error::new(std::io::ErrorKind::NotFound, "the path is empty");
+            return Err(io_error(("open", empty)));
+        } else if self.path.is_absolute() {
+            Cow::Borrowed(self.path.as_path())
+        } else {
+            let cwd = std::env::current_dir().map_err(|err| io_error(("open", err)))?;
+            Cow::Owned(cwd.join(&self.path))
+        };
         let opened = identity::open(&path).map_err(io_error)?;
         let entry = entry_for(self.mechanism, &path, opened);
         Ok(self.entry.get_or_init(|| entry))

@@ -16,6 +16,30 @@ use super::{Entry, Identity, State};
 
 type Key = (Mechanism, FileId);
 
+/// The registry's hasher: keys are device and inode numbers, not chosen by
+/// an adversary, so a multiply-and-rotate mix is enough (and cheaper than
+/// the default SipHash on every first lock of a lock object).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Map = HashMap<Key, Weak<Entry>, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// A lock object's reference to an entry; when the last one goes, the
 /// background waiter exits as soon as it has nothing to wait for.
 #[derive(Debug)]
@@ -43,8 +67,8 @@ impl Drop for Handle {
 }
 
 // Lock order: an entry's state, then the registry, then an entry's identity.
-fn registry() -> &'static Mutex<HashMap<Key, Weak<Entry>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<Key, Weak<Entry>>>> = OnceLock::new();
+fn registry() -> &'static Mutex<Map> {
+    static REGISTRY: OnceLock<Mutex<Map>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)
 }
 

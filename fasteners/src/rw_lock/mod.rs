@@ -674,6 +674,24 @@ impl ReaderWriterLock {
         self.raw.waiting_writers() > 0
     }
 
+    /// How many threads are waiting for the read side right now: for tests
+    /// that must know a reader is held back before they act. Not part of
+    /// the API (it may change without notice); the answer may be stale as
+    /// soon as it is returned.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn waiting_readers(&self) -> usize {
+        self.raw.waiting_readers()
+    }
+
+    /// Moves the lock's virtual clock on by `by` (loom build only, where the
+    /// lock has no real time): timed waiters whose deadline passes give up.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn advance_clock(&self, by: Duration) {
+        self.raw.advance_clock(by);
+    }
+
     /// Takes a read entry: the uncontended and re-entrant cases in
     /// [`Self::try_read_entry_fast`], the rest (waiting, errors) out of line.
     #[inline]

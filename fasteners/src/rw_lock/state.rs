@@ -24,9 +24,9 @@
 //! lost to a concurrent one.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, Ordering};
+use super::sync::{AtomicUsize, Clock, Condvar, Instant, Mutex, MutexGuard, Ordering};
 
 const WRITER: usize = 1;
 const WAITERS: usize = 2;
@@ -42,19 +42,6 @@ pub(super) enum Wait {
     Forever,
     /// At most this long (counted from when waiting starts).
     For(Duration),
-}
-
-impl Wait {
-    fn deadline(self) -> Deadline {
-        match self {
-            Wait::No => Deadline::Now,
-            Wait::Forever => Deadline::Never,
-            // A timeout too long to represent is no timeout.
-            Wait::For(timeout) => Instant::now()
-                .checked_add(timeout)
-                .map_or(Deadline::Never, Deadline::At),
-        }
-    }
 }
 
 /// When a waiting acquisition gives up.
@@ -88,6 +75,8 @@ pub(super) struct RawRwLock {
     queue: Mutex<Queue>,
     changed: Condvar,
     prefer_writers: bool,
+    /// The real clock; a virtual one under loom.
+    clock: Clock,
     state: AtomicUsize,
 }
 
@@ -107,6 +96,7 @@ impl RawRwLock {
             }),
             changed: Condvar::new(),
             prefer_writers,
+            clock: Clock::new(),
         }
     }
 
@@ -121,6 +111,7 @@ impl RawRwLock {
             }),
             changed: Condvar::new(),
             prefer_writers,
+            clock: Clock::new(),
         }
     }
 
@@ -162,7 +153,7 @@ impl RawRwLock {
                 Err(now) => state = now,
             }
         }
-        self.lock_read_slow(wait.deadline())
+        self.lock_read_slow(self.deadline(wait))
     }
 
     #[cold]
@@ -230,7 +221,7 @@ impl RawRwLock {
         if self.try_lock_write_fast() {
             return true;
         }
-        self.lock_write_slow(wait.deadline())
+        self.lock_write_slow(self.deadline(wait))
     }
 
     #[cold]
@@ -303,11 +294,37 @@ impl RawRwLock {
         self.lock_queue().writers.len()
     }
 
+    /// How many threads wait for the read side.
+    pub(super) fn waiting_readers(&self) -> usize {
+        self.lock_queue().readers
+    }
+
     /// How many threads hold the read side, and whether one holds the write
     /// side: a snapshot for `Debug`.
     pub(super) fn holders(&self) -> (usize, bool) {
         let state = self.state.load(Ordering::Relaxed);
         (state / READER, state & WRITER != 0)
+    }
+
+    fn deadline(&self, wait: Wait) -> Deadline {
+        match wait {
+            Wait::No => Deadline::Now,
+            Wait::Forever => Deadline::Never,
+            // A timeout too long to represent is no timeout.
+            Wait::For(timeout) => self
+                .clock
+                .now()
+                .checked_add(timeout)
+                .map_or(Deadline::Never, Deadline::At),
+        }
+    }
+
+    /// Moves the virtual clock on and wakes the waiters, as reaching their
+    /// deadlines would.
+    #[cfg(loom)]
+    pub(super) fn advance_clock(&self, by: Duration) {
+        self.clock.advance(by);
+        self.wake_waiters();
     }
 
     /// Compare-exchange of the whole word, under the mutex.
@@ -345,10 +362,12 @@ impl RawRwLock {
                 false,
             ),
             Deadline::At(deadline) => {
-                let now = Instant::now();
+                let now = self.clock.now();
                 if now >= deadline {
                     return (queue, true);
                 }
+                // Under loom this waits until notified: moving the virtual
+                // clock notifies.
                 let (queue, _) = self
                     .changed
                     .wait_timeout(queue, deadline - now)
