@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 breakages=(
   "no-name-check|fasteners/src/lock_file/object.rs|s/named::check_name\(name\)\.err\(\)/None/|--test named_locks"
   "named-dir-open-to-others|fasteners/src/named.rs|s/metadata\.mode\(\) & 0o077 != 0/false/|--test named_locks"
-  "no-notice-for-threads|fasteners/src/lock_file/object.rs|s/            self\.starts_waiting\(mode\);\n//|--test wait_notice"
+  "no-notice-for-threads|fasteners/src/lock_file/object.rs|s/\n\s*self\.starts_waiting\(mode\);//|--test wait_notice"
   "async-notice-every-poll|fasteners/src/lock_file/object.rs|s/if this\.waiting_since\.is_none\(\) \{/if true {/|--test wait_notice"
   "is-held-ignores-other-objects|fasteners/src/lock_file/object.rs|s/self\.entry\(\)\.is_ok_and\(/self.entry().is_err_and(/|--test introspection"
   "flock-probe-shared-first|fasteners/src/lock_file/object.rs|s/if probe\(Mode::Exclusive\)/if probe(Mode::Shared)/|--test introspection"

@@ -65,8 +65,6 @@ pub struct Error {
     kind: ErrorKind,
     lock: LockName,
     detail: Detail,
-    /// For contention: the process that holds the lock, where known.
-    holder_pid: Option<u32>,
 }
 
 /// Which lock an error is about.
@@ -78,27 +76,23 @@ enum LockName {
 
 #[derive(Debug)]
 enum Detail {
-    None,
+    /// Found taken (would block); the holder's pid where known.
+    Busy(Option<u32>),
     Message(&'static str),
-    Timeout(Duration),
+    /// Timed out after this long; the holder's pid where known.
+    Timeout(Duration, Option<u32>),
     Io {
         action: &'static str,
         source: io::Error,
     },
-    InvalidName {
-        name: String,
-        rule: &'static str,
-    },
+    /// Boxed: the error stays as small as it was before names existed, which
+    /// every `Result` of an acquisition copies.
+    InvalidName(Box<(String, &'static str)>),
 }
 
 impl Error {
     fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
-        Error {
-            kind,
-            lock,
-            detail,
-            holder_pid: None,
-        }
+        Error { kind, lock, detail }
     }
 
     /// A non-blocking attempt on the lock file at `path` found it taken.
@@ -106,7 +100,7 @@ impl Error {
         Self::new(
             ErrorKind::WouldBlock,
             LockName::Path(path.to_owned()),
-            Detail::None,
+            Detail::Busy(None),
         )
     }
 
@@ -115,7 +109,7 @@ impl Error {
         Self::new(
             ErrorKind::TimedOut,
             LockName::Path(path.to_owned()),
-            Detail::Timeout(timeout),
+            Detail::Timeout(timeout, None),
         )
     }
 
@@ -143,10 +137,7 @@ impl Error {
         Self::new(
             ErrorKind::InvalidName,
             LockName::Path(path.to_owned()),
-            Detail::InvalidName {
-                name: name.to_owned(),
-                rule,
-            },
+            Detail::InvalidName(Box::new((name.to_owned(), rule))),
         )
     }
 
@@ -170,13 +161,15 @@ impl Error {
         Self::new(
             ErrorKind::TimedOut,
             LockName::InProcess(lock),
-            Detail::Timeout(timeout),
+            Detail::Timeout(timeout, None),
         )
     }
 
     /// The same error, naming `pid` as the lock's holder.
     pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
-        self.holder_pid = Some(pid);
+        if let Detail::Busy(holder) | Detail::Timeout(_, holder) = &mut self.detail {
+            *holder = Some(pid);
+        }
         self
     }
 
@@ -275,7 +268,10 @@ impl Error {
     /// ```
     #[must_use]
     pub fn holder_pid(&self) -> Option<u32> {
-        self.holder_pid
+        match self.detail {
+            Detail::Busy(holder) | Detail::Timeout(_, holder) => holder,
+            _ => None,
+        }
     }
 
     /// Whether a later attempt may succeed without anything changing on the
@@ -319,21 +315,21 @@ impl fmt::Debug for Error {
             LockName::InProcess(name) => s.field("lock", name),
         };
         match &self.detail {
-            Detail::None => {}
+            Detail::Busy(_) => {}
             Detail::Message(message) => {
                 s.field("message", message);
             }
-            Detail::Timeout(timeout) => {
+            Detail::Timeout(timeout, _) => {
                 s.field("timeout", timeout);
             }
             Detail::Io { action, source } => {
                 s.field("action", action).field("source", source);
             }
-            Detail::InvalidName { name, rule } => {
-                s.field("name", name).field("rule", rule);
+            Detail::InvalidName(invalid) => {
+                s.field("name", &invalid.0).field("rule", &invalid.1);
             }
         }
-        if let Some(pid) = self.holder_pid {
+        if let Some(pid) = self.holder_pid() {
             s.field("holder_pid", &pid);
         }
         s.finish()
@@ -348,19 +344,18 @@ impl fmt::Display for Error {
         }
         match (&self.detail, self.kind) {
             (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}")?,
-            (Detail::InvalidName { name, rule }, _) => {
-                write!(f, "invalid lock name {name:?}: {rule}")?;
+            (Detail::InvalidName(invalid), _) => {
+                write!(f, "invalid lock name {:?}: {}", invalid.0, invalid.1)?;
             }
-            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}")?,
+            (Detail::Timeout(timeout, _), _) => write!(f, "timed out after {timeout:?}")?,
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
                 write!(f, "would deadlock: {message}")?;
             }
             (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}")?,
             (Detail::Message(message), _) => f.write_str(message)?,
-            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)")?,
-            (Detail::None, kind) => write!(f, "{kind:?}")?,
+            (Detail::Busy(_), _) => f.write_str("held elsewhere (would block)")?,
         }
-        match self.holder_pid {
+        match self.holder_pid() {
             Some(pid) => write!(f, "; held by pid {pid}"),
             None => Ok(()),
         }
