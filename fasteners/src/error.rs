@@ -76,8 +76,6 @@ pub struct Error {
     kind: ErrorKind,
     lock: LockName,
     detail: Detail,
-    /// For contention: the process that holds the lock, where known.
-    holder_pid: Option<u32>,
 }
 
 /// Which lock an error is about.
@@ -92,9 +90,11 @@ enum LockName {
 
 #[derive(Debug)]
 enum Detail {
-    None,
+    /// Found taken (would block); the holder's pid where known.
+    Busy(Option<u32>),
     Message(&'static str),
-    Timeout(Duration),
+    /// Timed out after this long; the holder's pid where known.
+    Timeout(Duration, Option<u32>),
     Io {
         action: &'static str,
         source: io::Error,
@@ -107,20 +107,14 @@ enum Detail {
         cause: String,
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
-    InvalidName {
-        name: String,
-        rule: &'static str,
-    },
+    /// Boxed: the error stays as small as it was before names existed, which
+    /// every `Result` of an acquisition copies.
+    InvalidName(Box<(String, &'static str)>),
 }
 
 impl Error {
     fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
-        Error {
-            kind,
-            lock,
-            detail,
-            holder_pid: None,
-        }
+        Error { kind, lock, detail }
     }
 
     /// A non-blocking attempt on the lock file at `path` found it taken.
@@ -128,7 +122,7 @@ impl Error {
         Self::new(
             ErrorKind::WouldBlock,
             LockName::Path(path.to_owned()),
-            Detail::None,
+            Detail::Busy(None),
         )
     }
 
@@ -137,7 +131,7 @@ impl Error {
         Self::new(
             ErrorKind::TimedOut,
             LockName::Path(path.to_owned()),
-            Detail::Timeout(timeout),
+            Detail::Timeout(timeout, None),
         )
     }
 
@@ -165,10 +159,7 @@ impl Error {
         Self::new(
             ErrorKind::InvalidName,
             LockName::Path(path.to_owned()),
-            Detail::InvalidName {
-                name: name.to_owned(),
-                rule,
-            },
+            Detail::InvalidName(Box::new((name.to_owned(), rule))),
         )
     }
 
@@ -192,7 +183,7 @@ impl Error {
         Self::new(
             ErrorKind::TimedOut,
             LockName::InProcess(lock),
-            Detail::Timeout(timeout),
+            Detail::Timeout(timeout, None),
         )
     }
 
@@ -239,13 +230,15 @@ impl Error {
         Self::new(
             ErrorKind::TimedOut,
             LockName::Server(std::sync::Arc::clone(lock)),
-            Detail::Timeout(timeout),
+            Detail::Timeout(timeout, None),
         )
     }
 
     /// The same error, naming `pid` as the lock's holder.
     pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
-        self.holder_pid = Some(pid);
+        if let Detail::Busy(holder) | Detail::Timeout(_, holder) = &mut self.detail {
+            *holder = Some(pid);
+        }
         self
     }
 
@@ -344,7 +337,10 @@ impl Error {
     /// ```
     #[must_use]
     pub fn holder_pid(&self) -> Option<u32> {
-        self.holder_pid
+        match self.detail {
+            Detail::Busy(holder) | Detail::Timeout(_, holder) => holder,
+            _ => None,
+        }
     }
 
     /// Whether a later attempt may succeed without anything changing on the
@@ -389,11 +385,11 @@ impl fmt::Debug for Error {
             LockName::Server(name) => s.field("lock", name),
         };
         match &self.detail {
-            Detail::None => {}
+            Detail::Busy(_) => {}
             Detail::Message(message) => {
                 s.field("message", message);
             }
-            Detail::Timeout(timeout) => {
+            Detail::Timeout(timeout, _) => {
                 s.field("timeout", timeout);
             }
             Detail::Io { action, source } => {
@@ -402,11 +398,11 @@ impl fmt::Debug for Error {
             Detail::Server { action, cause, .. } => {
                 s.field("action", action).field("cause", cause);
             }
-            Detail::InvalidName { name, rule } => {
-                s.field("name", name).field("rule", rule);
+            Detail::InvalidName(invalid) => {
+                s.field("name", &invalid.0).field("rule", &invalid.1);
             }
         }
-        if let Some(pid) = self.holder_pid {
+        if let Some(pid) = self.holder_pid() {
             s.field("holder_pid", &pid);
         }
         s.finish()
@@ -426,19 +422,18 @@ impl fmt::Display for Error {
                 write!(f, "lost while {action}: {cause}")?;
             }
             (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}")?,
-            (Detail::InvalidName { name, rule }, _) => {
-                write!(f, "invalid lock name {name:?}: {rule}")?;
+            (Detail::InvalidName(invalid), _) => {
+                write!(f, "invalid lock name {:?}: {}", invalid.0, invalid.1)?;
             }
-            (Detail::Timeout(timeout), _) => write!(f, "timed out after {timeout:?}")?,
+            (Detail::Timeout(timeout, _), _) => write!(f, "timed out after {timeout:?}")?,
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
                 write!(f, "would deadlock: {message}")?;
             }
             (Detail::Message(message), ErrorKind::NotHeld) => write!(f, "not held: {message}")?,
             (Detail::Message(message), _) => f.write_str(message)?,
-            (Detail::None, ErrorKind::WouldBlock) => f.write_str("held elsewhere (would block)")?,
-            (Detail::None, kind) => write!(f, "{kind:?}")?,
+            (Detail::Busy(_), _) => f.write_str("held elsewhere (would block)")?,
         }
-        match self.holder_pid {
+        match self.holder_pid() {
             Some(pid) => write!(f, "; held by pid {pid}"),
             None => Ok(()),
         }

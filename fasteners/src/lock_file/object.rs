@@ -168,30 +168,40 @@ impl LockFile {
     /// acquisition has to wait; without one, the acquisition goes straight
     /// to the entry, as if there were no notice at all.
     fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
-        let entry = self.entry()?;
         let watched = self.notice.is_some() || cfg!(feature = "tracing");
         if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
-            match entry.acquire(&self.path, mode, Wait::Try, holder) {
-                Err(err) if err.kind() == ErrorKind::WouldBlock => {}
-                other => return other.map_err(|err| self.name_holder(mode, err)),
-            }
-            self.starts_waiting(mode);
-            #[cfg(feature = "tracing")]
-            let since = Instant::now();
-            let result = entry.acquire(&self.path, mode, wait, holder);
-            #[cfg(feature = "tracing")]
-            crate::trace::waited(
-                &self.path,
-                mode,
-                self.mechanism,
-                since.elapsed(),
-                result.as_ref().map(drop).map_err(Error::kind),
-            );
-            return result.map_err(|err| self.name_holder(mode, err));
+            return self.acquire_watched(mode, wait, holder);
         }
-        entry
-            .acquire(&self.path, mode, wait, holder)
-            .map_err(|err| self.name_holder(mode, err))
+        match self.entry()?.acquire(&self.path, mode, wait, holder) {
+            Ok(()) => Ok(()),
+            Err(err) => Err(self.name_holder(mode, err)),
+        }
+    }
+
+    /// [`LockFile::acquire_noticed`] with a notice or tracing: a first
+    /// non-blocking attempt finds out whether the acquisition has to wait.
+    /// Out of line, so that the path without either stays as short as if
+    /// neither existed.
+    #[inline(never)]
+    fn acquire_watched(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
+        let entry = self.entry()?;
+        match entry.acquire(&self.path, mode, Wait::Try, holder) {
+            Err(err) if err.kind() == ErrorKind::WouldBlock => {}
+            other => return other.map_err(|err| self.name_holder(mode, err)),
+        }
+        self.starts_waiting(mode);
+        #[cfg(feature = "tracing")]
+        let since = Instant::now();
+        let result = entry.acquire(&self.path, mode, wait, holder);
+        #[cfg(feature = "tracing")]
+        crate::trace::waited(
+            &self.path,
+            mode,
+            self.mechanism,
+            since.elapsed(),
+            result.as_ref().map(drop).map_err(Error::kind),
+        );
+        result.map_err(|err| self.name_holder(mode, err))
     }
 
     /// An acquisition found the lock taken and is about to wait: the notice
@@ -209,6 +219,7 @@ impl LockFile {
     /// Adds the holder's pid to a contention error, where it is known: this
     /// process if one of its threads or tasks holds a conflicting share,
     /// else whatever the kernel reports (OFD: the pid of a POSIX-lock holder).
+    #[cold]
     fn name_holder(&self, mode: Mode, err: Error) -> Error {
         if !err.is_contention() {
             return err;
