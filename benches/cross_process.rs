@@ -786,24 +786,29 @@ fn main() {
         ratios.sort_by(f64::total_cmp);
         ratios[ratios.len() / 2]
     };
-    let lock_row = scenarios.iter().position(|s| matches!(s, Scenario::Lock));
+    let row_of = |wanted: Scenario| scenarios.iter().position(|s| s.name() == wanted.name());
+    let (lock_row, async_floor_row) = (row_of(Scenario::Lock), row_of(Scenario::RawOfdOneshot));
     println!(
-        "| scenario | p50 µs | p90 µs | p99 µs | max µs | paired p50 ratio vs the first row | vs `lock()` |"
+        "| scenario | p50 µs | p90 µs | p99 µs | max µs | paired p50 ratio vs the first row | vs `lock()` | vs the async floor |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (i, (scenario, samples)) in scenarios.iter().zip(samples).enumerate() {
         let p = percentiles(samples);
-        let vs_lock = lock_row.map_or(String::from("-"), |row| {
-            format!("{:.2}x", paired(&round_p50s[i], &round_p50s[row]))
-        });
+        let versus = |row: Option<usize>| {
+            row.map_or(String::from("-"), |row| {
+                format!("{:.2}x", paired(&round_p50s[i], &round_p50s[row]))
+            })
+        };
         println!(
-            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {vs_lock} |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}x | {} | {} |",
             scenario.describe(),
             p.p50,
             p.p90,
             p.p99,
             p.max,
             paired(&round_p50s[i], &round_p50s[0]),
+            versus(lock_row),
+            versus(async_floor_row),
         );
     }
     if args.iter().any(|a| a == "--handoff-only") {

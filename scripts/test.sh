@@ -41,19 +41,31 @@ run cargo test -p fasteners --features postgres --lib postgres --no-fail-fast
 run cargo test -p fasteners --features postgres --doc postgres --no-fail-fast
 # (postgres_restart restarts the server: cargo runs test binaries one at a time.)
 run bash scripts/with-postgres.sh cargo test --features postgres --test postgres --test postgres_restart --no-fail-fast
+# The tests serialised by the file-lock attributes, under the runner that gives
+# each test its own process (under `cargo test` above they share one).
+run cargo nextest run --test macros_serial --no-fail-fast
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     run cargo test -p fasteners --release --test loom_rw_lock
 
-# One closing line over every `test result:` line above; the tests that
-# reported themselves skipped are moved from passed to skipped.
+# One closing line over every `test result:` line (cargo test) and every
+# `Summary` line (cargo nextest: "N tests run: N passed, M failed, K skipped")
+# above; the tests that reported themselves skipped are moved from passed to
+# skipped.
 mkdir -p target
 awk '/^test result:/ {
         for (i = 1; i <= NF; i++) {
             if ($(i + 1) ~ /^passed/) passed += $i
             if ($(i + 1) ~ /^failed/) failed += $i
             if ($(i + 1) ~ /^ignored/) ignored += $i
+        }
+     }
+     /^ *Summary \[.*tests? run:/ {
+        for (i = 1; i <= NF; i++) {
+            if ($(i + 1) ~ /^passed/) passed += $i
+            if ($(i + 1) ~ /^failed/) failed += $i
+            if ($(i + 1) ~ /^skipped/) ignored += $i
         }
      }
      { skipped += gsub(/SKIPPED: /, "") }

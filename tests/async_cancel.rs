@@ -68,7 +68,7 @@ fn cancelled_acquires_leave_nothing_held_or_open() {
         // queued in the kernel.
         let inodes = [inode(&path)];
         assert!(
-            within(Duration::from_millis(200), || open_descriptors() == fds
+            within(Duration::from_millis(500), || open_descriptors() == fds
                 && only_the_timer(&crate_threads())
                 && queued_in_kernel(&inodes) == 0),
             "descriptors {} (were {fds}), crate threads {:?}, queued {}",
@@ -80,7 +80,11 @@ fn cancelled_acquires_leave_nothing_held_or_open() {
         holder.expect("released");
         assert!(holder.finish().success());
         assert_eq!(open_descriptors(), base_fds);
-        assert!(threads() <= base_threads + 1, "only the timer is left");
+        // The helper's output reader may still be on its way out.
+        assert!(
+            within(STEP, || threads() <= base_threads + 1),
+            "only the timer is left"
+        );
         // The lock is free for another process.
         assert_eq!(try_elsewhere(mechanism, &path, "ex"), "got");
     }

@@ -142,8 +142,19 @@ async fn panics_or_fails(fail: bool) -> Result<(), Box<dyn std::error::Error + S
     panic!("inside the locked async body");
 }
 
+/// The two tests that use the `non-blocking` lock file take turns: one
+/// holds it while the other expects it free.
+static NON_BLOCKING_FILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn non_blocking_file() -> std::sync::MutexGuard<'static, ()> {
+    NON_BLOCKING_FILE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn timeout_and_non_blocking_on_async_fns() {
+    let _turn = non_blocking_file();
     let rt = current_thread();
     run(&rt, async {
         assert_eq!(with_timeout().await.unwrap(), 7);
@@ -166,6 +177,7 @@ fn timeout_and_non_blocking_on_async_fns() {
 
 #[test]
 fn a_panic_or_an_error_in_a_locked_async_body_releases_the_lock() {
+    let _turn = non_blocking_file();
     let rt = multi_thread();
     run(&rt, async {
         assert!(tokio::spawn(panics_or_fails(false))

@@ -22,6 +22,10 @@ mod shadows {
     pub struct LazyLock;
     pub struct InterProcessLock;
     pub type Result<T> = ::std::result::Result<T, super::MyError>;
+    pub struct Holders;
+    pub struct Entered;
+    pub trait Timeout {}
+    pub fn static_lock() {}
 }
 
 #[derive(Debug, PartialEq)]
@@ -116,6 +120,46 @@ mod no_prelude {
         // Short: one test waits for it to pass.
         Duration::from_millis(1)
     }
+
+    /// Whole modules, with the crate's path given.
+    /// Used by `whole` only (tests run at once).
+    pub static MODULE_STATIC: Mutex<()> = Mutex::new(());
+
+    #[::fasteners::locked(lock = MODULE_STATIC, crate = ::fasteners)]
+    pub mod whole {
+        pub fn held() -> ::std::primitive::bool {
+            let _ = (super::Holders, super::Entered);
+            super::super::static_taken_elsewhere()
+        }
+    }
+
+    #[::fasteners::interprocess_locked(module_lock_path(), timeout = timeout())]
+    pub mod whole_file {
+        pub fn inside() -> super::Result<::std::primitive::u8> {
+            super::static_lock();
+            ::std::result::Result::Ok(4)
+        }
+    }
+
+    pub fn module_lock_path() -> ::std::path::PathBuf {
+        ::std::env::temp_dir().join(::std::format!(
+            "fasteners-hygiene-module-{}.lock",
+            ::std::process::id()
+        ))
+    }
+}
+
+fn static_taken_elsewhere() -> bool {
+    ::std::thread::spawn(|| no_prelude::MODULE_STATIC.try_lock().is_err())
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn annotated_modules_ignore_the_shadowing_names() {
+    assert!(no_prelude::whole::held());
+    assert_eq!(no_prelude::whole_file::inside(), Ok(4));
+    ::std::fs::remove_file(no_prelude::module_lock_path()).unwrap();
 }
 
 #[test]

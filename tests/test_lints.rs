@@ -222,6 +222,159 @@ impl Store {
     }
 }
 
+/// Paths of every kind, `crate = path` (both forms) and `returns_result`.
+pub mod forms {
+    use std::time::Duration;
+
+    use fasteners::locked;
+
+    /// A `Result` alias not spelled `...Result`.
+    pub type Fallible<T> = Result<T, fasteners::Error>;
+
+    /// `crate::`, `super::` and `self::` paths in a list.
+    #[locked(lock = [crate::STATIC, super::LAZY, self::LOCAL])]
+    #[must_use]
+    pub fn paths() -> u8 {
+        23
+    }
+
+    static LOCAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// `crate = path` and `returns_result`.
+    ///
+    /// # Errors
+    ///
+    /// When the lock is taken.
+    #[locked(lock = LOCAL, blocking = false, returns_result, crate = ::fasteners)]
+    pub fn alias() -> Fallible<u8> {
+        Ok(24)
+    }
+
+    /// `crate = "path"` on a file lock with a timeout.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken.
+    #[fasteners::interprocess_locked(
+        super::lock_path("forms"),
+        timeout = Duration::from_secs(5),
+        returns_result,
+        crate = "fasteners",
+    )]
+    pub fn file_alias() -> Fallible<u8> {
+        Ok(25)
+    }
+}
+
+/// A named lock with a wait notice, exclusive and read/write.
+#[fasteners::interprocess_locked(
+    name = format!("fasteners-lints-{}", std::process::id()),
+    on_wait = |path: &std::path::Path| eprintln!("waiting for {}", path.display()),
+)]
+#[must_use]
+pub fn named() -> u8 {
+    31
+}
+
+/// A named reader-writer lock, non-blocking.
+///
+/// # Errors
+///
+/// When a writer holds it.
+#[fasteners::interprocess_read_locked(name = "fasteners-lints-rw", blocking = false)]
+pub fn named_read() -> fasteners::Result<u8> {
+    Ok(32)
+}
+
+/// A whole module under a named lock.
+#[fasteners::interprocess_write_locked(name = "fasteners-lints-module")]
+pub mod named_module {
+    /// A function of the module.
+    #[must_use]
+    pub fn one() -> u8 {
+        33
+    }
+}
+
+/// A whole module under an in-process lock.
+#[locked(lock = STATIC)]
+pub mod whole_module {
+    /// A function of the module.
+    #[must_use]
+    pub fn one() -> u8 {
+        26
+    }
+
+    /// One calling another.
+    #[must_use]
+    pub fn two() -> u8 {
+        one() + 1
+    }
+
+    /// Left alone.
+    #[must_use]
+    pub const fn constant() -> u8 {
+        28
+    }
+}
+
+/// A whole module under a file lock, with a timeout.
+#[fasteners::interprocess_write_locked(lock_path("module"), timeout = Duration::from_secs(5))]
+pub mod file_module {
+    /// A function of the module.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken.
+    pub fn one() -> std::io::Result<u8> {
+        Ok(29)
+    }
+
+    /// An async function of the module.
+    ///
+    /// # Errors
+    ///
+    /// When the lock stays taken.
+    pub async fn two() -> std::io::Result<u8> {
+        Ok(one()? + 1)
+    }
+}
+
+/// Tests in a module under a file lock.
+#[cfg(test)]
+#[fasteners::interprocess_locked(lock_path("module-tests"))]
+mod module_tests {
+    #[test]
+    fn runs() {
+        assert_eq!(super::whole_module::one(), 26);
+    }
+}
+
+#[test]
+fn the_new_forms_run() {
+    let results = [
+        forms::paths(),
+        forms::alias().unwrap(),
+        forms::file_alias().unwrap(),
+        whole_module::one(),
+        whole_module::two(),
+        whole_module::constant(),
+        file_module::one().unwrap(),
+    ];
+    assert_eq!(results, [23, 24, 25, 26, 27, 28, 29]);
+    assert_eq!(
+        [named(), named_read().unwrap(), named_module::one()],
+        [31, 32, 33]
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(file_module::two()).unwrap(), 30);
+    for name in ["forms", "module"] {
+        std::fs::remove_file(lock_path(name)).unwrap();
+    }
+}
+
 #[test]
 fn everything_runs() {
     let mut obj = Obj {

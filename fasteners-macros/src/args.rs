@@ -1,14 +1,15 @@
 //! Parsing of the attribute arguments.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::{bracketed, Expr, LitBool, Path, Result, Token};
+use syn::{bracketed, Expr, LitBool, LitStr, Path, Result, Token};
+
+use crate::suggest::did_you_mean;
 
 mod kw {
-    syn::custom_keyword!(lock);
-    syn::custom_keyword!(timeout);
-    syn::custom_keyword!(blocking);
+    syn::custom_keyword!(returns_result);
 }
 
 /// Which attribute is being expanded.
@@ -46,6 +47,20 @@ impl LockKind {
         }
     }
 
+    /// The attribute named `name` (the last segment of its path), if it is one of ours.
+    pub(crate) fn from_name(name: &str) -> Option<LockKind> {
+        [
+            LockKind::Locked,
+            LockKind::ReadLocked,
+            LockKind::WriteLocked,
+            LockKind::InterprocessLocked,
+            LockKind::InterprocessReadLocked,
+            LockKind::InterprocessWriteLocked,
+        ]
+        .into_iter()
+        .find(|kind| kind.name() == name)
+    }
+
     pub(crate) fn side(self) -> Side {
         match self {
             LockKind::Locked | LockKind::InterprocessLocked => Side::Exclusive,
@@ -54,7 +69,7 @@ impl LockKind {
         }
     }
 
-    fn is_interprocess(self) -> bool {
+    pub(crate) fn is_interprocess(self) -> bool {
         matches!(
             self,
             LockKind::InterprocessLocked
@@ -62,12 +77,52 @@ impl LockKind {
                 | LockKind::InterprocessWriteLocked
         )
     }
+
+    /// The options this attribute takes, for "did you mean".
+    fn keys(self) -> &'static [&'static str] {
+        if self.is_interprocess() {
+            &[
+                "name",
+                "timeout",
+                "blocking",
+                "on_wait",
+                "returns_result",
+                "crate",
+            ]
+        } else {
+            &["lock", "timeout", "blocking", "returns_result", "crate"]
+        }
+    }
+
+    /// The valid forms, for messages.
+    fn forms(self) -> String {
+        let name = self.name();
+        if self.is_interprocess() {
+            format!(
+                "#[{name}(\"/tmp/app.lock\")] or #[{name}(name = \"app\")], then any of \
+                 `timeout = Duration`, `blocking = false`, `on_wait = |path| ..`, \
+                 `returns_result`, `crate = path`"
+            )
+        } else {
+            format!(
+                "#[{name}(lock = field)], #[{name}(lock = [a, b])] or #[{name}(lock = crate::STATIC)], \
+                 and any of `timeout = Duration`, `blocking = false`, `returns_result`, `crate = path`"
+            )
+        }
+    }
 }
 
 /// The parsed arguments of one attribute.
 pub(crate) struct Args {
     pub(crate) locks: Locks,
     pub(crate) wait: Wait,
+    /// `crate = path`: where the `fasteners` crate is, for a renamed
+    /// dependency or a crate re-exporting the attributes.
+    pub(crate) krate: Option<Path>,
+    /// `returns_result`: the function returns a `Result` whatever its name.
+    pub(crate) returns_result: Option<Span>,
+    /// `on_wait = expr` (file locks): called when an acquisition has to wait.
+    pub(crate) on_wait: Option<Box<Expr>>,
 }
 
 /// Where the lock (or locks) come from.
@@ -78,9 +133,12 @@ pub(crate) enum Locks {
     Named(Vec<Path>),
     /// `#[interprocess_*(path)]`: the lock file's path.
     File(Box<Expr>),
+    /// `#[interprocess_*(name = "db")]`: a named lock of the runtime crate.
+    Key(Box<Expr>),
 }
 
 /// How long to wait for the lock.
+#[derive(Clone)]
 pub(crate) enum Wait {
     Forever,
     /// `blocking = false`; the span is the key's.
@@ -101,110 +159,195 @@ impl Wait {
 }
 
 impl Args {
-    pub(crate) fn parse(kind: LockKind, tokens: proc_macro2::TokenStream) -> Result<Args> {
-        let parser = |input: ParseStream| {
-            if kind.is_interprocess() {
-                parse_interprocess(input, kind)
-            } else {
-                parse_in_process(input, kind)
-            }
-        };
+    /// Parses the arguments of `#[kind(tokens)]`; `attribute` is the span of
+    /// the whole attribute (the default lock `self.lock` points there).
+    pub(crate) fn parse(kind: LockKind, tokens: TokenStream, attribute: Span) -> Result<Args> {
+        let parser = |input: ParseStream| parse_args(input, kind, attribute);
         parser.parse2(tokens)
+    }
+
+    /// The path of the `fasteners` crate in the generated code.
+    pub(crate) fn krate(&self) -> Krate {
+        Krate(self.krate.clone())
     }
 }
 
-/// `#[locked]`, `#[locked(lock = a, timeout = t)]`, `#[read_locked(lock = [a, b], blocking = false)]`.
-fn parse_in_process(input: ParseStream, kind: LockKind) -> Result<Args> {
-    let mut locks = None;
-    let mut wait = WaitParser::default();
-    while !input.is_empty() {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::lock) {
-            let key: kw::lock = input.parse()?;
-            if locks.is_some() {
-                return Err(duplicate(key.span, "lock", kind));
-            }
-            expect_eq(input, "lock", kind)?;
-            locks = Some(parse_lock_value(input, kind)?);
-        } else if !wait.parse_option(input, kind)? {
-            return Err(unknown_argument(
-                input,
-                kind,
-                "`lock = field`, `lock = [a, b]`, `lock = path::TO::STATIC`, \
-                 `timeout = Duration` or `blocking = false`",
-            ));
+/// The path of the `fasteners` crate: `::fasteners`, or `crate = path`.
+#[derive(Clone)]
+pub(crate) struct Krate(Option<Path>);
+
+impl Krate {
+    /// The path located at `span` (resolving as written): a message about a
+    /// call through it then points at the user's token, not at the whole
+    /// attribute.
+    pub(crate) fn at(&self, span: Span) -> TokenStream {
+        match &self.0 {
+            None => quote::quote_spanned!(span=> ::fasteners),
+            Some(path) => path
+                .to_token_stream()
+                .into_iter()
+                .map(|mut token| {
+                    token.set_span(token.span().located_at(span));
+                    token
+                })
+                .collect(),
         }
+    }
+}
+
+impl ToTokens for Krate {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.at(Span::call_site()));
+    }
+}
+
+/// Everything given so far; with the span of the key where a message needs it.
+#[derive(Default)]
+struct Seen {
+    lock: Option<Locks>,
+    path: Option<Box<Expr>>,
+    name: Option<(Span, Box<Expr>)>,
+    timeout: Option<(Span, Box<Expr>)>,
+    blocking: Option<(Span, bool)>,
+    returns_result: Option<Span>,
+    krate: Option<Path>,
+    on_wait: Option<Box<Expr>>,
+    /// The first option's key, for "the path comes first".
+    first_key: Option<Span>,
+}
+
+// Input (any order of the options; a file lock's path first):
+//     lock = [a, crate::B], timeout = t, returns_result, crate = ::fast
+//     "/tmp/app.lock", blocking = false, on_wait = report
+//     name = "db", timeout = t
+fn parse_args(input: ParseStream, kind: LockKind, attribute: Span) -> Result<Args> {
+    let mut seen = Seen::default();
+    if kind.is_interprocess() && !input.is_empty() && !starts_with_key(input) {
+        seen.path = Some(input.parse()?);
         parse_separator(input, kind)?;
     }
+    while !input.is_empty() {
+        parse_option(input, kind, &mut seen)?;
+        parse_separator(input, kind)?;
+    }
+    let locks = if kind.is_interprocess() {
+        match (seen.path, seen.name) {
+            (Some(path), None) => Locks::File(path),
+            (None, Some((_, name))) => Locks::Key(name),
+            (Some(_), Some((span, _))) => {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "#[{name}] takes either the lock file's path or `name = ...`, not both; \
+                         keep one, as in #[{name}(\"/tmp/app.lock\")] or #[{name}(name = \"app\")]",
+                        name = kind.name()
+                    ),
+                ))
+            }
+            (None, None) => {
+                return Err(syn::Error::new(
+                    seen.first_key.unwrap_or(attribute),
+                    format!(
+                        "#[{name}] needs the lock file's path first, or a name: \
+                         #[{name}(\"/tmp/app.lock\")], #[{name}(name = \"app\")] or \
+                         #[{name}(\"/tmp/app.lock\", timeout = Duration::from_secs(1))]",
+                        name = kind.name(),
+                    ),
+                ))
+            }
+        }
+    } else {
+        seen.lock.unwrap_or(Locks::DefaultField(attribute))
+    };
+    let wait = match (seen.timeout, seen.blocking) {
+        (Some((span, expr)), _) => Wait::Timeout(span, expr),
+        (None, Some((span, false))) => Wait::NonBlocking(span),
+        (None, _) => Wait::Forever,
+    };
     Ok(Args {
-        locks: locks.unwrap_or_else(|| Locks::DefaultField(Span::call_site())),
-        wait: wait.finish(),
+        locks,
+        wait,
+        krate: seen.krate,
+        returns_result: seen.returns_result,
+        on_wait: seen.on_wait,
     })
 }
 
-/// `#[interprocess_locked(path)]`, `#[interprocess_locked(path, timeout = t)]`.
-fn parse_interprocess(input: ParseStream, kind: LockKind) -> Result<Args> {
-    let starts_with_option = (input.peek(syn::Ident) || input.peek(Token![self]))
+/// Whether the input starts with `key =` or `returns_result` (an option, not a path).
+fn starts_with_key(input: ParseStream) -> bool {
+    let lone_flag = input.peek(kw::returns_result) && (input.peek2(Token![,]) || peek_end(input));
+    let key_value = input.peek(syn::Ident::peek_any)
+        && !input.peek(Token![self])
         && input.peek2(Token![=])
         && !input.peek2(Token![==])
         && !input.peek2(Token![=>]);
-    if input.is_empty() || starts_with_option {
+    lone_flag || key_value
+}
+
+/// Whether the input holds exactly one token tree.
+fn peek_end(input: ParseStream) -> bool {
+    let fork = input.fork();
+    fork.parse::<proc_macro2::TokenTree>().is_ok() && fork.is_empty()
+}
+
+/// One `key = value` (or `returns_result`).
+fn parse_option(input: ParseStream, kind: LockKind, seen: &mut Seen) -> Result<()> {
+    let Ok(key) = input.fork().call(syn::Ident::parse_any) else {
         return Err(syn::Error::new(
-            if input.is_empty() { Span::call_site() } else { input.span() },
+            input.span(),
             format!(
-                "#[{name}] needs the lock file's path first, as in \
-                 #[{name}(\"/tmp/app.lock\")] or #[{name}(\"/tmp/app.lock\", timeout = Duration::from_secs(1))]",
-                name = kind.name(),
+                "unexpected argument in #[{}]; expected {}",
+                kind.name(),
+                kind.forms()
             ),
         ));
+    };
+    let name = key.to_string();
+    let span = key.span();
+    if !kind.keys().contains(&name.as_str()) {
+        return Err(unknown_key(kind, &key));
     }
-    let path: Expr = input.parse()?;
-    parse_separator(input, kind)?;
-    let mut wait = WaitParser::default();
-    while !input.is_empty() {
-        if !wait.parse_option(input, kind)? {
-            return Err(unknown_argument(
-                input,
-                kind,
-                "the path, then `timeout = Duration` or `blocking = false`",
+    seen.first_key.get_or_insert(span);
+    input.call(syn::Ident::parse_any)?;
+    let duplicate = match name.as_str() {
+        "lock" => seen.lock.is_some(),
+        "name" => seen.name.is_some(),
+        "timeout" => seen.timeout.is_some(),
+        "blocking" => seen.blocking.is_some(),
+        "returns_result" => seen.returns_result.is_some(),
+        "crate" => seen.krate.is_some(),
+        _ => seen.on_wait.is_some(),
+    };
+    if duplicate {
+        return Err(syn::Error::new(
+            span,
+            format!("duplicate `{name}` in #[{}]; give it once", kind.name()),
+        ));
+    }
+    if name == "returns_result" {
+        if input.peek(Token![=]) {
+            return Err(syn::Error::new(
+                input.span(),
+                format!(
+                    "`returns_result` takes no value: write #[{}(timeout = .., returns_result)]",
+                    kind.name()
+                ),
             ));
         }
-        parse_separator(input, kind)?;
+        seen.returns_result = Some(span);
+        return Ok(());
     }
-    Ok(Args {
-        locks: Locks::File(Box::new(path)),
-        wait: wait.finish(),
-    })
-}
-
-/// The options every attribute takes: `timeout = expr`, `blocking = bool`.
-#[derive(Default)]
-struct WaitParser {
-    timeout: Option<(Span, Box<Expr>)>,
-    blocking: Option<(Span, bool)>,
-}
-
-impl WaitParser {
-    /// Parses one option if the input starts with one; `Ok(false)` if it does not.
-    fn parse_option(&mut self, input: ParseStream, kind: LockKind) -> Result<bool> {
-        let lookahead = input.lookahead1();
-        if lookahead.peek(kw::timeout) {
-            let key: kw::timeout = input.parse()?;
-            if self.timeout.is_some() {
-                return Err(duplicate(key.span, "timeout", kind));
+    expect_eq(input, &name, span, kind)?;
+    match name.as_str() {
+        "lock" => seen.lock = Some(parse_lock_value(input, kind)?),
+        "name" => seen.name = Some((span, input.parse()?)),
+        "timeout" => {
+            if let Some((_, false)) = seen.blocking {
+                return Err(exclusive(span, kind));
             }
-            if let Some((_, false)) = self.blocking {
-                return Err(exclusive(key.span, kind));
-            }
-            expect_eq(input, "timeout", kind)?;
-            self.timeout = Some((key.span, input.parse()?));
-            Ok(true)
-        } else if lookahead.peek(kw::blocking) {
-            let key: kw::blocking = input.parse()?;
-            if self.blocking.is_some() {
-                return Err(duplicate(key.span, "blocking", kind));
-            }
-            expect_eq(input, "blocking", kind)?;
+            seen.timeout = Some((span, input.parse()?));
+        }
+        "blocking" => {
             let value: LitBool = input.parse().map_err(|err| {
                 syn::Error::new(
                     err.span(),
@@ -214,39 +357,46 @@ impl WaitParser {
                     ),
                 )
             })?;
-            if !value.value && self.timeout.is_some() {
-                return Err(exclusive(key.span, kind));
+            if !value.value && seen.timeout.is_some() {
+                return Err(exclusive(span, kind));
             }
-            self.blocking = Some((key.span, value.value));
-            Ok(true)
-        } else {
-            Ok(false)
+            seen.blocking = Some((span, value.value));
         }
+        "crate" => seen.krate = Some(parse_crate_path(input, kind)?),
+        _ => seen.on_wait = Some(input.parse()?),
     }
+    Ok(())
+}
 
-    fn finish(self) -> Wait {
-        match (self.timeout, self.blocking) {
-            (Some((span, expr)), _) => Wait::Timeout(span, expr),
-            (None, Some((span, false))) => Wait::NonBlocking(span),
-            (None, _) => Wait::Forever,
-        }
+/// `crate = path`, or `crate = "path"` as serde and tokio write it.
+fn parse_crate_path(input: ParseStream, kind: LockKind) -> Result<Path> {
+    let bad = |span| {
+        syn::Error::new(
+            span,
+            format!(
+                "`crate` takes the path of the `fasteners` crate, as in #[{name}(crate = ::fasteners)] \
+                 or, through a crate that re-exports it, #[{name}(crate = my_crate::fasteners)]",
+                name = kind.name()
+            ),
+        )
+    };
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        return lit
+            .parse_with(Path::parse_mod_style)
+            .map_err(|_| bad(lit.span()));
+    }
+    let fork = input.fork();
+    match fork.call(Path::parse_mod_style) {
+        Ok(_) => input.call(Path::parse_mod_style),
+        Err(_) => Err(bad(input.span())),
     }
 }
 
 /// `a`, `path::TO::STATIC` or `[a, b, c]`.
 fn parse_lock_value(input: ParseStream, kind: LockKind) -> Result<Locks> {
-    let bad_value = |span| {
-        syn::Error::new(
-            span,
-            format!(
-                "`lock` takes a field name, a list of them or a static's path, as in \
-                 #[{name}(lock = name)], #[{name}(lock = [a, b])] or #[{name}(lock = crate::LOCK)]",
-                name = kind.name(),
-            ),
-        )
-    };
-    if input.peek(syn::LitStr) {
-        let lit: syn::LitStr = input.parse()?;
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
         return Err(syn::Error::new(
             lit.span(),
             format!(
@@ -261,7 +411,7 @@ fn parse_lock_value(input: ParseStream, kind: LockKind) -> Result<Locks> {
         let brackets = bracketed!(content in input);
         let mut list = Vec::new();
         while !content.is_empty() {
-            list.push(LockPath::parse(&content, kind)?.0);
+            list.push(parse_lock_path(&content, kind)?);
             if !content.is_empty() {
                 content.parse::<Token![,]>()?;
             }
@@ -276,15 +426,10 @@ fn parse_lock_value(input: ParseStream, kind: LockKind) -> Result<Locks> {
             ));
         }
         list
-    } else if input.peek(syn::Ident) || input.peek(Token![::]) || input.peek(Token![self]) {
-        vec![LockPath::parse(input, kind)?.0]
     } else {
-        return Err(bad_value(input.span()));
+        vec![parse_lock_path(input, kind)?]
     };
-    let names: Vec<String> = paths
-        .iter()
-        .map(|p| p.to_token_stream().to_string())
-        .collect();
+    let names: Vec<String> = paths.iter().map(lock_identity).collect();
     for (i, path) in paths.iter().enumerate() {
         if names[..i].contains(&names[i]) {
             return Err(syn::Error::new_spanned(
@@ -299,43 +444,72 @@ fn parse_lock_value(input: ParseStream, kind: LockKind) -> Result<Locks> {
     Ok(Locks::Named(paths))
 }
 
-/// One lock of `lock = ...`: a path without generics (`name`, `crate::LOCK`).
-struct LockPath(Path);
-
-impl LockPath {
-    fn parse(input: ParseStream, kind: LockKind) -> Result<LockPath> {
-        let path = Path::parse_mod_style(input)?;
-        if input.peek(Token![.]) {
-            return Err(syn::Error::new(
-                input.span(),
-                format!(
-                    "name the field alone: #[{}(lock = field)] locks `self.field`",
-                    kind.name()
-                ),
-            ));
-        }
-        Ok(LockPath(path))
-    }
-}
-
-fn expect_eq(input: ParseStream, key: &str, kind: LockKind) -> Result<()> {
-    if input.peek(Token![=]) && !input.peek(Token![==]) {
-        input.parse::<Token![=]>()?;
-        Ok(())
+/// One lock of `lock = ...`: a path without generics, as any static can be
+/// named (`name`, `self::NAME`, `super::NAME`, `crate::a::b::NAME`, `::dep::NAME`).
+fn parse_lock_path(input: ParseStream, kind: LockKind) -> Result<Path> {
+    let starts_like_a_path = input.peek(syn::Ident::peek_any) || input.peek(Token![::]);
+    let path = if starts_like_a_path {
+        input.call(Path::parse_mod_style).ok()
     } else {
-        let example = match key {
-            "lock" => "lock = name",
-            "timeout" => "timeout = Duration::from_secs(1)",
-            _ => "blocking = false",
-        };
-        Err(syn::Error::new(
+        None
+    };
+    let Some(path) = path else {
+        return Err(syn::Error::new(
             input.span(),
             format!(
-                "expected `=` after `{key}`, as in #[{}({example})]",
+                "`lock` takes a field name, a list of them or a static's path, as in \
+                 #[{name}(lock = name)], #[{name}(lock = [a, b])] or #[{name}(lock = crate::LOCK)]",
+                name = kind.name(),
+            ),
+        ));
+    };
+    if input.peek(Token![.]) {
+        return Err(syn::Error::new(
+            input.span(),
+            format!(
+                "name the field alone: #[{}(lock = field)] locks `self.field`",
                 kind.name()
             ),
-        ))
+        ));
     }
+    Ok(path)
+}
+
+/// How a lock is written, for telling when two names are the same lock:
+/// `self::X` and `X` are.
+pub(crate) fn lock_identity(path: &Path) -> String {
+    let text = path.to_token_stream().to_string().replace(' ', "");
+    text.strip_prefix("self::")
+        .map(str::to_owned)
+        .unwrap_or(text)
+}
+
+fn expect_eq(input: ParseStream, key: &str, key_span: Span, kind: LockKind) -> Result<()> {
+    if input.peek(Token![=]) && !input.peek(Token![==]) {
+        input.parse::<Token![=]>()?;
+        return Ok(());
+    }
+    let example = match key {
+        "lock" => "lock = name",
+        "name" => "name = \"app\"",
+        "timeout" => "timeout = Duration::from_secs(1)",
+        "blocking" => "blocking = false",
+        "crate" => "crate = ::fasteners",
+        _ => "on_wait = |path| eprintln!(\"waiting for {}\", path.display())",
+    };
+    // After a lone key (`#[locked(blocking)]`) the key itself is at fault.
+    let span = if input.is_empty() || input.peek(Token![,]) {
+        key_span
+    } else {
+        input.span()
+    };
+    Err(syn::Error::new(
+        span,
+        format!(
+            "expected `=` after `{key}`, as in #[{}({example})]",
+            kind.name()
+        ),
+    ))
 }
 
 fn parse_separator(input: ParseStream, kind: LockKind) -> Result<()> {
@@ -353,21 +527,27 @@ fn parse_separator(input: ParseStream, kind: LockKind) -> Result<()> {
     })
 }
 
-fn unknown_argument(input: ParseStream, kind: LockKind, expected: &str) -> syn::Error {
-    let found = match input.cursor().ident() {
-        Some((ident, _)) => format!("unknown argument `{ident}`"),
-        None => "unexpected argument".to_owned(),
+/// An option this attribute does not take: which one was meant, or where it belongs.
+fn unknown_key(kind: LockKind, key: &syn::Ident) -> syn::Error {
+    let name = key.unraw().to_string();
+    let other_side = match name.as_str() {
+        "lock" => Some("`lock = ...` names an in-process lock; a file lock is named by its path or `name = ...`"),
+        "name" | "on_wait" => Some("a key or `on_wait` belongs to the file-lock attributes (#[interprocess_locked] and its read/write forms)"),
+        "path" | "file" => Some("give the path alone, first"),
+        _ => None,
+    };
+    let hint = match (did_you_mean(&name, kind.keys()), other_side) {
+        (Some(close), _) => format!("did you mean `{close}`? "),
+        (None, Some(why)) => format!("{why}; "),
+        (None, None) => String::new(),
     };
     syn::Error::new(
-        input.span(),
-        format!("{found} in #[{}]; expected {expected}", kind.name()),
-    )
-}
-
-fn duplicate(span: Span, key: &str, kind: LockKind) -> syn::Error {
-    syn::Error::new(
-        span,
-        format!("duplicate `{key}` in #[{}]; give it once", kind.name()),
+        key.span(),
+        format!(
+            "unknown argument `{name}` in #[{}]; {hint}expected {}",
+            kind.name(),
+            kind.forms()
+        ),
     )
 }
 

@@ -1,23 +1,81 @@
-//! Code generation: wraps the function body in the guards of its locks.
+//! Code generation: wraps a function body in the guards of its locks.
 
-use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::{AttrStyle, Block, Expr, FnArg, ItemFn, Pat, Path, ReturnType, Signature, Stmt, Type};
+use syn::{AttrStyle, Block, Expr, Item, ItemFn, Pat, Path, Signature, Stmt, Token};
 
-use crate::args::{Args, LockKind, Locks, Side, Wait};
+use crate::args::{Args, Krate, LockKind, Locks, Side, Wait};
+use crate::{check, module};
 
-/// Expands one attribute; on a mistake, emits the error *and* the untouched
-/// function, so that one typo gives one error rather than a cascade.
+/// Expands one attribute; on a mistake, emits the error and the untouched
+/// item (if it is one), so that one typo gives one error rather than a cascade.
 pub(crate) fn attribute(kind: LockKind, args: TokenStream, item: TokenStream) -> TokenStream {
     match expand(kind, args, item.clone()) {
         Ok(tokens) => tokens,
         Err(err) => {
             let mut tokens = err.to_compile_error();
-            tokens.extend(item);
+            // Tokens that are not an item would only be parsed again as
+            // something else, with errors of their own.
+            if syn::parse2::<Item>(item.clone()).is_ok() {
+                tokens.extend(item);
+            }
             tokens
         }
     }
+}
+
+fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    // What the attribute is on comes first: on a closure or a struct, a
+    // mistake in the arguments is beside the point.
+    let target = match syn::parse2::<Item>(item.clone()) {
+        Ok(Item::Fn(func)) => Target::Function(Box::new(func)),
+        Ok(Item::Mod(module)) => Target::Module(module),
+        Ok(Item::Verbatim(tokens)) => return Err(check::verbatim_item(kind, tokens)),
+        Ok(other) => return Err(check::not_a_function(kind, &other)),
+        Err(_) => return Err(check::not_an_item(kind, item)),
+    };
+    let args = Args::parse(kind, args, Span::call_site())?;
+    match target {
+        Target::Function(func) => function(kind, &args, *func),
+        Target::Module(module) => module::expand(kind, &args, module),
+    }
+}
+
+/// What an attribute can go on.
+enum Target {
+    Function(Box<ItemFn>),
+    Module(syn::ItemMod),
+}
+
+fn function(kind: LockKind, args: &Args, func: ItemFn) -> syn::Result<TokenStream> {
+    let has_self = func.sig.receiver().is_some();
+    check::signature(kind, args, &func.sig)?;
+    check::static_expressions(kind, args, Some(&func.sig))?;
+    check::stacked(kind, args, &func.attrs, has_self)?;
+    let plan = Plan {
+        kind,
+        krate: args.krate(),
+        wait: args.wait.clone(),
+        returns_result: args.returns_result,
+        places: places(kind, args, &func.sig)?,
+        reentry: None,
+    };
+    Ok(wrap(&plan, func))
+}
+
+/// What one function's expansion takes, and how.
+pub(crate) struct Plan {
+    pub(crate) kind: LockKind,
+    /// The path of the `fasteners` crate (`::fasteners`, or `crate = path`).
+    pub(crate) krate: Krate,
+    pub(crate) wait: Wait,
+    pub(crate) returns_result: Option<Span>,
+    pub(crate) places: Vec<Place>,
+    /// For a module's lock: the static recording which threads hold it, so
+    /// that a function of the module called from another one does not take
+    /// it again.
+    pub(crate) reentry: Option<TokenStream>,
 }
 
 // Input:
@@ -34,20 +92,8 @@ pub(crate) fn attribute(kind: LockKind, args: TokenStream, item: TokenStream) ->
 //     }
 // The guards drop in reverse order of declaration, after the body's value is
 // computed: on return, on `?`, on panic.
-fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let args = Args::parse(kind, args)?;
-    let func: ItemFn = syn::parse2(item).map_err(|err| {
-        syn::Error::new(
-            err.span(),
-            format!(
-                "#[{}] goes on a function or method with a body ({err})",
-                kind.name()
-            ),
-        )
-    })?;
-    check_signature(kind, &args, &func.sig)?;
-
-    let acquire = acquire(kind, &args, &func.sig);
+pub(crate) fn wrap(plan: &Plan, func: ItemFn) -> TokenStream {
+    let acquire = acquire(plan, &func.sig);
     let ItemFn {
         attrs,
         vis,
@@ -69,7 +115,7 @@ fn expand(kind: LockKind, args: TokenStream, item: TokenStream) -> syn::Result<T
         },
     );
     body.set_span(block.brace_token.span.join());
-    Ok(quote!(#(#outer)* #vis #sig #body))
+    quote!(#(#outer)* #vis #sig #body)
 }
 
 // Input (the output of an attribute stacked above this one, which expanded first):
@@ -115,128 +161,22 @@ fn nested_body(block: &Block) -> TokenStream {
     nested.into_token_stream()
 }
 
-/// Rejects what the expansion cannot honour, pointing at the offending token.
-fn check_signature(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<()> {
-    let name = kind.name();
-    if let Some(constness) = &sig.constness {
-        return Err(syn::Error::new_spanned(
-            constness,
-            format!(
-                "#[{name}] cannot go on a `const fn`: a lock is taken at run time; remove `const`"
-            ),
-        ));
-    }
-    if let Locks::DefaultField(span) = args.locks {
-        if sig.receiver().is_none() {
-            return Err(syn::Error::new(
-                span,
-                format!(
-                    "#[{name}] without `lock = ...` locks the field `self.lock`, but `{}` has no `self`; \
-                     name a static lock instead: #[{name}(lock = MY_LOCK)]",
-                    sig.ident
-                ),
-            ));
-        }
-    }
-    if let Locks::File(path) = &args.locks {
-        check_path_is_static(kind, path, sig)?;
-    }
-    if result_type(sig).is_none() {
-        if let Some((span, option)) = args.wait.option_span() {
-            return Err(syn::Error::new(
-                span,
-                format!(
-                    "#[{name}({option})] may not get the lock, so `{}` must return \
-                     `Result<_, E>` with `E: From<fasteners::Error>` \
-                     (e.g. `fasteners::Result<_>` or `std::io::Result<_>`)",
-                    sig.ident
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The path expression is evaluated in a static initializer, once: rustc's
-/// own error for a parameter there ("attempt to use a non-constant value in
-/// a constant") would not say why.
-fn check_path_is_static(kind: LockKind, path: &Expr, sig: &Signature) -> syn::Result<()> {
-    let mut parameters: Vec<Ident> = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => {
-                parameters.push(Ident::new("self", receiver.self_token.span));
-            }
-            FnArg::Typed(typed) => collect_idents(typed.pat.to_token_stream(), &mut parameters),
-        }
-    }
-    let mut used = Vec::new();
-    collect_idents(path.to_token_stream(), &mut used);
-    match used.iter().find(|ident| parameters.contains(ident)) {
-        Some(parameter) => Err(syn::Error::new(
-            parameter.span(),
-            format!(
-                "#[{name}] evaluates the path once, on the first call, so it cannot use the \
-                 parameter `{parameter}`; use a constant, a static or a function call, \
-                 as in #[{name}(std::env::temp_dir().join(\"app.lock\"))]",
-                name = kind.name(),
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The identifiers of `tokens` that can name a local: not a field or method
-/// (after `.`), not a path's leading segment (before `::`).
-fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
-    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
-    for (i, token) in tokens.iter().enumerate() {
-        let is_punct = |j: Option<usize>, c: char| matches!(j.and_then(|j| tokens.get(j)), Some(TokenTree::Punct(p)) if p.as_char() == c);
-        let after_dot = is_punct(i.checked_sub(1), '.');
-        let before_colons = is_punct(Some(i + 1), ':');
-        match token {
-            TokenTree::Group(group) => collect_idents(group.stream(), out),
-            TokenTree::Ident(ident) if !after_dot && !before_colons => out.push(ident.clone()),
-            _ => {}
-        }
-    }
-}
-
-/// The return type if it is syntactically a `Result` (`Result<T, E>`,
-/// `io::Result<T>`, `fasteners::Result<T>`): the lock's error then goes out
-/// through `?`; any other function panics instead.
-fn result_type(sig: &Signature) -> Option<&Type> {
-    let ReturnType::Type(_, ty) = &sig.output else {
-        return None;
-    };
-    match &**ty {
-        Type::Path(path)
-            if path.qself.is_none()
-                && path
-                    .path
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "Result") =>
-        {
-            Some(ty)
-        }
-        _ => None,
-    }
-}
-
 /// One lock to take: where it is, how to name it in a panic, where errors point.
-struct Place {
-    /// `&self.field`, `&path::TO::STATIC`, or a block giving the function's file lock.
-    reference: TokenStream,
-    description: String,
-    span: Span,
+#[derive(Clone)]
+pub(crate) struct Place {
+    /// `&self.field`, a `&'static` reference to a static, or a block giving
+    /// the function's file lock.
+    pub(crate) reference: TokenStream,
+    pub(crate) description: String,
+    pub(crate) span: Span,
 }
 
 // Input:
 //     #[locked(lock = [a, crate::B], timeout = t)]
 //     fn f(&self) -> io::Result<()> { body }
 // Output (before the body):
-//     let __fasteners_deadline = ::fasteners::__private::Deadline::after(t);
+//     let __fasteners_timeout = ::fasteners::__private::timeout(t);
+//     let __fasteners_deadline = ::fasteners::__private::Deadline::after(__fasteners_timeout);
 //     let __fasteners_guard_0 = match ::fasteners::TimedLockable::try_lock_for(
 //         &self.a,
 //         __fasteners_deadline.remaining(),
@@ -246,37 +186,65 @@ struct Place {
 //             return ::core::result::Result::Err(::core::convert::From::from(e));
 //         }
 //     };
-//     let __fasteners_guard_1 = /* the same for &crate::B */;
+//     let __fasteners_guard_1 = /* the same for crate::B */;
 // A function that does not return a `Result` takes each lock with
 // `::fasteners::__private::guard_or_panic(call, "#[locked] on `f` could not take `self.a`")`.
-fn acquire(kind: LockKind, args: &Args, sig: &Signature) -> TokenStream {
-    let places = places(kind, &args.locks, sig);
-    let deadline = Ident::new("__fasteners_deadline", Span::mixed_site());
+// With a module's lock (`reentry`), the guards are taken only if this thread
+// does not hold them yet:
+//     let __fasteners_guards = if Holders::is_mine(&H) { None } else {
+//         /* the lines above */
+//         Some((Holders::enter(&H), __fasteners_guard_1, __fasteners_guard_0))
+//     };
+fn acquire(plan: &Plan, sig: &Signature) -> TokenStream {
+    let Plan {
+        kind,
+        krate,
+        places,
+        ..
+    } = plan;
     let mut tokens = TokenStream::new();
-    let timeout = match &args.wait {
-        Wait::Timeout(_, expr) if places.len() > 1 => {
-            tokens.extend(quote! {
-                let #deadline = ::fasteners::__private::Deadline::after(#expr);
+    let timeout = match &plan.wait {
+        Wait::Timeout(_, expr) => {
+            let timeout = Ident::new("__fasteners_timeout", Span::mixed_site());
+            let span = expr.span();
+            let krate = krate.at(span);
+            tokens.extend(quote_spanned! {span=>
+                let #timeout = #krate::__private::timeout(#expr);
             });
-            Some(quote!(#deadline.remaining()))
+            if places.len() > 1 {
+                let deadline = Ident::new("__fasteners_deadline", Span::mixed_site());
+                tokens.extend(quote! {
+                    let #deadline = #krate::__private::Deadline::after(#timeout);
+                });
+                Some(quote!(#deadline.remaining()))
+            } else {
+                Some(timeout.into_token_stream())
+            }
         }
-        Wait::Timeout(_, expr) => Some(expr.to_token_stream()),
         Wait::Forever | Wait::NonBlocking(_) => None,
     };
-    let non_blocking = matches!(args.wait, Wait::NonBlocking(_));
+    let non_blocking = matches!(plan.wait, Wait::NonBlocking(_));
     let is_async = sig.asyncness.is_some();
+    let mut guards = Vec::new();
     for (i, place) in places.iter().enumerate() {
         let guard = if places.len() == 1 {
             Ident::new("__fasteners_guard", Span::mixed_site())
         } else {
             format_ident!("__fasteners_guard_{}", i, span = Span::mixed_site())
         };
-        let call = if is_async {
-            async_lock_call(kind.side(), place, timeout.as_ref(), non_blocking)
-        } else {
-            lock_call(kind.side(), place, timeout.as_ref(), non_blocking)
+        let call = Call {
+            krate,
+            side: kind.side(),
+            place,
+            timeout: timeout.as_ref(),
+            non_blocking,
         };
-        let guarded = match result_type(sig) {
+        let call = if is_async {
+            call.asynchronous()
+        } else {
+            call.synchronous()
+        };
+        let guarded = match check::result_type(plan.returns_result, sig) {
             // What `?` would do, spelled out so that an error type lacking
             // `From<fasteners::Error>` is reported at the return type (`?`
             // would report it at the attribute).
@@ -301,63 +269,128 @@ fn acquire(kind: LockKind, args: &Args, sig: &Signature) -> TokenStream {
                     sig.ident,
                     place.description
                 );
-                quote!(::fasteners::__private::guard_or_panic(#call, #message))
+                quote!(#krate::__private::guard_or_panic(#call, #message))
             }
         };
         tokens.extend(quote!(let #guard = #guarded;));
+        guards.push(guard);
     }
-    tokens
+    match &plan.reentry {
+        None => tokens,
+        Some(holders) => {
+            let all = Ident::new("__fasteners_guards", Span::mixed_site());
+            guards.reverse();
+            // The mark goes first in the tuple, so that it is dropped (this
+            // thread no longer holds the lock) before the locks are released.
+            quote! {
+                let #all = if #krate::__private::Holders::is_mine(#holders) {
+                    ::core::option::Option::None
+                } else {
+                    #tokens
+                    ::core::option::Option::Some((
+                        #krate::__private::Holders::enter(#holders),
+                        #(#guards),*
+                    ))
+                };
+            }
+        }
+    }
 }
 
 /// Resolves `lock = ...` by the documented rule: a single identifier in a
 /// method with `self` is a field; any other path (or any path in a function
-/// without `self`) is a static.
-fn places(kind: LockKind, locks: &Locks, sig: &Signature) -> Vec<Place> {
-    let has_self = sig.receiver().is_some();
-    match locks {
-        Locks::DefaultField(span) => vec![field(&Ident::new("lock", *span))],
+/// without `self`) is a static, or, for a single identifier in a function
+/// without `self`, possibly a parameter.
+fn places(kind: LockKind, args: &Args, sig: &Signature) -> syn::Result<Vec<Place>> {
+    let krate = args.krate();
+    let receiver = sig.receiver().map(|r| r.self_token);
+    Ok(match &args.locks {
+        Locks::DefaultField(span) => match receiver {
+            Some(receiver) => vec![field(&Ident::new("lock", *span), receiver)],
+            None => return Err(check::default_field_without_self(kind, *span, sig)),
+        },
         Locks::Named(paths) => paths
             .iter()
-            .map(|path| match path.get_ident() {
-                Some(ident) if has_self => field(ident),
-                _ => static_item(path),
+            .map(|path| match (path.get_ident(), receiver) {
+                (Some(ident), Some(receiver)) => field(ident, receiver),
+                _ => {
+                    let is_parameter = path
+                        .get_ident()
+                        .is_some_and(|ident| check::parameters(sig).contains(ident));
+                    static_item(&krate, path, is_parameter)
+                }
             })
             .collect(),
-        Locks::File(path) => vec![file_lock(kind, path)],
-    }
+        Locks::File(expr) | Locks::Key(expr) => {
+            let lock = Ident::new("__FASTENERS_LOCK", Span::mixed_site());
+            let named = matches!(args.locks, Locks::Key(_));
+            let init = file_lock_init(kind, args, named, expr);
+            let span = init.span;
+            let krate = krate.at(span);
+            let lock_type = &init.lock_type;
+            let value = &init.value;
+            vec![Place {
+                reference: quote_spanned! {span=>
+                    {
+                        static #lock: #krate::__private::LazyLock<#lock_type> =
+                            #krate::__private::LazyLock::new(|| #value);
+                        #krate::__private::LazyLock::force(&#lock)
+                    }
+                },
+                description: init.description,
+                span,
+            }]
+        }
+    })
 }
 
-fn field(ident: &Ident) -> Place {
+// Input:
+//     macro_rules! m { ($f:ident) => { fn get(&self) { .. } } }  // with #[locked(lock = $f)]
+// Output (the lock reference):
+//     &self.f
+// where `self` resolves as the receiver's `self` does (it is located at the
+// field name, for messages): a `$field` given to a `macro_rules!` comes from
+// the macro's caller, whose `self` is not the method's.
+fn field(ident: &Ident, receiver: Token![self]) -> Place {
     let span = ident.span();
+    let self_token = syn::token::SelfValue {
+        span: span.resolved_at(receiver.span),
+    };
     Place {
-        reference: quote_spanned!(span=> &self.#ident),
+        reference: quote_spanned!(span=> &#self_token.#ident),
         description: format!("`self.{ident}`"),
         span,
     }
 }
 
 // Input:
-//     #[locked(lock = self::LOCK)]
+//     #[locked(lock = crate::LOCK)]
 // Output (the lock reference):
 //     {
-//         use self::LOCK as __fasteners_static;
-//         &__fasteners_static
+//         use crate::LOCK as __fasteners_static;
+//         ::fasteners::__private::static_lock(&__fasteners_static)
 //     }
-// Imported rather than written `&self::LOCK`: the `self::` that names a
+// Imported rather than written `&crate::LOCK`: the `self::` that names a
 // static from a method would trip `unused_qualifications` in an expression,
 // and its suggested fix would turn the static into a field. A single name
-// is written `&LOCK`, which also lets a free function lock a parameter.
-fn static_item(path: &Path) -> Place {
+// is written `&LOCK`. `static_lock` takes a `&'static`: a `const` lock would
+// be a fresh value at every use, excluding nothing, and a borrow of it does
+// not live long enough (E0716 at the name). A parameter of the function is
+// borrowed as it is.
+fn static_item(krate: &Krate, path: &Path, is_parameter: bool) -> Place {
     let span = path.span();
+    let krate = krate.at(span);
     let alias = Ident::new("__fasteners_static", Span::mixed_site().located_at(span));
-    let reference = if path.get_ident().is_some() {
-        // A single name: a static, or a parameter of the function.
+    let starts_with_self_type = path.segments.first().is_some_and(|s| s.ident == "Self");
+    let reference = if is_parameter {
         quote_spanned!(span=> &#path)
+    } else if path.get_ident().is_some() || starts_with_self_type {
+        quote_spanned!(span=> #krate::__private::static_lock(&#path))
     } else {
         quote_spanned! {span=>
             {
                 use #path as #alias;
-                &#alias
+                #krate::__private::static_lock(&#alias)
             }
         }
     };
@@ -368,136 +401,158 @@ fn static_item(path: &Path) -> Place {
     }
 }
 
+/// How a file lock of `#[interprocess_*]` is made.
+pub(crate) struct FileLockInit {
+    /// `::fasteners::InterProcessLock` or `::fasteners::InterProcessReaderWriterLock`.
+    pub(crate) lock_type: TokenStream,
+    /// `Type::new(path)` or `Type::named(name)`, then `.on_wait(f)` if given.
+    pub(crate) value: TokenStream,
+    pub(crate) description: String,
+    pub(crate) span: Span,
+}
+
 // Input:
-//     #[interprocess_read_locked(path_expr)]
+//     #[interprocess_read_locked(path_expr, on_wait = f)]
 // Output (the lock reference):
 //     {
 //         static __FASTENERS_LOCK: ::fasteners::__private::LazyLock<
 //             ::fasteners::InterProcessReaderWriterLock,
 //         > = ::fasteners::__private::LazyLock::new(|| {
-//             ::fasteners::InterProcessReaderWriterLock::new(path_expr)
+//             ::fasteners::InterProcessReaderWriterLock::new(path_expr).on_wait(f)
 //         });
 //         ::fasteners::__private::LazyLock::force(&__FASTENERS_LOCK)
 //     }
-// One lock object per annotated function, created on the first call. Being a
-// static initializer, `path_expr` cannot use the function's parameters,
-// generics or `Self`: a compile error rather than a path silently fixed by
-// whichever call came first.
-fn file_lock(kind: LockKind, path: &Expr) -> Place {
-    let span = path.span();
-    let lock_type = match kind.side() {
-        Side::Exclusive => quote_spanned!(span=> ::fasteners::InterProcessLock),
-        Side::Read | Side::Write => {
-            quote_spanned!(span=> ::fasteners::InterProcessReaderWriterLock)
-        }
+// (`name = expr` makes it with `::named(expr)` instead.) One lock object per
+// annotated function, created on the first call. Being a static initializer,
+// `path_expr` cannot use the function's parameters, generics or `Self`:
+// `check::static_expressions` says so before rustc would.
+pub(crate) fn file_lock_init(
+    kind: LockKind,
+    args: &Args,
+    named: bool,
+    expr: &Expr,
+) -> FileLockInit {
+    let krate = args.krate();
+    let span = expr.span();
+    let (constructor, description) = if named {
+        let name = expr.to_token_stream().to_string().replace(' ', "");
+        (Ident::new("named", span), format!("the lock named {name}"))
+    } else {
+        (Ident::new("new", span), "its lock file".to_owned())
     };
-    let lock = Ident::new("__FASTENERS_LOCK", Span::mixed_site());
-    Place {
-        reference: quote_spanned! {span=>
-            {
-                static #lock: ::fasteners::__private::LazyLock<#lock_type> =
-                    ::fasteners::__private::LazyLock::new(|| #lock_type::new(#path));
-                ::fasteners::__private::LazyLock::force(&#lock)
-            }
-        },
-        description: "its lock file".to_owned(),
+    let krate = krate.at(span);
+    let lock_type = match kind.side() {
+        Side::Exclusive => quote_spanned!(span=> #krate::InterProcessLock),
+        Side::Read | Side::Write => quote_spanned!(span=> #krate::InterProcessReaderWriterLock),
+    };
+    let on_wait = args.on_wait.as_ref().map(|f| {
+        let span = f.span();
+        quote_spanned!(span=> .on_wait(#f))
+    });
+    FileLockInit {
+        value: quote_spanned!(span=> #lock_type::#constructor(#expr) #on_wait),
+        lock_type,
+        description,
         span,
     }
 }
 
-/// The trait call taking one lock. Absolute trait paths rather than method
-/// syntax: std's `Mutex` has inherent `lock`/`try_lock` that method syntax
-/// would pick; and a field that is not a lock gets a plain "trait bound not
-/// satisfied" error pointing at the attribute's argument.
-fn lock_call(
+/// One lock's acquisition call.
+struct Call<'a> {
+    krate: &'a Krate,
     side: Side,
-    place: &Place,
-    timeout: Option<&TokenStream>,
+    place: &'a Place,
+    timeout: Option<&'a TokenStream>,
     non_blocking: bool,
-) -> TokenStream {
-    let Place {
-        reference, span, ..
-    } = place;
-    match (side, timeout, non_blocking) {
-        (Side::Exclusive, Some(timeout), _) => {
-            quote_spanned!(*span=> ::fasteners::TimedLockable::try_lock_for(#reference, #timeout))
-        }
-        (Side::Exclusive, None, true) => {
-            quote_spanned!(*span=> ::fasteners::Lockable::try_lock(#reference))
-        }
-        (Side::Exclusive, None, false) => {
-            quote_spanned!(*span=> ::fasteners::Lockable::lock(#reference))
-        }
-        (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
-            ::fasteners::SharedTimedLockable::try_lock_shared_for(#reference, #timeout)
-        },
-        (Side::Read, None, true) => {
-            quote_spanned!(*span=> ::fasteners::SharedLockable::try_lock_shared(#reference))
-        }
-        (Side::Read, None, false) => {
-            quote_spanned!(*span=> ::fasteners::SharedLockable::lock_shared(#reference))
-        }
-        // The write side is the `Lockable` part of a `SharedLockable`; the
-        // helpers require `SharedLockable` so that `#[write_locked]` on a
-        // plain mutex is an error, not a silent `#[locked]`.
-        (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
-            ::fasteners::__private::try_lock_write_for(#reference, #timeout)
-        },
-        (Side::Write, None, true) => {
-            quote_spanned!(*span=> ::fasteners::__private::try_lock_write(#reference))
-        }
-        (Side::Write, None, false) => {
-            quote_spanned!(*span=> ::fasteners::__private::lock_write(#reference))
-        }
-    }
 }
 
-// Input:
-//     #[read_locked(lock = rw, timeout = t)]
-//     async fn f(&self) -> fasteners::Result<()> { body }
-// Output (the call in `acquire`, the rest as for a sync fn):
-//     ::fasteners::AsyncSharedTimedLockable::lock_shared_async_for(&self.rw, t).await
-// On an `async fn` the locks are taken through the async traits, awaited in
-// the body: the task waits without blocking its thread, and the future is
-// `Send` whenever the lock's future and guard are. `blocking = false` needs
-// no waiting, so its call is not awaited. A lock without the async traits
-// (std's `Mutex`) fails the trait bound, whose message says why.
-fn async_lock_call(
-    side: Side,
-    place: &Place,
-    timeout: Option<&TokenStream>,
-    non_blocking: bool,
-) -> TokenStream {
-    let Place {
-        reference, span, ..
-    } = place;
-    match (side, timeout, non_blocking) {
-        (Side::Exclusive, Some(timeout), _) => quote_spanned! {*span=>
-            ::fasteners::AsyncTimedLockable::lock_async_for(#reference, #timeout).await
-        },
-        (Side::Exclusive, None, true) => {
-            quote_spanned!(*span=> ::fasteners::AsyncLockable::try_lock_async(#reference))
+impl Call<'_> {
+    /// The trait call taking one lock. Absolute trait paths rather than
+    /// method syntax: std's `Mutex` has inherent `lock`/`try_lock` that method
+    /// syntax would pick; and a field that is not a lock gets a plain "trait
+    /// bound not satisfied" error pointing at the attribute's argument.
+    fn synchronous(&self) -> TokenStream {
+        let Place {
+            reference, span, ..
+        } = self.place;
+        let (krate, side) = (&self.krate.at(*span), self.side);
+        match (side, self.timeout, self.non_blocking) {
+            (Side::Exclusive, Some(timeout), _) => {
+                quote_spanned!(*span=> #krate::TimedLockable::try_lock_for(#reference, #timeout))
+            }
+            (Side::Exclusive, None, true) => {
+                quote_spanned!(*span=> #krate::Lockable::try_lock(#reference))
+            }
+            (Side::Exclusive, None, false) => {
+                quote_spanned!(*span=> #krate::Lockable::lock(#reference))
+            }
+            (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
+                #krate::SharedTimedLockable::try_lock_shared_for(#reference, #timeout)
+            },
+            (Side::Read, None, true) => {
+                quote_spanned!(*span=> #krate::SharedLockable::try_lock_shared(#reference))
+            }
+            (Side::Read, None, false) => {
+                quote_spanned!(*span=> #krate::SharedLockable::lock_shared(#reference))
+            }
+            // The write side is the `Lockable` part of a `SharedLockable`; the
+            // helpers require `SharedLockable` so that `#[write_locked]` on a
+            // plain mutex is an error, not a silent `#[locked]`.
+            (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
+                #krate::__private::try_lock_write_for(#reference, #timeout)
+            },
+            (Side::Write, None, true) => {
+                quote_spanned!(*span=> #krate::__private::try_lock_write(#reference))
+            }
+            (Side::Write, None, false) => {
+                quote_spanned!(*span=> #krate::__private::lock_write(#reference))
+            }
         }
-        (Side::Exclusive, None, false) => {
-            quote_spanned!(*span=> ::fasteners::AsyncLockable::lock_async(#reference).await)
-        }
-        (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
-            ::fasteners::AsyncSharedTimedLockable::lock_shared_async_for(#reference, #timeout).await
-        },
-        (Side::Read, None, true) => quote_spanned! {*span=>
-            ::fasteners::AsyncSharedLockable::try_lock_shared_async(#reference)
-        },
-        (Side::Read, None, false) => quote_spanned! {*span=>
-            ::fasteners::AsyncSharedLockable::lock_shared_async(#reference).await
-        },
-        (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
-            ::fasteners::__private::lock_write_async_for(#reference, #timeout).await
-        },
-        (Side::Write, None, true) => {
-            quote_spanned!(*span=> ::fasteners::__private::try_lock_write_async(#reference))
-        }
-        (Side::Write, None, false) => {
-            quote_spanned!(*span=> ::fasteners::__private::lock_write_async(#reference).await)
+    }
+
+    // Input:
+    //     #[read_locked(lock = rw, timeout = t)]
+    //     async fn f(&self) -> fasteners::Result<()> { body }
+    // Output (the call in `acquire`, the rest as for a sync fn):
+    //     ::fasteners::AsyncSharedTimedLockable::lock_shared_async_for(&self.rw, t).await
+    // On an `async fn` the locks are taken through the async traits, awaited in
+    // the body: the task waits without blocking its thread, and the future is
+    // `Send` whenever the lock's future and guard are. `blocking = false` needs
+    // no waiting, so its call is not awaited. A lock without the async traits
+    // (std's `Mutex`) fails the trait bound, whose message says why.
+    fn asynchronous(&self) -> TokenStream {
+        let Place {
+            reference, span, ..
+        } = self.place;
+        let (krate, side) = (&self.krate.at(*span), self.side);
+        match (side, self.timeout, self.non_blocking) {
+            (Side::Exclusive, Some(timeout), _) => quote_spanned! {*span=>
+                #krate::AsyncTimedLockable::lock_async_for(#reference, #timeout).await
+            },
+            (Side::Exclusive, None, true) => {
+                quote_spanned!(*span=> #krate::AsyncLockable::try_lock_async(#reference))
+            }
+            (Side::Exclusive, None, false) => {
+                quote_spanned!(*span=> #krate::AsyncLockable::lock_async(#reference).await)
+            }
+            (Side::Read, Some(timeout), _) => quote_spanned! {*span=>
+                #krate::AsyncSharedTimedLockable::lock_shared_async_for(#reference, #timeout).await
+            },
+            (Side::Read, None, true) => quote_spanned! {*span=>
+                #krate::AsyncSharedLockable::try_lock_shared_async(#reference)
+            },
+            (Side::Read, None, false) => quote_spanned! {*span=>
+                #krate::AsyncSharedLockable::lock_shared_async(#reference).await
+            },
+            (Side::Write, Some(timeout), _) => quote_spanned! {*span=>
+                #krate::__private::lock_write_async_for(#reference, #timeout).await
+            },
+            (Side::Write, None, true) => {
+                quote_spanned!(*span=> #krate::__private::try_lock_write_async(#reference))
+            }
+            (Side::Write, None, false) => {
+                quote_spanned!(*span=> #krate::__private::lock_write_async(#reference).await)
+            }
         }
     }
 }

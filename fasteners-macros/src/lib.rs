@@ -1,11 +1,15 @@
 //! Attribute macros of the [`fasteners`](https://docs.rs/fasteners) crate.
 //!
 //! Use them through `fasteners`, which re-exports them and documents each one:
-//! the generated code calls `::fasteners::...`, so this crate alone is of no use.
+//! the generated code calls `::fasteners::...` (or the path given with
+//! `crate = path`), so this crate alone is of no use.
 #![warn(missing_docs)]
 
 mod args;
+mod check;
 mod expand;
+mod module;
+mod suggest;
 
 use proc_macro::TokenStream;
 

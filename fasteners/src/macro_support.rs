@@ -79,8 +79,14 @@
 /// The rule is syntactic: a single identifier in a function that has `self`
 /// names a field; a path with `::`, and any path in a function without
 /// `self`, names a static (in a function without `self`, a single identifier
-/// may also name a parameter). To name a static from a method, write
-/// `lock = self::STATIC` or `lock = crate::STATIC`. A list may mix both. The
+/// may also name a parameter). A static is named by any path that names it
+/// where the attribute is written: `self::STATIC`, `super::STATIC`,
+/// `crate::a::b::STATIC`, `::other_crate::STATIC`; to name one from a method,
+/// write `lock = self::STATIC` or `lock = crate::STATIC`. A list may mix
+/// fields and statics. A `const` is not a lock (every use of it is a fresh
+/// value, which excludes nothing): naming one is a compile error ("temporary
+/// value dropped while borrowed", at its name), since the attribute borrows
+/// the lock for `'static`. The
 /// field or static may be any type implementing the trait (`Mutex<()>`,
 /// `Arc<Mutex<()>>`, `Box<L>`, `&L`, or a `static` `LazyLock<L>` made on first
 /// use), and `self` may be `&self`, `&mut self` or `self: Arc<Self>`.
@@ -95,11 +101,63 @@
 ///   expression is evaluated on each call, before the lock is taken, and may
 ///   use `self` and the parameters (`timeout = self.patience`).
 /// - `blocking = false`: take the lock only if it is free right now.
+/// - `returns_result`: the function returns a `Result` although its return
+///   type is not spelled `...Result` (a type alias such as
+///   `type Fallible<T> = Result<T, MyError>`): the lock's error then goes out
+///   through it as `Err(E::from(err))`.
+/// - `crate = path`: where the `fasteners` crate is, for a crate that
+///   depends on it under another name (`crate = fast`) or uses the
+///   attributes through a crate that re-exports them
+///   (`crate = my_framework::fasteners`); also written as a string,
+///   `crate = "my_framework::fasteners"`. The generated code names
+///   `::fasteners` otherwise.
 ///
-/// Either option can fail, so the function must then return a `Result`.
+/// Either of `timeout` and `blocking = false` can fail, so the function must
+/// then return a `Result`.
 ///
 /// Attributes can be stacked; as with stacked Python decorators, the top
-/// one's lock is taken first and released last.
+/// one's lock is taken first and released last. Two stacked attributes that
+/// name the same lock (`#[locked] #[locked]`, `#[read_locked(lock = rw)]
+/// #[write_locked(lock = rw)]`, a static in two lists) are a compile error at
+/// the second: taking it again would deadlock.
+///
+/// # On a module
+///
+/// On an inline module, the attribute runs every function directly in the
+/// module under one lock: `#[test]`s, `#[tokio::test]`s (which then need an
+/// async lock) and helpers alike, while nested modules, `const fn`s, `impl`
+/// blocks and other items are left alone. The lock is a static named by a
+/// path (`#[locked(lock = SERIAL)] mod tests { .. }`), resolved where the
+/// attribute is written, as are the options' expressions. A function of the
+/// module called by another one, on the thread that holds the lock, does not
+/// take it again, so a test may call a helper of its module; a thread that a
+/// test starts and that calls a function of the module waits for the lock
+/// like any other. The module must be at module level (not inside a function
+/// body) and written inline: on `mod tests;` the attribute cannot see the
+/// functions and says so.
+///
+/// ```
+/// use std::sync::Mutex;
+///
+/// static SERIAL: Mutex<()> = Mutex::new(());
+///
+/// #[fasteners::locked(lock = SERIAL)]
+/// mod counters {
+///     pub fn reset() -> u32 {
+///         0
+///     }
+///
+///     /// Calls another function of the module: no deadlock.
+///     pub fn fresh() -> u32 {
+///         reset() + 1
+///     }
+/// }
+///
+/// # fn main() {
+/// assert_eq!(counters::fresh(), 1);
+/// assert!(SERIAL.try_lock().is_ok()); // released after each call
+/// # }
+/// ```
 ///
 /// # `async fn`
 ///
@@ -156,10 +214,13 @@
 /// with a message naming the function, the lock and the reason. (std's
 /// `Mutex` never fails: poisoning is ignored.)
 ///
-/// Misuse is a compile error: a `const fn`, `#[locked]` without `lock =` on a
-/// function without `self`, an option on a function that does not return a
-/// `Result`, a field that is not a lock, a lock that is not async-capable on
-/// an `async fn`.
+/// Misuse is a compile error pointing at the offending token: a `const fn`,
+/// `#[locked]` without `lock =` on a function without `self`, an option on a
+/// function that does not return a `Result`, a field that is not a lock, a
+/// `const` named as a lock, a lock that is not async-capable on an
+/// `async fn`, the same lock taken by two stacked attributes, a `timeout`
+/// that is not a `Duration`, a misspelt option (with the option meant), and
+/// the attribute on anything but a function or an inline module.
 pub use fasteners_macros::locked;
 
 /// Runs a method or function under the shared (read) side of a reader-writer
@@ -277,7 +338,61 @@ pub use fasteners_macros::write_locked;
 ///
 /// Forms: `#[interprocess_locked(path)]`,
 /// `#[interprocess_locked(path, timeout = Duration)]`,
-/// `#[interprocess_locked(path, blocking = false)]`.
+/// `#[interprocess_locked(path, blocking = false)]`, and the options
+/// `returns_result` and `crate = path` of [`locked`](macro@crate::locked).
+/// Instead of a path, `name = "db"` (any expression of a type implementing
+/// `AsRef<str>`) takes the named lock of
+/// [`InterProcessLock::named`](crate::InterProcessLock::named): every
+/// function, thread and process using the name excludes the others, and a
+/// bad name is an error at the first call. `on_wait = callback` (a
+/// `Fn(&Path)`) gives the lock a callback run once when a call has to wait
+/// ([`InterProcessLock::on_wait`](crate::InterProcessLock::on_wait)); like
+/// the path, it is evaluated once, in the lock's static.
+///
+/// ```
+/// // Says "Blocking waiting for file lock on ..." when another process has it.
+/// #[fasteners::interprocess_locked(
+///     name = "fasteners-doc-reports",
+///     on_wait = fasteners::notice::cargo_style,
+/// )]
+/// fn publish_report() -> u32 {
+///     7
+/// }
+///
+/// assert_eq!(publish_report(), 7);
+/// ```
+///
+/// The path cannot use the function's parameters, locals of an enclosing
+/// function, its generic parameters or `Self`: each is a compile error of the
+/// attribute's own saying so. (A lower-case name in the path is taken for a
+/// local, since statics and constants are named in upper case.)
+///
+/// # Serialising tests
+///
+/// On a whole inline module, every function directly in it runs under the
+/// one file lock, as for [`locked`](macro@crate::locked)'s modules: the
+/// tests of the module exclude each other whether the test runner gives each
+/// its own process (`cargo nextest`) or its own thread (`cargo test`), and
+/// exclude the tests of other modules and binaries on the same path. A test
+/// that panics releases the lock as it unwinds; a test process that dies
+/// releases it with the process.
+///
+/// ```
+/// #[fasteners::interprocess_locked(std::env::temp_dir().join("fasteners-doc-db-tests.lock"))]
+/// mod database_tests {
+///     fn fresh_schema() -> u32 {
+///         1
+///     }
+///
+///     // `#[test]` (or `#[tokio::test]`) in a test module.
+///     pub fn migrates() {
+///         assert_eq!(fresh_schema(), 1); // a helper of the module: no WouldDeadlock
+///     }
+/// }
+/// # fn main() {
+/// database_tests::migrates();
+/// # }
+/// ```
 ///
 /// On an `async fn` (all three `interprocess` attributes) the lock is taken
 /// with the async acquisition ([`InterProcessLock::lock_async`](crate::InterProcessLock::lock_async)
@@ -337,8 +452,10 @@ pub use fasteners_macros::interprocess_locked;
 ///
 /// Like [`interprocess_locked`](macro@crate::interprocess_locked), with one
 /// [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock) per
-/// annotated function. Forms: `#[interprocess_read_locked(path)]`, with
-/// `, timeout = Duration` or `, blocking = false`.
+/// annotated function. Forms: `#[interprocess_read_locked(path)]` or
+/// `#[interprocess_read_locked(name = "key")]`, with `, timeout = Duration`
+/// or `, blocking = false`, and the other options of
+/// [`interprocess_locked`](macro@crate::interprocess_locked).
 ///
 /// # Examples
 ///
@@ -384,8 +501,10 @@ pub use fasteners_macros::interprocess_read_locked;
 /// Like [`interprocess_locked`](macro@crate::interprocess_locked), with one
 /// [`InterProcessReaderWriterLock`](crate::InterProcessReaderWriterLock) per
 /// annotated function (functions naming the same path exclude each other
-/// through the file). Forms: `#[interprocess_write_locked(path)]`, with
-/// `, timeout = Duration` or `, blocking = false`.
+/// through the file). Forms: `#[interprocess_write_locked(path)]` or
+/// `#[interprocess_write_locked(name = "key")]`, with `, timeout = Duration`
+/// or `, blocking = false`, and the other options of
+/// [`interprocess_locked`](macro@crate::interprocess_locked).
 ///
 /// # Examples
 ///
@@ -417,9 +536,10 @@ pub use fasteners_macros::interprocess_write_locked;
 /// Not public API: what the code generated by the attribute macros calls.
 #[doc(hidden)]
 pub mod __private {
-    use std::time::{Duration, Instant};
-
     use std::future::Future;
+    use std::sync::{Mutex, PoisonError};
+    use std::thread::{self, ThreadId};
+    use std::time::{Duration, Instant};
 
     use crate::{
         AsyncLockable, AsyncSharedLockable, AsyncSharedTimedLockable, Error, Lockable, Result,
@@ -493,6 +613,105 @@ pub mod __private {
         timeout: Duration,
     ) -> impl Future<Output = Result<L::AsyncGuard<'_>>> {
         crate::AsyncTimedLockable::lock_async_for(lock, timeout)
+    }
+
+    /// The value of `timeout = ..`: a `Duration`.
+    #[diagnostic::on_unimplemented(
+        message = "`timeout` takes a `Duration`, e.g. `timeout = Duration::from_secs(5)`",
+        label = "`{Self}` is not a `Duration`",
+        note = "`Duration` is `std::time::Duration`: write `Duration::from_secs(5)` or `Duration::from_millis(500)`"
+    )]
+    pub trait Timeout {
+        /// The timeout.
+        fn into_duration(self) -> Duration;
+    }
+
+    impl Timeout for Duration {
+        #[inline]
+        fn into_duration(self) -> Duration {
+            self
+        }
+    }
+
+    /// Evaluates `timeout = ..` (where a wrong type gets [`Timeout`]'s message).
+    #[inline]
+    pub fn timeout(timeout: impl Timeout) -> Duration {
+        timeout.into_duration()
+    }
+
+    /// A lock named by a path (`lock = crate::LOCK`): it must be a `static`.
+    /// A `const` is a fresh value at every use, so it excludes nothing; a
+    /// borrow of one does not live for `'static` and fails here (E0716 at the
+    /// name) instead of compiling into a lock that does not lock.
+    #[inline]
+    #[must_use]
+    pub const fn static_lock<L: ?Sized>(lock: &'static L) -> &'static L {
+        lock
+    }
+
+    /// The threads holding a module's lock (`#[interprocess_locked(..)] mod m`),
+    /// so that a function of the module called by another one, in the
+    /// thread that holds the lock, does not take it again.
+    pub struct Holders(Mutex<Vec<ThreadId>>);
+
+    impl Holders {
+        /// No holder.
+        #[must_use]
+        pub const fn new() -> Self {
+            Holders(Mutex::new(Vec::new()))
+        }
+
+        /// Whether this thread holds the module's lock.
+        #[must_use]
+        pub fn is_mine(&self) -> bool {
+            let me = thread::current().id();
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&me)
+        }
+
+        /// Records that this thread holds the module's lock, until the
+        /// returned mark is dropped (before the lock is released).
+        #[must_use = "the thread is recorded as holding the lock until the mark is dropped"]
+        pub fn enter(&'static self) -> Entered {
+            let thread = thread::current().id();
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(thread);
+            Entered {
+                holders: self,
+                thread,
+            }
+        }
+    }
+
+    impl Default for Holders {
+        fn default() -> Self {
+            Holders::new()
+        }
+    }
+
+    /// A thread's record in [`Holders`], removed on drop (from whichever
+    /// thread an async guard is dropped in).
+    #[must_use = "the thread is recorded as holding the lock until the mark is dropped"]
+    pub struct Entered {
+        holders: &'static Holders,
+        thread: ThreadId,
+    }
+
+    impl Drop for Entered {
+        fn drop(&mut self) {
+            let mut threads = self
+                .holders
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(index) = threads.iter().position(|t| *t == self.thread) {
+                threads.swap_remove(index);
+            }
+        }
     }
 
     /// One timeout shared by the locks of `lock = [a, b, ..]`.

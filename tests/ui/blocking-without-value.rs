@@ -1,0 +1,14 @@
+use std::sync::Mutex;
+
+struct Counter {
+    lock: Mutex<()>,
+}
+
+impl Counter {
+    #[fasteners::locked(blocking)]
+    fn bump(&self) -> fasteners::Result<()> {
+        Ok(())
+    }
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[fasteners::interprocess_locked("/tmp/fasteners-ui.lock", name = "db")]
+fn save() {}
+
+fn main() {}

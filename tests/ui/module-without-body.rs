@@ -1,0 +1,4 @@
+#[fasteners::interprocess_locked(name = "db")]
+mod tests;
+
+fn main() {}

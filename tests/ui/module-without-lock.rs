@@ -1,0 +1,6 @@
+#[fasteners::locked]
+mod tests {
+    fn one() {}
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[fasteners::locked(name = "db")]
+fn save() {}
+
+fn main() {}
