@@ -22,21 +22,5 @@ breakages=(
   "held-long-threshold|fasteners/src/trace.rs|s/Duration::from_secs\(1\);/Duration::from_secs(2);/|-p fasteners --features tracing --test tracing_events"
 )
 
-failed=0
-for entry in "${breakages[@]}"; do
-    IFS='|' read -r name file subst target <<<"$entry"
-    if [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]]; then continue; fi
-    cp "$file" "$file.orig"
-    perl -0pi -e "$subst" "$file"
-    if cmp -s "$file" "$file.orig"; then
-        echo "!! $name: the substitution no longer applies"; failed=1
-    elif cargo test $target >/dev/null 2>&1; then
-        echo "!! $name: survived ($target passed)"; failed=1
-    else
-        echo "ok $name: caught by $target"
-    fi
-    mv "$file.orig" "$file"
-    # Newer than the broken build, so that the next build is of the restored file.
-    touch "$file"
-done
-exit $failed
+. scripts/breakage-runner.sh
+run_breakages "$@"

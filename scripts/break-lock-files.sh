@@ -26,21 +26,5 @@ breakages=(
   "claim-any-signal|fasteners/src/sys/signal.rs|s/disposition\(signal\) == Some\(libc::SIG_DFL\) \&\& //|--test wait_fallback"
 )
 
-failed=0
-for entry in "${breakages[@]}"; do
-    IFS='|' read -r name file subst target <<<"$entry"
-    if [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]]; then continue; fi
-    cp "$file" "$file.orig"
-    perl -0pi -e "$subst" "$file"
-    if cmp -s "$file" "$file.orig"; then
-        echo "!! $name: the substitution no longer applies"; failed=1
-    elif cargo test $target >/dev/null 2>&1; then
-        echo "!! $name: survived ($target passed)"; failed=1
-    else
-        echo "ok $name: caught by $target"
-    fi
-    mv "$file.orig" "$file"
-    # The restored file is older than the broken build: make cargo rebuild.
-    touch "$file"
-done
-exit $failed
+. scripts/breakage-runner.sh
+run_breakages "$@"

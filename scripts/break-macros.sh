@@ -20,19 +20,5 @@ breakages=(
   "no-suggestions|fasteners-macros/src/suggest.rs|s/3\.\.=5 => 1,\n\s*_ => 2,/_ => 0,/|-p fasteners-macros --lib"
 )
 
-failed=0
-for entry in "${breakages[@]}"; do
-    IFS='|' read -r name file subst target <<<"$entry"
-    if [ $# -gt 0 ] && [[ ! " $* " == *" $name "* ]]; then continue; fi
-    cp "$file" "$file.orig"
-    perl -0pi -e "$subst" "$file"
-    if cmp -s "$file" "$file.orig"; then
-        echo "!! $name: the substitution no longer applies"; failed=1
-    elif cargo test $target >/dev/null 2>&1; then
-        echo "!! $name: survived ($target passed)"; failed=1
-    else
-        echo "ok $name: caught by $target"
-    fi
-    mv "$file.orig" "$file"
-done
-exit $failed
+. scripts/breakage-runner.sh
+run_breakages "$@"
