@@ -393,15 +393,25 @@ pub fn kernel_waiters(path: &Path) -> usize {
     let meta = std::fs::metadata(path).expect("stat lock file");
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
     let device = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    blocked_requests()
+        .into_iter()
+        .filter(|file| *file == device)
+        .count()
+}
+
+/// The `maj:min:inode` of every blocked lock request the kernel has queued,
+/// from any process (`/proc/locks` lines
+/// `N: -> KIND ADVISORY MODE PID maj:min:inode START END`).
+#[cfg(target_os = "linux")]
+fn blocked_requests() -> Vec<String> {
     let table = std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
     table
         .lines()
-        .filter(|line| {
-            // `N: -> FLOCK ADVISORY WRITE pid maj:min:inode start end`
+        .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.get(1) == Some(&"->") && fields.get(6) == Some(&device.as_str())
+            (fields.get(1) == Some(&"->")).then(|| fields.get(6).map(|f| (*f).to_owned()))?
         })
-        .count()
+        .collect()
 }
 
 /// The names of this process's threads that the crate started (`fasteners-*`):
@@ -430,16 +440,11 @@ pub fn inode(path: &Path) -> u64 {
 
 /// How many blocked lock requests, from any process, the kernel has queued
 /// for the files with these inodes (`/proc/locks` shows them as `->` lines).
+#[cfg(target_os = "linux")]
 pub fn queued_in_kernel(inodes: &[u64]) -> usize {
-    let locks = std::fs::read_to_string("/proc/locks").unwrap();
-    locks
-        .lines()
-        .filter(|line| line.contains("->"))
-        .filter_map(|line| {
-            // `N: -> KIND ADVISORY MODE PID MAJ:MIN:INODE START END`
-            let id = line.split_whitespace().nth(6)?;
-            id.rsplit(':').next()?.parse::<u64>().ok()
-        })
+    blocked_requests()
+        .iter()
+        .filter_map(|file| file.rsplit(':').next()?.parse::<u64>().ok())
         .filter(|ino| inodes.contains(ino))
         .count()
 }
