@@ -275,61 +275,74 @@ impl Entry {
     /// path. Otherwise (or the first time) `stat(path)` compares device and
     /// inode. Not seen: a parent directory renamed or replaced while the
     /// file's own inode is untouched.
+    #[inline]
     pub(super) fn verify(&self, state: &mut State) -> std::result::Result<bool, OsError> {
         #[cfg(unix)]
         {
             let Some(file) = &state.file else {
                 return Ok(false);
             };
-            let fail = |state: &mut State, file: &OpenFile, err| {
-                let _ = self.mechanism().unlock(&file.file);
-                self.forget_file(state);
-                Err(("stat", err))
-            };
-            let own = match Seen::of(&file.file) {
-                Ok(seen) => seen,
-                Err(err) => {
-                    let file = Arc::clone(file);
-                    return fail(state, &file, err);
-                }
-            };
-            let same = if own.nlink == 0 {
-                false
-            } else if file.checked.matches(&own) {
-                true
-            } else {
-                let checked_at = SystemTime::now();
-                match rustix::fs::stat(self.path()) {
-                    Ok(stat) => {
-                        #[allow(clippy::unnecessary_cast)]
-                        let at_path = FileId {
-                            dev: stat.st_dev as u64,
-                            ino: stat.st_ino as u64,
-                        };
-                        let same = at_path == file.id;
-                        if same {
-                            file.checked.record(&own, checked_at);
-                        }
-                        same
-                    }
-                    Err(rustix::io::Errno::NOENT) => false,
-                    Err(err) => {
-                        let file = Arc::clone(file);
-                        return fail(state, &file, err.into());
-                    }
-                }
-            };
-            if !same {
-                let result = self.mechanism().unlock(&file.file);
-                self.forget_file(state);
-                result.map_err(|err| ("unlock", err))?;
+            match Seen::of(&file.file) {
+                // Nothing touched the inode since the last full check.
+                Ok(own) if own.nlink != 0 && file.checked.matches(&own) => Ok(true),
+                seen => self.verify_in_full(state, seen),
             }
-            Ok(same)
         }
         #[cfg(not(unix))]
         {
             let _ = state;
             Ok(true)
         }
+    }
+
+    /// The rest of [`Entry::verify`], after the `fstat` of the descriptor
+    /// (`seen`) did not settle it.
+    #[cfg(unix)]
+    #[cold]
+    #[inline(never)]
+    fn verify_in_full(
+        &self,
+        state: &mut State,
+        seen: io::Result<Seen>,
+    ) -> std::result::Result<bool, OsError> {
+        let Some(file) = state.file.clone() else {
+            return Ok(false);
+        };
+        let fail = |state: &mut State, err| {
+            let _ = self.mechanism().unlock(&file.file);
+            self.forget_file(state);
+            Err(("stat", err))
+        };
+        let own = match seen {
+            Ok(seen) => seen,
+            Err(err) => return fail(state, err),
+        };
+        let same = if own.nlink == 0 {
+            false
+        } else {
+            let checked_at = SystemTime::now();
+            match rustix::fs::stat(self.path()) {
+                Ok(stat) => {
+                    #[allow(clippy::unnecessary_cast)]
+                    let at_path = FileId {
+                        dev: stat.st_dev as u64,
+                        ino: stat.st_ino as u64,
+                    };
+                    let same = at_path == file.id;
+                    if same {
+                        file.checked.record(&own, checked_at);
+                    }
+                    same
+                }
+                Err(rustix::io::Errno::NOENT) => false,
+                Err(err) => return fail(state, err.into()),
+            }
+        };
+        if !same {
+            let result = self.mechanism().unlock(&file.file);
+            self.forget_file(state);
+            result.map_err(|err| ("unlock", err))?;
+        }
+        Ok(same)
     }
 }

@@ -39,6 +39,7 @@ impl Entry {
 
     /// Releases the kernel lock. If unlocking fails, the description is
     /// dropped, which releases the lock once nothing else uses it.
+    #[inline]
     pub(super) fn unlock_kernel(&self, state: &mut State) -> io::Result<()> {
         state.kernel = Kernel::Unlocked;
         let result = match &state.file {

@@ -231,17 +231,24 @@ impl Entry {
         self.mechanism
     }
 
+    #[inline]
     fn state(&self) -> MutexGuard<'_, State> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let generation = fork::generation();
-        if state.generation != generation {
-            // A forked child: the holders, waiters and kernel state are the
-            // parent's, and the descriptor now points at /dev/null. Start
-            // afresh; the parent's guards in the child release nothing.
-            *state = State::new(None);
-            self.identity().open = false;
+        if state.generation != fork::generation() {
+            self.forked(&mut state);
         }
         state
+    }
+
+    /// A forked child's first use of the entry: the holders, waiters and
+    /// kernel state are the parent's, and the descriptor now points at
+    /// /dev/null. Start afresh; the parent's guards in the child release
+    /// nothing.
+    #[cold]
+    #[inline(never)]
+    fn forked(&self, state: &mut State) {
+        *state = State::new(None);
+        self.identity().open = false;
     }
 
     fn identity(&self) -> MutexGuard<'_, Identity> {
@@ -490,15 +497,13 @@ impl Entry {
         // one) the kernel lock, both under the state mutex, and only then wake
         // the waiters, so a woken waiter of this process finds the kernel lock
         // already given back and competes for it on equal terms with others.
-        let mut result = Ok(());
-        if state.writer.is_none()
-            && state.readers.is_empty()
-            && matches!(state.kernel, Kernel::Held(_))
-        {
-            result = self
+        let last = state.writer.is_none() && state.readers.is_empty();
+        let result = match state.kernel {
+            Kernel::Held(_) if last => self
                 .unlock_kernel(&mut state)
-                .map_err(|err| Error::io(path, "unlock", err));
-        }
+                .map_err(|err| Error::io(path, "unlock", err)),
+            _ => Ok(()),
+        };
         if state.waiters == 0 {
             // Nobody to tell (no thread waits, no task has a waker here).
             return result;

@@ -71,10 +71,19 @@ impl LockFile {
         self.mechanism
     }
 
+    #[inline]
     pub(super) fn entry(&self) -> Result<&Arc<Entry>> {
-        if let Some(entry) = self.entry.get() {
-            return Ok(entry);
+        match self.entry.get() {
+            Some(entry) => Ok(entry),
+            None => self.resolve_entry(),
         }
+    }
+
+    /// The first acquisition's [`LockFile::entry`]: opens the file and finds
+    /// (or makes) its entry.
+    #[cold]
+    #[inline(never)]
+    fn resolve_entry(&self) -> Result<&Arc<Entry>> {
         if let Some((name, invalid)) = &self.name {
             if let Some(rule) = invalid {
                 return Err(Error::invalid_name(&self.path, name, rule));
@@ -104,6 +113,7 @@ impl LockFile {
     }
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
+    #[inline]
     pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<&LockFile>> {
         let holder = Holder::current_thread();
         self.acquire_noticed(mode, wait, holder)?;
@@ -167,6 +177,7 @@ impl LockFile {
     /// With a notice, a first non-blocking attempt tells whether the
     /// acquisition has to wait; without one, the acquisition goes straight
     /// to the entry, as if there were no notice at all.
+    #[inline]
     fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
         let watched = self.notice.is_some() || cfg!(feature = "tracing");
         if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
@@ -345,6 +356,7 @@ impl LockFile {
         self.release(mode, Holder::Thread(me))
     }
 
+    #[inline]
     fn release(&self, mode: Mode, holder: Holder) -> Result<()> {
         match self.entry.get() {
             Some(entry) => entry.release(&self.path, mode, holder),
@@ -491,6 +503,7 @@ impl<F: FileRef> SendHeld<F> {
     }
 
     /// Gives the share back, unless it was already.
+    #[inline]
     fn give_back(&mut self) -> Result<()> {
         let Some(file) = self.file.take() else {
             return Ok(());
