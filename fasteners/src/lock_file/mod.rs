@@ -60,7 +60,7 @@ mod task;
 mod test_support;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
@@ -207,7 +207,7 @@ pub(crate) struct Entry {
     mechanism: Mechanism,
     /// The absolute path of the lock object that made the entry: the path the
     /// identity check compares with and a replaced file is reopened from.
-    path: PathBuf,
+    path: Arc<Path>,
     /// The file the registry knows the entry by (a leaf lock: nothing else is
     /// locked while it is held).
     identity: Mutex<Identity>,

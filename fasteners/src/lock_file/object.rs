@@ -1,11 +1,10 @@
 //! The lock object of one file, the future of its async acquisitions, and
 //! its guards.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -28,7 +27,8 @@ use super::{Entry, Holder, Kernel, Wait};
 /// the Python-style `acquire`/`release` pairs, which have no guard, and what
 /// to run when an acquisition has to wait.
 pub(crate) struct LockFile {
-    path: PathBuf,
+    /// Shared with the entry when absolute (the entry's path for reopening).
+    path: Arc<Path>,
     mechanism: Mechanism,
     /// For a named lock: the name, and the rule it breaks if it is invalid.
     name: Option<(String, Option<&'static str>)>,
@@ -42,7 +42,7 @@ pub(crate) struct LockFile {
 impl LockFile {
     pub(crate) fn new(path: &Path, mechanism: Mechanism) -> Self {
         LockFile {
-            path: path.to_owned(),
+            path: Arc::from(path),
             mechanism,
             name: None,
             entry: OnceLock::new(),
@@ -75,15 +75,32 @@ impl LockFile {
     pub(super) fn entry(&self) -> Result<&Arc<Entry>> {
         match self.entry.get() {
             Some(entry) => Ok(entry),
-            None => self.resolve_entry(),
+            None => self.resolve_entry(None).map(|(entry, _)| entry),
         }
     }
 
-    /// The first acquisition's [`LockFile::entry`]: opens the file and finds
-    /// (or makes) its entry.
+    /// An acquisition through the entry, for `holder`. The lock object's first
+    /// one tries the lock on the file it has just opened, before reading the
+    /// file's identity (see [`identity::open_and_try`]): an uncontended first
+    /// lock then costs one `fstat`, not two.
+    #[inline]
+    fn acquire_in_entry(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
+        let entry = match self.entry.get() {
+            Some(entry) => entry,
+            None => match self.resolve_entry(Some((mode, holder)))? {
+                (_, true) => return Ok(()),
+                (entry, false) => entry,
+            },
+        };
+        entry.acquire(&self.path, mode, wait, holder)
+    }
+
+    /// The first [`LockFile::entry`]: opens the file and finds (or makes) its
+    /// entry. With `held`, also tries to take the lock in that mode for that
+    /// holder on the new description; `true` if it did.
     #[cold]
     #[inline(never)]
-    fn resolve_entry(&self) -> Result<&Arc<Entry>> {
+    fn resolve_entry(&self, held: Option<(Mode, Holder)>) -> Result<(&Arc<Entry>, bool)> {
         if let Some((name, invalid)) = &self.name {
             if let Some(rule) = invalid {
                 return Err(Error::invalid_name(&self.path, name, rule));
@@ -102,14 +119,25 @@ impl LockFile {
             let empty = std::io::Error::new(std::io::ErrorKind::NotFound, "the path is empty");
             return Err(io_error(("open", empty)));
         } else if self.path.is_absolute() {
-            Cow::Borrowed(self.path.as_path())
+            Arc::clone(&self.path)
         } else {
             let cwd = std::env::current_dir().map_err(|err| io_error(("open", err)))?;
-            Cow::Owned(cwd.join(&self.path))
+            Arc::from(cwd.join(&self.path))
         };
-        let opened = identity::open(&path).map_err(io_error)?;
-        let entry = entry_for(self.mechanism, &path, opened);
-        Ok(self.entry.get_or_init(|| entry))
+        let lock = held.map(|(mode, _)| (self.mechanism, mode));
+        let (opened, locked) = identity::open_and_try(&path, lock).map_err(io_error)?;
+        let (entry, claimed) = entry_for(self.mechanism, path, opened, held.filter(|_| locked));
+        let ours = Arc::clone(&entry);
+        let entry = self.entry.get_or_init(|| entry);
+        match held {
+            Some((mode, holder)) if claimed && !Arc::ptr_eq(entry, &ours) => {
+                // Another thread resolved this object's entry meanwhile, to
+                // an entry the file has since moved from: hold through that.
+                ours.release(&self.path, mode, holder)?;
+                Ok((entry, false))
+            }
+            _ => Ok((entry, claimed)),
+        }
     }
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
@@ -126,8 +154,7 @@ impl LockFile {
     /// Takes the lock in `mode` without waiting, for a `Send` guard.
     pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<&LockFile>> {
         let holder = Holder::new_token();
-        self.entry()?
-            .acquire(&self.path, mode, Wait::Try, holder)
+        self.acquire_in_entry(mode, Wait::Try, holder)
             .map_err(|err| self.name_holder(mode, err))?;
         Ok(SendHeld::new(self, mode, holder))
     }
@@ -183,7 +210,7 @@ impl LockFile {
         if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
             return self.acquire_watched(mode, wait, holder);
         }
-        match self.entry()?.acquire(&self.path, mode, wait, holder) {
+        match self.acquire_in_entry(mode, wait, holder) {
             Ok(()) => Ok(()),
             Err(err) => Err(self.name_holder(mode, err)),
         }
@@ -195,11 +222,11 @@ impl LockFile {
     /// neither existed.
     #[inline(never)]
     fn acquire_watched(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
-        let entry = self.entry()?;
-        match entry.acquire(&self.path, mode, Wait::Try, holder) {
+        match self.acquire_in_entry(mode, Wait::Try, holder) {
             Err(err) if err.kind() == ErrorKind::WouldBlock => {}
             other => return other.map_err(|err| self.name_holder(mode, err)),
         }
+        let entry = self.entry()?;
         self.starts_waiting(mode);
         #[cfg(feature = "tracing")]
         let since = Instant::now();

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
 
-use crate::sys::Mechanism;
+use crate::sys::{Mechanism, Mode};
 
 use super::identity::{FileId, OpenFile};
-use super::{Entry, Identity, State};
+use super::{claim, Entry, Holder, Identity, Kernel, State};
 
 type Key = (Mechanism, FileId);
 
@@ -75,31 +75,46 @@ fn registry() -> &'static Mutex<Map> {
 /// The entry of the file `opened` (opened through `path`), shared with every
 /// other lock object for the same file, whatever its path; `opened` is
 /// closed if an entry for the file exists already.
-pub(super) fn entry_for(mechanism: Mechanism, path: &Path, opened: OpenFile) -> Handle {
+///
+/// `held`: `opened` holds the kernel lock in that mode, for that holder.
+/// A new entry starts with it held (`true`); an existing one does not get
+/// it (`false`): closing `opened` gives the kernel lock back, and the
+/// caller acquires through the entry.
+pub(super) fn entry_for(
+    mechanism: Mechanism,
+    path: Arc<Path>,
+    opened: OpenFile,
+    held: Option<(Mode, Holder)>,
+) -> (Handle, bool) {
     let key = (mechanism, opened.id);
     let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = map.get(&key).and_then(Weak::upgrade) {
         let identity = *entry.identity();
         if identity.open && identity.id == opened.id {
             entry.handles.fetch_add(1, Ordering::AcqRel);
-            return Handle(entry);
+            return (Handle(entry), false);
         }
+    }
+    let mut state = State::new(Some(Arc::new(opened)));
+    if let Some((mode, holder)) = held {
+        state.kernel = Kernel::Held(mode);
+        claim(&mut state, mode, holder);
     }
     let entry = Arc::new_cyclic(|me| Entry {
         mechanism,
-        path: path.to_owned(),
+        path,
         identity: Mutex::new(Identity {
-            id: opened.id,
+            id: key.1,
             open: true,
         }),
         handles: AtomicUsize::new(1),
         me: me.clone(),
-        state: Mutex::new(State::new(Some(Arc::new(opened)))),
+        state: Mutex::new(state),
         changed: Condvar::new(),
         work: Condvar::new(),
     });
     map.insert(key, Arc::downgrade(&entry));
-    Handle(entry)
+    (Handle(entry), held.is_some())
 }
 
 impl Entry {
