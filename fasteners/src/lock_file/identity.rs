@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::{Entry, OsError, State};
+use super::{Entry, Files, OsError};
+use crate::arbiter::State;
 
 /// Device and inode of a file: what the registry keys entries by, and how
 /// the check notices that the path now names another file.
@@ -329,14 +330,14 @@ impl OpenFile {
 impl Entry {
     pub(super) fn open_file(
         &self,
-        state: &mut State,
+        state: &mut State<Files>,
     ) -> std::result::Result<Arc<OpenFile>, OsError> {
-        if let Some(file) = &state.file {
+        if let Some(file) = &state.local.file {
             return Ok(Arc::clone(file));
         }
         let file = Arc::new(open(self.path())?);
         self.known_as(&file);
-        state.file = Some(Arc::clone(&file));
+        state.local.file = Some(Arc::clone(&file));
         Ok(file)
     }
 
@@ -352,10 +353,10 @@ impl Entry {
     /// inode. Not seen: a parent directory renamed or replaced while the
     /// file's own inode is untouched.
     #[inline]
-    pub(super) fn verify(&self, state: &mut State) -> std::result::Result<bool, OsError> {
+    pub(super) fn verify(&self, state: &mut State<Files>) -> std::result::Result<bool, OsError> {
         #[cfg(unix)]
         {
-            let Some(file) = &state.file else {
+            let Some(file) = &state.local.file else {
                 return Ok(false);
             };
             match Seen::of(&file.file) {
@@ -378,13 +379,13 @@ impl Entry {
     #[inline(never)]
     fn verify_in_full(
         &self,
-        state: &mut State,
+        state: &mut State<Files>,
         seen: io::Result<Seen>,
     ) -> std::result::Result<bool, OsError> {
-        let Some(file) = state.file.clone() else {
+        let Some(file) = state.local.file.clone() else {
             return Ok(false);
         };
-        let fail = |state: &mut State, err| {
+        let fail = |state: &mut State<Files>, err| {
             let _ = self.mechanism().unlock(&file.file);
             self.forget_file(state);
             Err(("stat", err))

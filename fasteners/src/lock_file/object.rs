@@ -14,13 +14,12 @@ use std::time::{Duration, Instant};
 use crate::notice::Notice;
 use crate::owned::FileRef;
 use crate::sys::{fork, Mechanism, Mode};
-use crate::timer::Alarm;
 use crate::{named, Error, ErrorKind, Result};
 
 use super::identity;
 use super::registry::{entry_for, Handle};
-use super::task::Progress;
-use super::{Entry, Holder, Kernel, Wait};
+use super::{Entry, Holder, Wait};
+use crate::arbiter::{Progress, Raw};
 
 /// One lock object's handle on its file: the path as the user gave it (for
 /// errors), the mechanism, the shared entry once resolved, the holders of
@@ -161,18 +160,9 @@ impl LockFile {
 
     /// The future of an async acquisition of `mode`, for a `Send` guard.
     pub(crate) fn acquire_async(&self, mode: Mode, wait: Wait) -> Acquire<'_> {
-        let (wait, deadline) = wait.deadline();
         Acquire {
             file: self,
-            progress: Progress {
-                mode,
-                wait,
-                deadline,
-                holder: Holder::new_token(),
-                entered: false,
-                generation: 0,
-            },
-            alarm: None,
+            progress: Progress::new(mode, wait),
             done: false,
             waiting_since: None,
         }
@@ -270,7 +260,7 @@ impl LockFile {
         let pid = if here {
             Some(std::process::id())
         } else {
-            match (self.mechanism, &state.file) {
+            match (self.mechanism, &state.local.file) {
                 #[cfg(target_os = "linux")]
                 (Mechanism::Ofd, Some(open)) => crate::sys::ofd_conflicting(&open.file)
                     .ok()
@@ -308,7 +298,7 @@ impl LockFile {
         let fail = |err| Error::io(&self.path, "query the holder of", err);
         #[cfg(target_os = "linux")]
         if self.mechanism == Mechanism::Ofd {
-            if let Some(open) = &state.file {
+            if let Some(open) = &state.local.file {
                 return crate::sys::ofd_conflicting(&open.file).map_err(fail);
             }
             return match open_existing(&self.path).map_err(fail)? {
@@ -316,7 +306,7 @@ impl LockFile {
                 None => Ok(None),
             };
         }
-        if matches!(state.kernel, Kernel::Held(_)) {
+        if matches!(state.raw, Raw::Held(_)) {
             return Ok(None);
         }
         let Some(file) = open_existing(&self.path).map_err(fail)? else {
@@ -439,7 +429,6 @@ impl Drop for LockFile {
 pub(crate) struct Acquire<'a> {
     file: &'a LockFile,
     progress: Progress,
-    alarm: Option<Alarm>,
     done: bool,
     /// Since when it waits, once it has found the lock taken (and run the notice).
     waiting_since: Option<Instant>,
@@ -462,7 +451,6 @@ impl<'a> Future for Acquire<'a> {
         match entry.poll_acquire(&file.path, &mut this.progress, cx) {
             Poll::Ready(result) => {
                 this.done = true;
-                this.alarm = None;
                 let mode = this.progress.mode;
                 #[cfg(feature = "tracing")]
                 if let Some(since) = this.waiting_since {
@@ -484,11 +472,6 @@ impl<'a> Future for Acquire<'a> {
                 if this.waiting_since.is_none() {
                     this.waiting_since = Some(Instant::now());
                     file.starts_waiting(this.progress.mode);
-                }
-                if let Some(deadline) = this.progress.deadline {
-                    this.alarm
-                        .get_or_insert_with(|| Alarm::new(deadline))
-                        .arm(cx.waker());
                 }
                 Poll::Pending
             }

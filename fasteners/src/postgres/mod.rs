@@ -90,10 +90,10 @@
 //! there, so the server fences it: the session's end releases the lock and
 //! rolls back its open transaction at the same moment.
 
-mod arbitration;
 mod guard;
 mod key;
 mod lock;
+mod raw;
 mod runtime;
 mod session;
 mod traits;

@@ -6,17 +6,14 @@
 //! enabled or may be shut down before a lock object is dropped. So the
 //! backend owns one small runtime: a current-thread tokio runtime driven by
 //! one thread, `fasteners-postgres`, started on the first connection of the
-//! process and kept for its life. Every connection, every acquisition (the
-//! in-process wait, the server request, its cancellation) and every release
-//! runs there as a task; callers only wait for the task's answer:
+//! process and kept for its life. Every connection and its watch run there
+//! as tasks, and so does the background wait of async acquisitions.
 //!
-//! - sync callers by parking their thread on it ([`block_on`], a minimal
-//!   executor: it also works inside another runtime's task, where it blocks
-//!   that thread, as any blocking lock does);
-//! - async callers by awaiting a oneshot channel, which needs no particular
-//!   executor.
-//!
-//! The cost is one hand-over to that thread and one back per operation.
+//! A lock call of a caller runs on the caller's thread, in the runtime's
+//! context ([`run`]): the thread hands its query to the connection's task
+//! and parks until the answer comes back, one hand-over each way. A minimal
+//! executor (it also works inside another runtime's task, where it blocks
+//! that thread, as any blocking lock does).
 
 use std::future::Future;
 use std::io;
@@ -75,4 +72,11 @@ pub(super) fn block_on<F: Future>(future: F) -> F::Output {
         }
         thread::park();
     }
+}
+
+/// Runs `future` on the calling thread in the backend runtime's context (so
+/// that it may spawn on it and use its timers), until it completes.
+pub(super) fn run<F: Future>(future: F) -> io::Result<F::Output> {
+    let _context = handle()?.enter();
+    Ok(block_on(future))
 }
