@@ -389,11 +389,7 @@ pub fn wait_for_kernel_waiters(what: &str, path: &Path, count: usize) {
 /// device and inode only.
 #[cfg(target_os = "linux")]
 pub fn kernel_waiters(path: &Path) -> usize {
-    let device = device_and_inode(path);
-    kernel_locks(true)
-        .into_iter()
-        .filter(|file| *file == device)
-        .count()
+    locks_on(path, true)
 }
 
 /// How many locks on `path`'s file the kernel has granted right now, across
@@ -401,8 +397,14 @@ pub fn kernel_waiters(path: &Path) -> usize {
 /// are not `->`): one per open file description holding it.
 #[cfg(target_os = "linux")]
 pub fn granted_locks(path: &Path) -> usize {
+    locks_on(path, false)
+}
+
+/// How many locks (`blocked`: blocked requests) the kernel has on `path`'s file.
+#[cfg(target_os = "linux")]
+fn locks_on(path: &Path, blocked: bool) -> usize {
     let device = device_and_inode(path);
-    kernel_locks(false)
+    kernel_locks(blocked)
         .into_iter()
         .filter(|file| *file == device)
         .count()

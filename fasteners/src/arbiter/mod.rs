@@ -628,12 +628,6 @@ impl<B: RawLock> Arbiter<B> {
         wakeups.wake();
         result
     }
-
-    /// Whether anyone of this process holds the lock.
-    pub(crate) fn is_held(&self) -> bool {
-        let state = self.state();
-        state.writer.is_some() || !state.readers.is_empty()
-    }
 }
 
 /// What an acquirer does next, as [`Arbiter::step`] decides.

@@ -291,6 +291,12 @@ impl RawLock for Pg {
 }
 
 impl PgArbiter {
+    /// Whether any thread or task of this process holds the lock.
+    pub(crate) fn is_held(&self) -> bool {
+        let state = self.state();
+        state.writer.is_some() || !state.readers.is_empty()
+    }
+
     /// The session holding the server lock, while this process holds it.
     pub(crate) fn holding_session(&self) -> Option<Arc<Session>> {
         self.state().local.holding.clone()
