@@ -16,7 +16,8 @@ use crate::arbiter::{Raw, State};
 
 impl Entry {
     /// Takes the kernel lock without waiting, opening the file if needed.
-    #[inline]
+    /// Always inline: it is most of an uncontended acquisition.
+    #[inline(always)]
     pub(super) fn try_kernel(
         &self,
         state: &mut State<Files>,

@@ -129,7 +129,6 @@ impl RawLock for Files {
         FileState::default()
     }
 
-    // Always: it is most of the uncontended acquisition.
     #[inline(always)]
     fn try_take(
         entry: &Entry,
