@@ -410,6 +410,20 @@ fn locks_on(path: &Path, blocked: bool) -> usize {
         .count()
 }
 
+/// The kernel's lock table, `/proc/locks`, read in one `read` call: the
+/// kernel writes a whole call's worth in one pass over the table, while
+/// reads in pieces (what `read_to_string` does) can skip a line when
+/// another lock goes between two of them.
+#[cfg(target_os = "linux")]
+pub fn proc_locks() -> String {
+    use std::io::Read;
+    let mut table = vec![0; 1 << 20];
+    let mut file = std::fs::File::open("/proc/locks").expect("open /proc/locks");
+    let read = file.read(&mut table).expect("read /proc/locks");
+    table.truncate(read);
+    String::from_utf8(table).expect("/proc/locks is text")
+}
+
 /// `maj:min:inode` of `path`'s file, as `/proc/locks` writes it.
 #[cfg(target_os = "linux")]
 fn device_and_inode(path: &Path) -> String {
@@ -425,7 +439,7 @@ fn device_and_inode(path: &Path) -> String {
 /// the number for a blocked request).
 #[cfg(target_os = "linux")]
 fn kernel_locks(blocked: bool) -> Vec<String> {
-    let table = std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
+    let table = proc_locks();
     table
         .lines()
         .filter_map(|line| {
