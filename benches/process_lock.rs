@@ -49,6 +49,38 @@ fn raw_fstat(file: &File) -> u64 {
     stat.st_nlink
 }
 
+/// An inotify descriptor watching one file for the changes an identity
+/// check looks for.
+struct Inotify(std::os::fd::OwnedFd);
+
+impl Inotify {
+    fn watch(path: &Path) -> Inotify {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: plain calls on a valid C string; the descriptor is owned
+        // by the returned value.
+        unsafe {
+            let fd = libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK);
+            assert!(fd >= 0, "inotify_init1");
+            let mask = libc::IN_ATTRIB | libc::IN_MOVE_SELF | libc::IN_DELETE_SELF;
+            assert!(libc::inotify_add_watch(fd, path.as_ptr(), mask) >= 0);
+            Inotify(std::os::fd::OwnedFd::from_raw_fd(fd))
+        }
+    }
+
+    /// The bytes of events pending.
+    fn pending(&self) -> libc::c_int {
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: the descriptor is open and `bytes` is a valid out-parameter.
+        assert_eq!(
+            unsafe { libc::ioctl(self.0.as_raw_fd(), libc::FIONREAD, &mut bytes) },
+            0
+        );
+        bytes
+    }
+}
+
 /// How a case runs its cycles.
 enum Run {
     Rust(Box<dyn FnMut()>),
@@ -137,6 +169,47 @@ fn cases(dir: &Path) -> Vec<Case> {
             );
         }
     }
+    // Single system calls, for the floors' prose: the cheapest call, the
+    // `fstat` of the identity check alone, and `FIONREAD` on an inotify
+    // descriptor watching the file (what a check through an inotify watch
+    // would need at every acquisition to know that no event is pending),
+    // also between a raw lock and unlock as the check runs.
+    // SAFETY: `getppid` has no arguments and cannot fail.
+    let getppid = || unsafe { libc::getppid() };
+    add(
+        "syscall/getppid".into(),
+        "`getppid` alone (the cheapest system call)".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            std::hint::black_box(getppid());
+        })),
+    );
+    let stat_file = support::open(&lock_file(dir, "syscall/fstat"));
+    add(
+        "syscall/fstat".into(),
+        "`fstat` alone".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            std::hint::black_box(raw_fstat(&stat_file));
+        })),
+    );
+    let watched = lock_file(dir, "syscall/inotify");
+    let inotify = Inotify::watch(&watched);
+    let mut handle = Handle::open(Kind::RawOfd, &watched);
+    add(
+        "syscall/inotify".into(),
+        "raw OFD pair + inotify `FIONREAD` (floor of a check by inotify)".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            handle.with(true, || inotify.pending());
+        })),
+    );
     let path = lock_file(dir, "reused/fasteners-try");
     let lock = InterProcessLock::new(path);
     add(
