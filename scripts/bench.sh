@@ -57,7 +57,7 @@ py_fasteners_version() {
 }
 if [ "$(py_fasteners_version)" != "0.20" ]; then
     log "installing Python fasteners 0.20"
-    (cd /tmp && "$python" -m pip install --quiet "fasteners==0.20") || log "pip install failed: Python rows will say why"
+    (cd /tmp && "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "fasteners==0.20") || log "pip install failed: Python rows will say why"
 fi
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
