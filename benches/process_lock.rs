@@ -169,47 +169,6 @@ fn cases(dir: &Path) -> Vec<Case> {
             );
         }
     }
-    // Single system calls, for the floors' prose: the cheapest call, the
-    // `fstat` of the identity check alone, and `FIONREAD` on an inotify
-    // descriptor watching the file (what a check through an inotify watch
-    // would need at every acquisition to know that no event is pending),
-    // also between a raw lock and unlock as the check runs.
-    // SAFETY: `getppid` has no arguments and cannot fail.
-    let getppid = || unsafe { libc::getppid() };
-    add(
-        "syscall/getppid".into(),
-        "`getppid` alone (the cheapest system call)".into(),
-        None,
-        "reused/raw-ofd",
-        false,
-        Run::Rust(Box::new(move || {
-            std::hint::black_box(getppid());
-        })),
-    );
-    let stat_file = support::open(&lock_file(dir, "syscall/fstat"));
-    add(
-        "syscall/fstat".into(),
-        "`fstat` alone".into(),
-        None,
-        "reused/raw-ofd",
-        false,
-        Run::Rust(Box::new(move || {
-            std::hint::black_box(raw_fstat(&stat_file));
-        })),
-    );
-    let watched = lock_file(dir, "syscall/inotify");
-    let inotify = Inotify::watch(&watched);
-    let mut handle = Handle::open(Kind::RawOfd, &watched);
-    add(
-        "syscall/inotify".into(),
-        "raw OFD pair + inotify `FIONREAD` (floor of a check by inotify)".into(),
-        None,
-        "reused/raw-ofd",
-        false,
-        Run::Rust(Box::new(move || {
-            handle.with(true, || inotify.pending());
-        })),
-    );
     let path = lock_file(dir, "reused/fasteners-try");
     let lock = InterProcessLock::new(path);
     add(
@@ -253,6 +212,47 @@ fn cases(dir: &Path) -> Vec<Case> {
         "reused/raw-posix",
         false,
         Run::Python("rw-write"),
+    );
+    // Single system calls, for the floors' prose: the cheapest call, the
+    // `fstat` of the identity check alone, and `FIONREAD` on an inotify
+    // descriptor watching the file (what a check through an inotify watch
+    // would need at every acquisition to know that no event is pending),
+    // also between a raw lock and unlock as the check runs.
+    // SAFETY: `getppid` has no arguments and cannot fail.
+    let getppid = || unsafe { libc::getppid() };
+    add(
+        "syscall/getppid".into(),
+        "`getppid` alone (the cheapest system call)".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            std::hint::black_box(getppid());
+        })),
+    );
+    let stat_file = support::open(&lock_file(dir, "syscall/fstat"));
+    add(
+        "syscall/fstat".into(),
+        "`fstat` alone".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            std::hint::black_box(raw_fstat(&stat_file));
+        })),
+    );
+    let watched = lock_file(dir, "syscall/inotify");
+    let inotify = Inotify::watch(&watched);
+    let mut handle = Handle::open(Kind::RawOfd, &watched);
+    add(
+        "syscall/inotify".into(),
+        "raw OFD pair + inotify `FIONREAD` (floor of a check by inotify)".into(),
+        None,
+        "reused/raw-ofd",
+        false,
+        Run::Rust(Box::new(move || {
+            handle.with(true, || inotify.pending());
+        })),
     );
     for kind in Kind::ALL {
         let id = format!("fresh/{}", kind.id());

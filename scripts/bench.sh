@@ -22,8 +22,9 @@
 #
 # Usage: bash scripts/bench.sh [OUTPUT]   (default BENCHMARKS.md)
 # Installs what it needs on a fresh Debian machine (valgrind, strace, Python
-# fasteners 0.20, PostgreSQL through with-postgres.sh). Takes about 15
-# minutes on a 2-core virtual machine once built (the first build adds a few).
+# fasteners 0.20, PostgreSQL through with-postgres.sh). Takes about 8
+# minutes on a 2-core virtual machine once built; a first build (with and
+# without the `postgres` feature) adds about 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -221,7 +222,7 @@ finished_at="$(date +%s)"
 commit="$(git rev-parse --short=12 HEAD)"
 git diff --quiet HEAD -- . ':!BENCHMARKS.md' || commit="$commit with uncommitted changes"
 {
-    echo "- **When:** $(date -u -d "@$run_started" '+%Y-%m-%d %H:%M UTC'); the harnesses ran for $(((finished_at - run_started) / 60)) min $(((finished_at - run_started) % 60)) s (the whole script $(((finished_at - started_at) / 60)) min, with the build)."
+    echo "- **When:** $(date -u -d "@$run_started" '+%Y-%m-%d %H:%M UTC'); the harnesses ran for $(((finished_at - run_started) / 60)) min $(((finished_at - run_started) % 60)) s, after $((run_started - started_at)) s of installing and building."
     echo "- **Machine:** $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); Linux $(uname -r); $(rustc --version); $("$python" --version 2>&1), Python fasteners $(py_fasteners_version || true)."
     echo "- **Commit:** \`$commit\`."
     echo "- **Command:** \`bash scripts/bench.sh\`; each section names the harness command it ran."
