@@ -21,13 +21,17 @@
 //! acquisition, for the `Send` guards of async acquisitions.
 //!
 //! The code, by concern: here the state and the acquire/release state
-//! machine; [`task`] the steps of an async acquisition.
+//! machine; [`task`] the steps of an async acquisition; [`sync`] its
+//! primitives (loom's for the model checks in `models`).
 
+#[cfg(all(test, loom))]
+mod models;
+pub(crate) mod sync;
 mod task;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, PoisonError, Weak};
 use std::task::Waker;
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -35,6 +39,7 @@ use std::time::{Duration, Instant};
 use crate::sys::{fork, Mode};
 use crate::{Error, Result};
 
+use sync::{Condvar, Mutex, MutexGuard};
 pub(crate) use task::Progress;
 
 /// How long an acquire may wait.

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,6 +12,7 @@ use crate::timer::Interrupt;
 
 use super::identity::OpenFile;
 use super::{Entry, Files, OsError};
+use crate::arbiter::sync::MutexGuard;
 use crate::arbiter::{Raw, State};
 
 impl Entry {

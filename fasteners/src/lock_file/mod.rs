@@ -55,10 +55,10 @@ mod tests;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
-use crate::arbiter::{Arbiter, RawLock, Refusal, State};
+use crate::arbiter::{sync, Arbiter, RawLock, Refusal, State};
 use crate::sys::{Mechanism, Mode};
 use crate::Error;
 
@@ -93,7 +93,7 @@ pub(crate) struct Files {
     /// The entry itself, for the registry when the entry moves to a new file.
     me: Weak<Entry>,
     /// Signalled for the background waiter: a job, or no handles left.
-    work: Condvar,
+    work: sync::Condvar,
 }
 
 /// The lock file's part of an entry's state.
@@ -140,11 +140,11 @@ impl RawLock for Files {
 
     fn block<'a>(
         entry: &'a Entry,
-        state: MutexGuard<'a, State<Files>>,
+        state: sync::MutexGuard<'a, State<Files>>,
         mode: Mode,
         deadline: Option<Instant>,
     ) -> (
-        MutexGuard<'a, State<Files>>,
+        sync::MutexGuard<'a, State<Files>>,
         std::result::Result<(), OsError>,
     ) {
         entry.block_in_kernel(state, mode, deadline)

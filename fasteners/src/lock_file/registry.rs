@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
 use crate::sys::{Mechanism, Mode};
 
 use super::identity::{FileId, OpenFile};
 use super::{Entry, FileState, Files, Identity};
-use crate::arbiter::{Arbiter, Holder, Raw, State};
+use crate::arbiter::{sync, Arbiter, Holder, Raw, State};
 
 type Key = (Mechanism, FileId);
 
@@ -114,7 +114,7 @@ pub(super) fn entry_for(
             }),
             handles: AtomicUsize::new(1),
             me: me.clone(),
-            work: Condvar::new(),
+            work: sync::Condvar::new(),
         };
         (files, state)
     });

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 use super::runtime;
 use super::session::{NotTaken, ServerWait, Session, Target};
-use crate::arbiter::{Arbiter, Raw, RawLock, Refusal, State};
+use crate::arbiter::{sync, Arbiter, Raw, RawLock, Refusal, State};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
 
@@ -161,10 +161,13 @@ impl RawLock for Pg {
 
     fn block<'a>(
         arbiter: &'a PgArbiter,
-        mut state: MutexGuard<'a, State<Pg>>,
+        mut state: sync::MutexGuard<'a, State<Pg>>,
         mode: Mode,
         deadline: Option<Instant>,
-    ) -> (MutexGuard<'a, State<Pg>>, std::result::Result<(), Error>) {
+    ) -> (
+        sync::MutexGuard<'a, State<Pg>>,
+        std::result::Result<(), Error>,
+    ) {
         let pg = &arbiter.backend;
         let session = match pg.session() {
             Ok(session) => session,
