@@ -189,6 +189,15 @@ impl LockFile {
         self.entry().is_ok_and(|entry| holds(entry))
     }
 
+    /// How many acquisitions of this process (threads and tasks, through any
+    /// lock object) are under way for this lock file right now.
+    pub(crate) fn waiting_in_process(&self) -> usize {
+        if self.entry.get().is_none() && !self.path.exists() {
+            return 0;
+        }
+        self.entry().map_or(0, |entry| entry.state().waiters)
+    }
+
     /// A thread's acquisition; when it has to wait, the notice runs first.
     ///
     /// With a notice, a first non-blocking attempt tells whether the
