@@ -1,6 +1,6 @@
 //! The arbiter's mutex and condition variable: std's, or loom's when the
 //! crate is built with `--cfg loom`, so that the model checks
-//! ([`super::models`]) run the very state machine that ships. Backends that
+//! (`models.rs`) run the very state machine that ships. Backends that
 //! wait on their own condition variable with the state's guard take it from
 //! here too.
 

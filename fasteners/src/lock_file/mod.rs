@@ -13,8 +13,8 @@
 //! just before the call is not lost). An async acquire waits with its waker
 //! registered in the entry while the entry's background waiter, one thread
 //! per entry started on first need, waits in the kernel and hands the grant
-//! over; when the last waiter leaves, [`Entry::leave`] fires the background
-//! waiter's interrupt, so no request of this process stays queued in the
+//! over; when the last waiter leaves, the arbiter stops that wait
+//! ([`RawLock::stop_wait`]: the background waiter's interrupt fires), so no request of this process stays queued in the
 //! kernel for nobody, and the thread exits 10 ms after its last job. Without
 //! a usable wake-up signal ([`crate::sys::signal`]) both poll instead.
 //!

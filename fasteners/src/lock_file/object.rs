@@ -432,7 +432,7 @@ impl Drop for LockFile {
 /// The future of an async acquisition: resolves to a `Send` guard.
 ///
 /// Cancel-safe: dropped before it is ready, it leaves the acquisition (see
-/// [`Entry::cancel`]); it never holds the lock without handing out the guard,
+/// [`Arbiter::cancel`](crate::arbiter::Arbiter::cancel)); it never holds the lock without handing out the guard,
 /// which it makes in the same poll that takes the lock.
 #[derive(Debug)]
 pub(crate) struct Acquire<'a> {
