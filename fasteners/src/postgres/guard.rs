@@ -82,6 +82,7 @@ impl Held<'_> {
 
     pub(crate) async fn lost(&self) -> Error {
         let share = self.share();
+        runtime::wake_driver();
         let cause = share.session.wait_ended().await;
         share
             .session
@@ -97,6 +98,8 @@ impl Held<'_> {
         self.check()?;
         let session = &self.share().session;
         let _busy = session.busy();
+        // The work's queries need the connection driven, whoever awaits them.
+        runtime::wake_driver();
         let output = work(session.client()).await;
         Ok(output)
     }
@@ -106,7 +109,9 @@ impl Held<'_> {
         F: FnOnce(&'c Client) -> Fut,
         Fut: Future<Output = T> + 'c,
     {
-        runtime::block_on(self.on_session(work))
+        let share = self.share();
+        runtime::run(self.on_session(work))
+            .map_err(|err| share.arbiter.backend.runtime_error(err))?
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
@@ -120,12 +125,12 @@ impl Held<'_> {
             return Ok(());
         };
         let pg = &share.arbiter.backend;
-        let handle = runtime::handle().map_err(|err| pg.runtime_error(err))?;
         let gone = pg.runtime_gone();
-        handle
-            .spawn_blocking(move || share.release())
-            .await
-            .unwrap_or(Err(gone))
+        let release = runtime::spawn_blocking(move || share.release());
+        match release {
+            Ok(release) => release.await.unwrap_or(Err(gone)),
+            Err(_) => Err(gone),
+        }
     }
 }
 

@@ -207,14 +207,13 @@ impl RawLock for Pg {
     ) -> std::result::Result<(), Error> {
         let pg = &arbiter.backend;
         let session = pg.session()?;
-        let handle = runtime::handle().map_err(|err| pg.runtime_error(err))?;
         let stop = Arc::new(Notify::new());
-        state.local.stop = Some(Arc::clone(&stop));
-        state.raw = Raw::Acquiring(mode);
-        let arbiter = Arc::clone(arbiter);
-        handle.spawn(async move {
+        let stopped = Arc::clone(&stop);
+        let waiting = Arc::clone(arbiter);
+        runtime::spawn(async move {
+            let arbiter = waiting;
             // A stop that comes before this wait starts is kept by `Notify`.
-            let stopped = pin!(stop.notified());
+            let stopped = pin!(stopped.notified());
             let taken = session
                 .take(&arbiter.backend.target, mode, ServerWait::Forever, stopped)
                 .await;
@@ -241,7 +240,10 @@ impl RawLock for Pg {
                 wakeups.wake();
             });
             let _ = report.await;
-        });
+        })
+        .map_err(|err| pg.runtime_error(err))?;
+        state.local.stop = Some(stop);
+        state.raw = Raw::Acquiring(mode);
         Ok(())
     }
 
@@ -312,14 +314,14 @@ impl PgArbiter {
         if let Some(session) = pg.live_session() {
             return Ok(session);
         }
-        let handle = runtime::handle().map_err(|err| pg.runtime_error(err))?;
         let arbiter = Arc::clone(self);
-        let connect = handle.spawn(async move {
+        let connect = runtime::spawn(async move {
             let pg = &arbiter.backend;
             Session::connect(&pg.target)
                 .await
                 .map(|session| pg.keep(session))
-        });
+        })
+        .map_err(|err| pg.runtime_error(err))?;
         connect.await.map_err(|_| pg.runtime_gone())?
     }
 }
