@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 backup="$(mktemp -d)"
-files=(fasteners/src/postgres/session.rs fasteners/src/postgres/arbitration.rs)
+files=(fasteners/src/postgres/session.rs fasteners/src/postgres/lock.rs
+    fasteners/src/postgres/raw.rs fasteners/src/postgres/runtime.rs)
 for file in "${files[@]}"; do
     cp "$file" "$backup/$(basename "$file")"
 done
@@ -54,19 +55,23 @@ breakage "an abandoned wait is not cancelled on the server" \
     a_thousand_cancelled_async_waits_leave_nothing_behind \
     fasteners/src/postgres/session.rs \
     "self.withdraw(target, mode, query).await;" ""
-breakage "no WouldDeadlock for a thread asking again" \
+breakage "no WouldDeadlock for a thread asking through another object" \
     a_thread_asking_again_gets_would_deadlock_and_other_threads_wait \
-    fasteners/src/postgres/arbitration.rs \
-    "if threads_holding().iter().any(|(n, t)| n == name && *t == me) {" "if false {"
+    fasteners/src/postgres/lock.rs \
+    ".any(|(name, thread)| name == self.name() && *thread == me)" ".any(|_| false)"
 breakage "a timed wait sets the session's lock_timeout" \
     try_and_timed_forms_give_up_and_leave_lock_timeout_as_it_was \
     fasteners/src/postgres/session.rs \
     '"SET LOCAL lock_timeout = {}; SELECT' '"SET lock_timeout = {}; SELECT'
-breakage "threads sharing a lock object are not excluded in process" \
-    three_processes_of_four_threads_count_exactly_under_one_lock \
-    fasteners/src/postgres/arbitration.rs \
-    "let take = Arc::clone(&self.gate).write_owned();" \
-    "let take = Arc::new(RwLock::new(())).write_owned();"
+breakage "the last holder does not give the server lock back" \
+    a_thread_asking_again_gets_would_deadlock_and_other_threads_wait \
+    fasteners/src/postgres/raw.rs \
+    "runtime::run(session.give_back(&pg.target, mode))" \
+    "runtime::run(async { Ok(()) })"
+breakage "a sync call inside a tokio runtime starts a runtime there" \
+    sync_calls_work_inside_a_tokio_runtime_and_async_work_right_after_them \
+    fasteners/src/postgres/runtime.rs \
+    "if Handle::try_current().is_ok() {" "if false {"
 breakage "no heartbeat" \
     a_connection_that_stops_answering_is_reported_lost_by_the_heartbeat \
     fasteners/src/postgres/session.rs \

@@ -315,6 +315,35 @@ fn a_thread_asking_again_gets_would_deadlock_and_other_threads_wait() {
     );
     lock.release().unwrap();
     assert_eq!(lock.release().unwrap_err().kind(), ErrorKind::NotHeld);
+    // Released in process and on the server: another process gets it at once.
+    assert_eq!(try_elsewhere("ex", &url, 14_020), "got");
+}
+
+#[test]
+fn sync_calls_work_inside_a_tokio_runtime_and_async_work_right_after_them() {
+    let url = server!();
+    let lock = PgLock::new(&url, 14_090);
+    // A sync call from inside another runtime's task cannot drive the
+    // backend's runtime from that thread: it waits while the driver thread
+    // drives (a runtime started inside a runtime would panic).
+    runtime().block_on(async {
+        let guard = lock.lock().unwrap();
+        guard.release().unwrap();
+    });
+    // Right after a sync call, which drove the runtime itself, async work
+    // on the lock's session and an async acquisition are driven too.
+    let guard = lock.lock().unwrap();
+    let answer = runtime()
+        .block_on(guard.on_session(|client| client.simple_query("SELECT 41 + 1")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(first_value(&answer), "42");
+    guard.release().unwrap();
+    runtime().block_on(async {
+        let guard = lock.lock_async().await.unwrap();
+        guard.release_async().await.unwrap();
+    });
+    assert!(!lock.is_held());
 }
 
 #[test]
@@ -564,16 +593,26 @@ fn try_and_timed_forms_give_up_and_leave_lock_timeout_as_it_was() {
         lock.try_lock_async().unwrap_err().kind(),
         ErrorKind::WouldBlock
     );
-    holder.send("release");
-    holder.expect("released");
-    let guard = lock.try_lock_for(STEP).unwrap();
-    let timeout = guard
-        .on_session_blocking(|client| async move {
-            first_value(&client.simple_query("SHOW lock_timeout").await.unwrap())
-        })
-        .unwrap();
+    // A timed wait that the server grants (it waits on the server when the
+    // holder releases) leaves the session's lock_timeout as it was too.
+    let observer = Observer::new(&url);
+    let timeout = thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let guard = lock.try_lock_for(STEP).unwrap();
+            guard
+                .on_session_blocking(|client| async move {
+                    first_value(&client.simple_query("SHOW lock_timeout").await.unwrap())
+                })
+                .unwrap()
+        });
+        observer.until("the timed wait is queued on the server", |o| {
+            o.requests(key, "ExclusiveLock", false) == 1
+        });
+        holder.send("release");
+        holder.expect("released");
+        process_common::join(waiter, "the timed waiter")
+    });
     assert_eq!(timeout, "7s");
-    drop(guard);
     let guard = lock.try_lock_async().unwrap();
     guard.release().unwrap();
 }
