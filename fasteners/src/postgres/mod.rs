@@ -53,19 +53,21 @@
 //!
 //! # How sync code drives an async client
 //!
-//! tokio-postgres needs a tokio runtime. The backend owns one: a
-//! current-thread runtime on one thread, `fasteners-postgres`, started with
-//! the first connection of the process, which runs the connections. A lock
-//! call runs on the caller's own thread in that runtime's context: the
-//! thread hands its query to the connection and parks until the answer (so
-//! it also works inside another runtime's task, where it blocks that thread
-//! as any blocking lock does). The in-process side is the one the file
-//! locks use (holders by thread or token, writers first, `WouldDeadlock`,
-//! wake-ups of waiting threads and tasks); an async acquisition that has to
-//! wait is a task on that runtime waiting on the server for every waiting
-//! task of the lock object, so it works on any executor, and a dropped
-//! future that was the last to wait cancels the request on the server.
-//! `BENCHMARKS.md` has the figures.
+//! tokio-postgres needs a tokio runtime. The backend owns one, a
+//! current-thread runtime started with the first connection of the process,
+//! which runs the connections. A sync lock call drives that runtime itself
+//! on the caller's thread while it waits, so its queries and answers need no
+//! other thread; between sync calls one thread, `fasteners-postgres`, drives
+//! it (heartbeats, async waits). A sync call made inside a tokio runtime
+//! (where another runtime cannot be driven) parks its thread while that
+//! thread drives instead, so it also works inside another runtime's task,
+//! where it blocks that thread as any blocking lock does. The in-process side
+//! is the one the file locks use (holders by thread or token, writers first,
+//! `WouldDeadlock`, wake-ups of waiting threads and tasks); an async
+//! acquisition that has to wait is a task on the backend's runtime waiting on
+//! the server for every waiting task of the lock object, so it works on any
+//! executor, and a dropped future that was the last to wait cancels the
+//! request on the server. `BENCHMARKS.md` has the figures.
 //!
 //! # Losing a lock
 //!
