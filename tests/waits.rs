@@ -115,8 +115,10 @@ fn concurrent_timed_waiters_leave_nothing_behind() {
                 .iter()
                 .map(|path| {
                     s.spawn(move || {
+                        // Long enough for all 200 to be queued at once on a
+                        // loaded 2-core machine before the first gives up.
                         InterProcessLock::with_mechanism(path, mechanism)
-                            .try_lock_for(Duration::from_secs(2))
+                            .try_lock_for(Duration::from_secs(6))
                             .map(drop)
                     })
                 })
