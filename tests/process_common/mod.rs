@@ -410,18 +410,23 @@ fn locks_on(path: &Path, blocked: bool) -> usize {
         .count()
 }
 
-/// The kernel's lock table, `/proc/locks`, read in one `read` call: the
-/// kernel writes a whole call's worth in one pass over the table, while
-/// reads in pieces (what `read_to_string` does) can skip a line when
-/// another lock goes between two of them.
+/// The kernel's lock table, `/proc/locks`, as one consistent snapshot. The
+/// kernel writes it a page per `read` call, finding its place again by line
+/// number, so a lock that goes (or comes) between two calls makes a later
+/// line be skipped (or repeated). Two reads in a row that agree saw no such
+/// change; tries again until they do (at most a hundred times).
 #[cfg(target_os = "linux")]
 pub fn proc_locks() -> String {
-    use std::io::Read;
-    let mut table = vec![0; 1 << 20];
-    let mut file = std::fs::File::open("/proc/locks").expect("open /proc/locks");
-    let read = file.read(&mut table).expect("read /proc/locks");
-    table.truncate(read);
-    String::from_utf8(table).expect("/proc/locks is text")
+    let read = || std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
+    let mut table = read();
+    for _ in 0..100 {
+        let again = read();
+        if again == table {
+            break;
+        }
+        table = again;
+    }
+    table
 }
 
 /// `maj:min:inode` of `path`'s file, as `/proc/locks` writes it.
