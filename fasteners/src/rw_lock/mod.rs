@@ -710,25 +710,47 @@ impl ReaderWriterLock {
 
     /// Takes a read entry if the caller already reads or the lock is free
     /// of writers and waiters.
+    //
+    // The fast paths make no call other than a final one (a jump), so they
+    // need no stack frame: each rare case (a lock's first use, a thread's
+    // first write, more than one lock held) is a function of its own.
     fn try_read_entry_fast(&self) -> bool {
-        let id = self.id();
+        let id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            return self.try_first_read_entry();
+        }
         if held::reenter_favourite(id) {
             return true;
         }
         // With no read entries anywhere, the caller cannot already read
         // this lock, so the table need not be searched.
         if held::holds_no_reads() {
-            if self.raw.try_lock_read_fast().is_none() {
+            if !self.raw.try_lock_read_fast() {
                 return false;
             }
             held::enter_favourite(id);
             return true;
         }
+        self.try_read_entry_in_table(id)
+    }
+
+    /// [`Self::try_read_entry_fast`] on a lock that has no id yet.
+    #[cold]
+    #[inline(never)]
+    fn try_first_read_entry(&self) -> bool {
+        self.assign_id();
+        self.try_read_entry_fast()
+    }
+
+    /// [`Self::try_read_entry_fast`] for a thread that holds read entries
+    /// on some lock: out of line, so that the common case stays small.
+    #[inline(never)]
+    fn try_read_entry_in_table(&self, id: usize) -> bool {
         let raw = &self.raw;
         held::with_reads(id, |reads| {
             if *reads > 0 {
                 *reads += 1;
-            } else if raw.try_lock_read_fast().is_some() {
+            } else if raw.try_lock_read_fast() {
                 *reads = 1;
             } else {
                 return false;
@@ -757,7 +779,11 @@ impl ReaderWriterLock {
 
     /// Gives back one read entry; false if the caller holds none.
     fn release_read_entry(&self) -> bool {
-        let id = self.id();
+        let id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            // Never used: nobody holds it.
+            return false;
+        }
         match held::leave_favourite(id) {
             // The favourite slot only holds reads taken on the fast path,
             // which a writer never takes: this is a plain reader.
@@ -768,6 +794,9 @@ impl ReaderWriterLock {
         true
     }
 
+    /// [`Self::release_read_entry`] for a lock not in the favourite slot:
+    /// out of line, like [`Self::try_read_entry_in_table`].
+    #[inline(never)]
     fn release_read_entry_in_table(&self, id: usize) -> bool {
         let raw = &self.raw;
         held::with_reads(id, |reads| match *reads {
@@ -800,7 +829,10 @@ impl ReaderWriterLock {
 
     /// Takes a write entry if the caller already writes or the lock is free.
     fn try_write_entry_fast(&self) -> bool {
-        let me = held::thread_token();
+        let me = held::known_thread_token();
+        if me == 0 {
+            return self.try_first_write_entry();
+        }
         if self.writer.load(sync::Ordering::Relaxed) == me {
             let entries = self.write_entries.load(sync::Ordering::Relaxed);
             self.write_entries
@@ -812,6 +844,14 @@ impl ReaderWriterLock {
             return true;
         }
         false
+    }
+
+    /// [`Self::try_write_entry_fast`] on a thread that has no token yet.
+    #[cold]
+    #[inline(never)]
+    fn try_first_write_entry(&self) -> bool {
+        held::thread_token();
+        self.try_write_entry_fast()
     }
 
     #[cold]
@@ -840,7 +880,9 @@ impl ReaderWriterLock {
 
     /// Gives back one write entry; false if the caller holds none.
     fn release_write_entry(&self) -> bool {
-        if !self.is_writer() {
+        let me = held::known_thread_token();
+        // A thread without a token has never written.
+        if me == 0 || self.writer.load(sync::Ordering::Relaxed) != me {
             return false;
         }
         let entries = self.write_entries.load(sync::Ordering::Relaxed);
