@@ -129,11 +129,16 @@ pub enum Owner {
 /// lock.release_read_lock().unwrap();
 /// assert!(lock.release_read_lock().is_err());
 /// ```
-// Layout (`repr(C)`): the fields every operation reads (`id`, and `writer`
-// for writes) come first, the state word that every operation writes comes
-// last, at least a cache line further on. Sharing a line, a reader's load of
-// `id` would fetch the line shared and its atomic update would then fetch it
-// again exclusively: twice the cache traffic of std's lock under contention.
+// Layout (`repr(C)`): the fields that every read loads and nothing writes
+// after the first use (`id`, and the raw lock's `read_blockers`) come first;
+// the state word that every operation writes comes at least a cache line
+// further on, followed by the writer's own fields, which only a thread that
+// holds the write side (and so owns the state word's line) writes. Sharing a
+// line with the state word, a reader's load of `id` would fetch the line
+// shared and its atomic update would then fetch it again exclusively; with
+// the writer's fields beside `id`, every write would take that line from
+// every reader: either way, twice the cache traffic of std's lock under
+// contention.
 #[repr(C)]
 pub struct ReaderWriterLock {
     /// Unique among all locks ever made in this process (0 until first
@@ -141,14 +146,14 @@ pub struct ReaderWriterLock {
     /// lock's address would not do, as a lock may move or be freed and
     /// replaced while some thread still counts entries on it.
     id: AtomicUsize,
+    preference: Preference,
+    raw: RawRwLock,
     /// The [`held::thread_token`] of the writing thread, 0 when none writes.
     /// Only a thread itself stores or clears its token here, so a thread
     /// finds its own token here exactly while it writes.
     writer: sync::AtomicUsize,
     /// The writer's entry count; only the writer touches it.
     write_entries: sync::AtomicUsize,
-    preference: Preference,
-    raw: RawRwLock,
 }
 
 // Checked where it is known to hold (on 32-bit targets the fields are
@@ -156,7 +161,7 @@ pub struct ReaderWriterLock {
 #[cfg(all(not(loom), target_pointer_width = "64"))]
 const _: () = assert!(
     std::mem::offset_of!(ReaderWriterLock, raw) + state::STATE_OFFSET
-        >= std::mem::offset_of!(ReaderWriterLock, write_entries) + 64,
+        >= std::mem::offset_of!(ReaderWriterLock, id) + 64,
     "the state word must not share a cache line with the fields read before it"
 );
 
@@ -833,14 +838,16 @@ impl ReaderWriterLock {
         if me == 0 {
             return self.try_first_write_entry();
         }
+        // The compare-exchange first: the writer's fields share the state
+        // word's line, which it then owns.
+        if self.raw.try_lock_write_fast() {
+            self.become_writer(me);
+            return true;
+        }
         if self.writer.load(sync::Ordering::Relaxed) == me {
             let entries = self.write_entries.load(sync::Ordering::Relaxed);
             self.write_entries
                 .store(entries + 1, sync::Ordering::Relaxed);
-            return true;
-        }
-        if self.raw.try_lock_write_fast() {
-            self.become_writer(me);
             return true;
         }
         false
