@@ -194,6 +194,8 @@ impl<S: Subject> Sampler for S {
 struct Options {
     rounds: usize,
     sample: Duration,
+    /// A check that the harness runs (`cargo test`), not a measurement.
+    smoke: bool,
 }
 
 fn main() {
@@ -220,9 +222,13 @@ fn main() {
             })
             .unwrap_or(default)
     };
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this with
+    // no such flag: then one short round, so the harness stays working.
+    let smoke = !args.iter().any(|a| a == "--bench");
     let options = Options {
-        rounds: value("--rounds", 15) as usize,
-        sample: Duration::from_millis(value("--sample-ms", 20)),
+        rounds: value("--rounds", if smoke { 1 } else { 15 }).max(1) as usize,
+        sample: Duration::from_millis(value("--sample-ms", if smoke { 1 } else { 20 })),
+        smoke,
     };
     timings(&options);
 }
@@ -261,13 +267,13 @@ fn timings(options: &Options) {
         .map(|&case| {
             let mut cycles = 1_000;
             loop {
-                let ns = case.sample(&std_lock, cycles) * cycles as f64;
                 let threads = match case {
                     Case::Threads { threads, .. } => threads as f64,
                     _ => 1.0,
                 };
-                if ns * threads >= 2e6 {
-                    let wanted = options.sample.as_nanos() as f64 / ns * cycles as f64;
+                let elapsed = case.sample(&std_lock, cycles) * cycles as f64 * threads;
+                if elapsed >= 2e6 {
+                    let wanted = options.sample.as_nanos() as f64 / elapsed * cycles as f64;
                     break (wanted as u64).max(1);
                 }
                 cycles *= 4;
@@ -276,7 +282,7 @@ fn timings(options: &Options) {
         .collect();
 
     // results[case][lock][round], in ns per cycle.
-    let mut results = vec![vec![Vec::with_capacity(options.rounds); 3]; cases.len()];
+    let mut results = vec![vec![Vec::new(); 3]; cases.len()];
     // One round first to warm up, not counted.
     for round in 0..=options.rounds {
         for (c, &case) in cases.iter().enumerate() {
@@ -290,6 +296,13 @@ fn timings(options: &Options) {
     }
     let load_after = load_average();
 
+    if options.smoke {
+        println!(
+            "Smoke run (no `--bench`: probably `cargo test`, maybe unoptimised): the figures \
+             below are not a measurement; run `cargo bench -p fasteners --bench rw_lock`."
+        );
+        println!();
+    }
     println!("## In-process reader-writer locks: fasteners vs std vs parking_lot");
     println!();
     println!("`cargo bench -p fasteners --bench rw_lock`");

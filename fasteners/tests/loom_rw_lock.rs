@@ -39,7 +39,8 @@ use fasteners::{ErrorKind, Preference, ReaderWriterLock};
 /// breakage in `scripts/breakages.sh` is caught at this bound), while the
 /// number of interleavings, and so the run time, grows tenfold per step:
 /// measured in a release build on a shared 2-core machine, the models take
-/// 80 to 95 s in all at 3 (the largest, `two_readers_and_a_writer`, 44 s),
+/// 100 to 115 s in all at 3 (the largest, `two_readers_and_a_writer`, about
+/// a minute),
 /// while at 4 one exclusion model alone takes 160 s instead of 16 s, which
 /// puts the set well over ten minutes. 3 is the highest bound that keeps the
 /// whole suite well inside its time budget (it was 2 before these models

@@ -38,7 +38,11 @@ pub enum Preference {
     /// Writers first (the default, and Python fasteners' only policy): once
     /// a writer waits, a thread that does not hold the lock yet cannot
     /// start reading until every waiting writer has had its turn. Writers
-    /// cannot starve; readers wait while writers keep coming.
+    /// cannot starve; readers wait while writers keep coming. (A writer
+    /// waits from when it queues, which it does after a brief re-check of a
+    /// busy lock, and from then on
+    /// [`has_pending_writers`](ReaderWriterLock::has_pending_writers) is
+    /// true.)
     #[default]
     Writer,
     /// Readers first: a thread may start reading whenever no writer *holds*
@@ -93,7 +97,9 @@ pub enum Owner {
 /// leaves them held, as in Python; no later thread can release them for it.
 ///
 /// Uncontended, taking and releasing either side costs one compare-exchange
-/// and one atomic subtraction, plus a little per-thread bookkeeping; waiting
+/// and one atomic subtraction, plus a little per-thread bookkeeping. A thread
+/// that finds the lock busy while nobody waits for it re-checks it for about
+/// a microsecond before it queues (never past a queued thread); queued
 /// threads sleep on a condition variable and are woken by the release that
 /// lets them in.
 ///
