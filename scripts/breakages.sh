@@ -95,7 +95,7 @@ breakage writers-first "$state" \
 
 # A writer that times out must wake the readers it held back.
 breakage timed-out-writer-wake "$state" \
-    's/(drop\(queue\);\n(\s*\/\/.*\n)*)\s*self\.readers_go\.notify_all\(\);/$1/' \
+    's/(may go now\.\n\s*)self\.wake\(true, true\);/${1}self.wake(false, true);/' \
     "loom_model timed_out_writer_wakes_the_readers_it_held_back" \
     "rw_test writer_giving_up_lets_held_back_readers_in"
 
@@ -173,6 +173,26 @@ breakage writer-bit-recheck "$state" \
     's/(fetch_or\(WRITERS_WAITING, Ordering::Relaxed\);\n\s*)if my_turn && before & \(WRITER \| READERS\) == 0 \{\n\s*continue;\n\s*\}/$1let _ = before;/' \
     "loom_model writers_exclude_each_other_and_readers_writer_first" \
     "loom_model two_readers_and_a_writer"
+
+# A release notifies a side only if the queue counts one of its threads
+# as sleeping: a sleeping writer left uncounted is never woken.
+breakage sleeping-writers-count "$state" \
+    's/\*sleeping\(&mut queue, writer\) \+= 1;/*sleeping(\&mut queue, writer) += usize::from(!writer);/' \
+    "loom_model queued_writers_go_in_arrival_order"
+
+# Likewise a sleeping reader.
+breakage sleeping-readers-count "$state" \
+    's/\*sleeping\(&mut queue, writer\) \+= 1;/*sleeping(\&mut queue, writer) += usize::from(writer);/' \
+    "loom_model reader_is_woken_by_a_downgrade" \
+    "loom_model readers_queued_behind_a_writer_and_a_newcomer_all_get_in"
+
+# A writer back from spinning for the readers to leave must look at the
+# word again before it sleeps: the last reader may have left meanwhile,
+# and found nobody sleeping to notify.
+breakage writer-drain-recheck "$state" \
+    's/(queue = self\.lock_queue\(\);\n)\s*continue;\n/$1/' \
+    "loom_model two_readers_and_a_writer" \
+    "loom_model writers_exclude_each_other_and_readers_writer_first"
 
 echo "breakages: $caught caught, $missed missed, $failed no longer apply or build"
 ((missed == 0 && failed == 0))

@@ -26,18 +26,25 @@
 //! are often shorter than a sleep and a wake-up. Spinning never passes a
 //! queued thread: it stops as soon as a waiting bit is set, and a spinning
 //! thread is not queued, so it holds back nobody (`has_pending_writers` is
-//! false for a spinning writer).
+//! false for a spinning writer). The exception is a writer that finds only
+//! readers in its way while writers go first: overlapping readers may keep
+//! the lock busy indefinitely, so it queues at once (which holds back new
+//! readers) and then, first in the queue, spins a while without the mutex
+//! for the readers to leave before it sleeps.
 //!
 //! A thread that must wait takes the mutex, registers in the queue, sets
 //! its waiting bit with an atomic OR and looks at the word the OR replaced:
 //! if that was free by then, it tries again; if not, every later release
 //! sees the bit, and such a release then takes the mutex to wake the
-//! waiters, which it can only get once they wait. Readers and writers wait
+//! waiters, which it can only get once they wait (or have re-examined the
+//! word, for a writer back from spinning). Readers and writers wait
 //! on separate condition variables, and a release wakes only the side it
 //! lets in: the last reader leaving wakes the writers; a writer leaving
 //! wakes the writers if no reader is left (it may have downgraded) and the
 //! readers unless writers first holds them back behind a queued writer
-//! (that writer wakes them in turn, when it releases or gives up). Queued
+//! (that writer wakes them in turn, when it releases or gives up). A side
+//! is notified only if one of its threads sleeps (the queue counts them):
+//! a notification is a system call even when nobody waits. Queued
 //! writers go in ticket order. The last waiter of each side to leave the
 //! queue clears its bit. Every change of the word is a read-modify-write,
 //! so none is lost to a concurrent one.
@@ -91,6 +98,9 @@ struct Queue {
     next_ticket: u64,
     /// How many threads wait for the read side.
     readers: usize,
+    /// How many queued threads sleep on each condition variable now.
+    sleeping_readers: usize,
+    sleeping_writers: usize,
 }
 
 /// `repr(C)`: `read_blockers`, which every read loads, first, and the
@@ -139,6 +149,8 @@ impl RawRwLock {
                 writers: VecDeque::new(),
                 next_ticket: 0,
                 readers: 0,
+                sleeping_readers: 0,
+                sleeping_writers: 0,
             }),
             readers_go: Condvar::new(),
             writers_go: Condvar::new(),
@@ -155,6 +167,8 @@ impl RawRwLock {
                 writers: VecDeque::new(),
                 next_ticket: 0,
                 readers: 0,
+                sleeping_readers: 0,
+                sleeping_writers: 0,
             }),
             readers_go: Condvar::new(),
             writers_go: Condvar::new(),
@@ -260,7 +274,7 @@ impl RawRwLock {
                     continue;
                 }
             }
-            let (next, timed_out) = self.wait(&self.readers_go, queue, deadline);
+            let (next, timed_out) = self.wait(false, queue, deadline);
             queue = next;
             if timed_out {
                 self.leave_readers_queue(&mut queue);
@@ -318,7 +332,11 @@ impl RawRwLock {
                 }
                 continue;
             }
-            if !self.may_spin(wait, state, &mut spins) {
+            // Writers first, only readers in the way: queue at once (see
+            // the module's documentation).
+            if (self.prefer_writers() && state & WRITER == 0)
+                || !self.may_spin(wait, state, &mut spins)
+            {
                 break;
             }
             state = self.state.load(Ordering::Relaxed);
@@ -330,6 +348,7 @@ impl RawRwLock {
     fn lock_write_slow(&self, deadline: Deadline) -> bool {
         let mut queue = self.lock_queue();
         let mut ticket = None;
+        let mut drained = false;
         loop {
             let state = self.state.load(Ordering::Relaxed);
             let my_turn = match ticket {
@@ -360,8 +379,22 @@ impl RawRwLock {
                 if my_turn && before & (WRITER | READERS) == 0 {
                     continue;
                 }
+                // Writers first and only readers in the way, which new
+                // readers no longer join: spin for them to leave (once),
+                // then look again.
+                if my_turn && !drained && self.prefer_writers() && before & WRITER == 0 {
+                    drained = true;
+                    drop(queue);
+                    let mut spins = 0;
+                    while self.state.load(Ordering::Relaxed) & READERS != 0 && spins < SPINS {
+                        spins += 1;
+                        spin_loop();
+                    }
+                    queue = self.lock_queue();
+                    continue;
+                }
             }
-            let (next, timed_out) = self.wait(&self.writers_go, queue, deadline);
+            let (next, timed_out) = self.wait(true, queue, deadline);
             queue = next;
             if timed_out {
                 queue.writers.retain(|&queued| Some(queued) != ticket);
@@ -369,8 +402,7 @@ impl RawRwLock {
                 drop(queue);
                 // Readers held back by this writer, or the writer behind it,
                 // may go now.
-                self.readers_go.notify_all();
-                self.writers_go.notify_all();
+                self.wake(true, true);
                 return false;
             }
         }
@@ -412,7 +444,10 @@ impl RawRwLock {
     /// and gets the notification.
     #[cold]
     fn wake(&self, readers: bool, writers: bool) {
-        drop(self.lock_queue());
+        let queue = self.lock_queue();
+        let readers = readers && queue.sleeping_readers > 0;
+        let writers = writers && queue.sleeping_writers > 0;
+        drop(queue);
         if readers {
             self.readers_go.notify_all();
         }
@@ -466,34 +501,53 @@ impl RawRwLock {
             .is_ok()
     }
 
-    /// Waits on `go` for a release (or a spurious wake-up); true in the
-    /// second field if the deadline passed instead.
+    /// Waits on the writers' or the readers' condition variable for a
+    /// release (or a spurious wake-up), counted as sleeping meanwhile; true
+    /// in the second field if the deadline passed instead.
     fn wait<'a>(
         &self,
-        go: &Condvar,
-        queue: MutexGuard<'a, Queue>,
+        writer: bool,
+        mut queue: MutexGuard<'a, Queue>,
         deadline: Deadline,
     ) -> (MutexGuard<'a, Queue>, bool) {
-        match deadline {
-            Deadline::Now => (queue, true),
-            Deadline::Never => (
-                go.wait(queue)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-                false,
-            ),
+        let go = if writer {
+            &self.writers_go
+        } else {
+            &self.readers_go
+        };
+        let timeout = match deadline {
+            Deadline::Now => return (queue, true),
+            Deadline::Never => None,
             Deadline::At(deadline) => {
                 let now = self.clock.now();
                 if now >= deadline {
                     return (queue, true);
                 }
-                // Under loom this waits until notified: moving the virtual
-                // clock notifies.
-                let (queue, _) = go
-                    .wait_timeout(queue, deadline - now)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                (queue, false)
+                Some(deadline - now)
+            }
+        };
+        fn sleeping(queue: &mut Queue, writer: bool) -> &mut usize {
+            if writer {
+                &mut queue.sleeping_writers
+            } else {
+                &mut queue.sleeping_readers
             }
         }
+        *sleeping(&mut queue, writer) += 1;
+        let mut queue = match timeout {
+            None => go
+                .wait(queue)
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            // Under loom this waits until notified: moving the virtual
+            // clock notifies.
+            Some(timeout) => {
+                go.wait_timeout(queue, timeout)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0
+            }
+        };
+        *sleeping(&mut queue, writer) -= 1;
+        (queue, false)
     }
 
     /// The queue's mutex is only held by this module's code, which does not
