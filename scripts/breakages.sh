@@ -129,11 +129,12 @@ breakage write-fast-path-ordering "$state" \
     's/compare_exchange\(0, WRITER, Ordering::Acquire, Ordering::Relaxed\)/compare_exchange(0, WRITER, Ordering::Relaxed, Ordering::Relaxed)/' \
     "loom_model writers_exclude_each_other_and_readers_writer_first"
 
-# Queued writers go in arrival order.
+# Queued writers go in arrival order. (The thread test
+# `writers_are_served_in_arrival_order` sees this only by chance: the woken
+# writers tend to get the mutex in the order they started waiting anyway.)
 breakage writer-fifo "$state" \
     's/Some\(mine\) => queue\.writers\.front\(\) == Some\(&mine\)/Some(_) => true/' \
-    "loom_model queued_writers_go_in_arrival_order" \
-    "rw_test writers_are_served_in_arrival_order"
+    "loom_model queued_writers_go_in_arrival_order"
 
 # The read side's retry loop (spinning, or a compare-exchange that lost a
 # race) counts the reader wrongly. Only a model sees this window
@@ -169,10 +170,11 @@ breakage reader-bit-recheck "$state" \
     "loom_model reader_is_woken_by_a_downgrade"
 
 # Likewise a writer that queues first, if the lock came free meanwhile.
+# (Writers first, a writer that found only readers in its way looks again
+# anyway after spinning for them to leave: only readers first shows this.)
 breakage writer-bit-recheck "$state" \
     's/(fetch_or\(WRITERS_WAITING, Ordering::Relaxed\);\n\s*)if my_turn && before & \(WRITER \| READERS\) == 0 \{\n\s*continue;\n\s*\}/$1let _ = before;/' \
-    "loom_model writers_exclude_each_other_and_readers_writer_first" \
-    "loom_model two_readers_and_a_writer"
+    "loom_model writers_exclude_each_other_and_readers_reader_first"
 
 # A release notifies a side only if the queue counts one of its threads
 # as sleeping: a sleeping writer left uncounted is never woken.

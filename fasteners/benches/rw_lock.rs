@@ -450,8 +450,9 @@ fn instructions() {
     println!();
     println!(
         "Instructions counted by `valgrind --tool=callgrind` in a run of {N} cycles and one \
-         of {} cycles: the difference over {N}, so start-up is excluded. They repeat exactly \
-         from run to run.",
+         of {} cycles: the difference over {N}, so start-up is excluded. Each count includes \
+         the benchmark's own loop (the same few instructions for every lock). They repeat \
+         exactly from run to run.",
         2 * N
     );
     println!();
