@@ -2,10 +2,12 @@
 //! interleaved in rounds with their floors so that every case sees the same
 //! machine: paired ratios (case ÷ floor in the same round), median over rounds.
 //!
-//! `cargo bench --bench first_lock -- [--rounds 15] [--iterations 2000]`;
-//! `... -- --syscalls <case> <count>` runs one case without timing, for
-//! `strace -c -f` (as `scripts/bench.sh` does). Linux only: the floors are
-//! raw Linux system calls.
+//! `cargo bench --bench first_lock -- [--rounds 15] [--iterations 2000]
+//! [--instructions FILE]`; `... -- --syscalls <case> <count>` runs one case
+//! without timing, for `strace -c -f` and `valgrind --tool=callgrind` (as
+//! `scripts/bench.sh` does; FILE holds the instructions per cycle it
+//! counted, one `case count` a line). Linux only: the floors are raw Linux
+//! system calls.
 
 mod support;
 
@@ -14,7 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{open, raw_ofd_pair};
+use support::{arg, median, open, paired, raw_ofd_pair, verdict};
 
 use fasteners::{InterProcessLock, Mechanism};
 
@@ -85,18 +87,6 @@ impl Cases {
     }
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], flag: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == flag)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().ok().expect("a number"))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let dir = std::env::temp_dir().join(format!("fasteners-first-lock-{}", std::process::id()));
@@ -132,28 +122,58 @@ fn main() {
             times.push(start.elapsed().as_nanos() as f64 / iterations as f64);
         }
     }
-    let paired = |case: usize, floor: usize| {
-        median(
-            times[case]
-                .iter()
-                .zip(&times[floor])
-                .map(|(c, f)| c / f)
-                .collect(),
-        )
-    };
+    let ratio = |case: usize, floor: usize| paired(&times[case], &times[floor]);
+    let instructions = support::instructions(&args);
     println!(
         "## First lock and lock after a change ({rounds} rounds of {iterations} cycles per case, interleaved)\n"
     );
-    println!("| case | median ns per cycle | ÷ raw pair | ÷ fs4 fresh open | ÷ open + raw pair |");
-    println!("|---|---|---|---|---|");
+    println!(
+        "| case | median ns per cycle | ÷ raw pair | ÷ fs4 fresh open | ÷ open + raw pair | instructions per cycle |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (case, name) in CASES.iter().enumerate() {
         println!(
-            "| {name} | {:.0} | {:.2}x | {:.2}x | {:.2}x |",
+            "| {name} | {:.0} | {:.2}x | {:.2}x | {:.2}x | {} |",
             median(times[case].clone()),
-            paired(case, 0),
-            paired(case, 2),
-            paired(case, 1),
+            ratio(case, 0),
+            ratio(case, 2),
+            ratio(case, 1),
+            instructions
+                .get(&case.to_string())
+                .map_or(String::from("-"), |count| format!("{count:.0}")),
         );
+    }
+    let targets = [
+        (
+            "`new(p).lock()` on a fresh object within 1.3x of opening and locking by hand (DESIGN.md)",
+            ratio(3, 1),
+            1.3,
+        ),
+        (
+            "`new(p).lock()` on a fresh object within 1.3x of fs4's fresh open-and-lock",
+            ratio(3, 2),
+            1.3,
+        ),
+        (
+            "the same with `Mechanism::Flock` within 1.3x of fs4's fresh open-and-lock (also `flock`)",
+            ratio(4, 2),
+            1.3,
+        ),
+        (
+            "a lock 100 ms after a change of the file within 1.7x of the raw pair",
+            ratio(6, 0),
+            1.7,
+        ),
+        (
+            "the settled cycle within 1.4x of the raw pair (DESIGN.md)",
+            ratio(5, 0),
+            1.4,
+        ),
+    ];
+    println!("\n| target | this run | status |");
+    println!("|---|---|---|");
+    for (what, ratio, limit) in targets {
+        println!("| {what} | {ratio:.2}x | {} |", verdict(ratio <= limit));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }

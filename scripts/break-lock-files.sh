@@ -23,6 +23,8 @@ breakages=(
   "retry-deleted-forever|fasteners/src/lock_file/identity.rs|s/if deleted == Some\(seen\.id\) \{/if false {/|--test deleted_file"
   "no-read-only-open|fasteners/src/lock_file/identity.rs|s/Err\(err\) if refused_write\(&err\) =>/Err(err) if false =>/|--test read_only"
   "no-atfork-handler|fasteners/src/sys/fork.rs|s/unsafe \{ libc::pthread_atfork\(None, None, Some\(in_child\)\) \};/let _ = in_child;/|--test fork"
+  "first-lock-claims-existing-entry|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/return (Handle(entry), held.is_some());/|--test first_lock"
+  "first-lock-keeps-its-description|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/std::mem::forget(opened); return (Handle(entry), false);/|--test first_lock"
   "claim-any-signal|fasteners/src/sys/signal.rs|s/disposition\(signal\) == Some\(libc::SIG_DFL\) \&\& //|--test wait_fallback"
 )
 

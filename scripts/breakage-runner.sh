@@ -12,6 +12,9 @@ run_breakages() {
         perl -0pi -e "$subst" "$file"
         if cmp -s "$file" "$file.orig"; then
             echo "!! $name: the substitution no longer applies"; failed=1
+        elif ! cargo test $target --no-run >/dev/null 2>&1; then
+            # A breakage that does not build proves nothing about the tests.
+            echo "!! $name: does not build"; failed=1
         elif cargo test $target >/dev/null 2>&1; then
             echo "!! $name: survived ($target passed)"; failed=1
         else

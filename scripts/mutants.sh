@@ -11,6 +11,9 @@
 #   macros      fasteners-macros/src/ against the macro behaviour tests
 #               (tests/macros_*.rs; the compile-fail tests are left out:
 #               trybuild rebuilds everything per mutant)
+#   arbiter     fasteners/src/arbiter/ (the shared holder/waiter state machine)
+#               against the process-lock tests (its loom models, in
+#               arbiter/models.rs, need a `--cfg loom` build: see CONTRIBUTING.md)
 #   lock_file   fasteners/src/lock_file/ against the process-lock tests
 #
 # Each set's report goes to target/mutants/<set>/mutants.out (caught.txt,
@@ -28,7 +31,7 @@ while (($# > 0)) && [[ "$1" != -- ]]; do
 done
 [[ "${1:-}" == -- ]] && shift
 extra=("$@")
-((${#sets[@]} > 0)) || sets=(rw_lock macros lock_file)
+((${#sets[@]} > 0)) || sets=(rw_lock macros arbiter lock_file)
 
 if ! command -v cargo-mutants >/dev/null; then
     echo "==> installing cargo-mutants"
@@ -68,13 +71,18 @@ for set in "${sets[@]}"; do
             macros_behaviour macros_rw_lock macros_signatures macros_hygiene macros_async \
             macros_interprocess
         ;;
+    arbiter)
+        mutate arbiter 'fasteners/src/arbiter/{mod,task}.rs' fasteners-workspace \
+            process_lock process_rw_lock first_lock try_lock async_lock async_cancel waits \
+            aliases
+        ;;
     lock_file)
         mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace \
             process_lock process_rw_lock process_identity process_identity_rename async_lock \
             fd_leaks
         ;;
     *)
-        echo "unknown set $set (rw_lock, macros, lock_file)" >&2
+        echo "unknown set $set (rw_lock, macros, arbiter, lock_file)" >&2
         exit 2
         ;;
     esac

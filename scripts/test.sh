@@ -48,6 +48,9 @@ run bash scripts/with-postgres.sh cargo test --features postgres --test postgres
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
     run cargo test -p fasteners --release --test loom_rw_lock
+# The loom models of the arbitration every process lock shares.
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+    run cargo test -p fasteners --release --lib arbiter::models
 
 # One closing line over every `test result:` line (cargo test) and every
 # `Summary` line (cargo nextest: "N tests run: N passed, M failed, K skipped")

@@ -389,8 +389,7 @@ fn blocked_requests(path: &Path) -> usize {
         return 0;
     };
     let inode = metadata.ino().to_string();
-    fs::read_to_string("/proc/locks")
-        .expect("read /proc/locks")
+    process_common::proc_locks()
         .lines()
         .filter(|line| line.contains("->"))
         .filter(|line| {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, Lockable, Mechanism, TimedLockable};
 use process_common::{
-    join, mechanisms, try_elsewhere, wait_for_kernel_waiters, Helper, TempDir, STEP,
+    join, mechanisms, try_elsewhere, wait_for_kernel_waiters, wait_until, Helper, TempDir, STEP,
 };
 
 /// How soon a waiter must get the lock once the holder lets go (the kernel
@@ -571,6 +571,10 @@ fn handoff_between_threads_of_one_process_and_other_processes() {
                 .collect();
             // The threads of one process queue in the process; one of them
             // (or the process's background waiter) waits in the kernel.
+            let watcher = InterProcessLock::with_mechanism(&path, mechanism);
+            wait_until("all four threads wait", || {
+                watcher.waiting_in_process() == 4
+            });
             wait_for_kernel_waiters("a thread is blocked in the kernel", &path, 1);
             assert_eq!(entered.load(Ordering::SeqCst), 0, "entered while held");
             holder.send("release");

@@ -372,9 +372,10 @@ fn pending_shared_wait_does_not_trap_a_writer() {
                 assert_eq!(try_elsewhere(mechanism, path, "read"), "busy");
                 drop(guard);
             });
-            // A request waits in the kernel: the writer's own, or the
-            // reader's pending shared one that the writer waits behind. (Which
-            // of them this process has queued is not visible from outside.)
+            // The writer is the one acquisition of this process under way (the
+            // timed reader has left, and its kernel request with it), and its
+            // own request waits in the kernel.
+            wait_until("the writer waits", || lock.waiting_in_process() == 1);
             wait_for_kernel_waiters("a request of this process waits in the kernel", path, 1);
             assert!(
                 !writer.is_finished(),

@@ -32,3 +32,85 @@ pub fn raw_ofd_pair(file: &File) {
     set(libc::F_WRLCK);
     set(libc::F_UNLCK);
 }
+
+#[cfg(target_os = "linux")]
+pub mod peers;
+
+/// `--flag value` from the command line, or `default`.
+pub fn arg<T: std::str::FromStr>(args: &[String], flag: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == flag)
+        .and_then(|i| args.get(i + 1))
+        .map_or(default, |v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{flag}: not a valid value: {v}"))
+        })
+}
+
+/// The median of `values` (the upper one of an even count).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Paired ratio: case ÷ floor in each round, the median over the rounds.
+pub fn paired(case: &[f64], floor: &[f64]) -> f64 {
+    median(case.iter().zip(floor).map(|(c, f)| c / f).collect())
+}
+
+/// "met" or "**missed**" for a target.
+pub fn verdict(met: bool) -> &'static str {
+    if met {
+        "met"
+    } else {
+        "**missed**"
+    }
+}
+
+/// Instruction counts per cycle by case id, from the file `bash
+/// scripts/bench.sh` writes after counting each case under callgrind (one
+/// `id count` per line), when `--instructions FILE` names it.
+pub fn instructions(args: &[String]) -> std::collections::HashMap<String, f64> {
+    let Some(file) = args
+        .iter()
+        .position(|a| a == "--instructions")
+        .and_then(|i| args.get(i + 1))
+    else {
+        return Default::default();
+    };
+    std::fs::read_to_string(file)
+        .unwrap_or_else(|err| panic!("--instructions {file}: {err}"))
+        .lines()
+        .filter_map(|line| {
+            let (id, count) = line.rsplit_once(' ')?;
+            Some((id.to_owned(), count.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `scripts/bench_python.py` with `args`, its standard streams piped, run
+/// from the temporary directory: the repository's `fasteners/` directory
+/// would otherwise shadow the Python package of that name. `None` (with the
+/// reason) when Python or its fasteners package is missing.
+pub fn python(args: &[&str]) -> Result<std::process::Child, String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/bench_python.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| String::from("python3"));
+    let check = std::process::Command::new(&python)
+        .args(["-c", "import fasteners"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .map_err(|err| format!("{python}: {err}"))?;
+    if !check.status.success() {
+        return Err(format!(
+            "Python fasteners is not installed (`{python} -m pip install fasteners==0.20`)"
+        ));
+    }
+    std::process::Command::new(&python)
+        .arg(script)
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("{python}: {err}"))
+}

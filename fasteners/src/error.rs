@@ -72,7 +72,12 @@ pub enum ErrorKind {
 /// assert_eq!(err.path(), Some(dir.as_path()));
 /// assert!(err.to_string().contains(&*dir.to_string_lossy()));
 /// ```
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// What an [`Error`] says, behind one pointer: every `Result` of an
+/// acquisition carries an `Error`, so a small one keeps the successful path
+/// from copying (and dropping) a large value.
+struct Inner {
     kind: ErrorKind,
     lock: LockName,
     detail: Detail,
@@ -107,14 +112,13 @@ enum Detail {
         cause: String,
         source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
-    /// Boxed: the error stays as small as it was before names existed, which
-    /// every `Result` of an acquisition copies.
-    InvalidName(Box<(String, &'static str)>),
+    /// The name, and the rule it breaks.
+    InvalidName(String, &'static str),
 }
 
 impl Error {
     fn new(kind: ErrorKind, lock: LockName, detail: Detail) -> Self {
-        Error { kind, lock, detail }
+        Error(Box::new(Inner { kind, lock, detail }))
     }
 
     /// A non-blocking attempt on the lock file at `path` found it taken.
@@ -159,7 +163,7 @@ impl Error {
         Self::new(
             ErrorKind::InvalidName,
             LockName::Path(path.to_owned()),
-            Detail::InvalidName(Box::new((name.to_owned(), rule))),
+            Detail::InvalidName(name.to_owned(), rule),
         )
     }
 
@@ -236,7 +240,7 @@ impl Error {
 
     /// The same error, naming `pid` as the lock's holder.
     pub(crate) fn with_holder_pid(mut self, pid: u32) -> Self {
-        if let Detail::Busy(holder) | Detail::Timeout(_, holder) = &mut self.detail {
+        if let Detail::Busy(holder) | Detail::Timeout(_, holder) = &mut self.0.detail {
             *holder = Some(pid);
         }
         self
@@ -262,7 +266,7 @@ impl Error {
     /// ```
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The path of the lock file this error is about, if it is about a file lock.
@@ -281,7 +285,7 @@ impl Error {
     /// ```
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
-        match &self.lock {
+        match &self.0.lock {
             LockName::Path(path) => Some(path),
             LockName::InProcess(_) | LockName::Server(_) => None,
         }
@@ -301,7 +305,7 @@ impl Error {
     /// ```
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
-        match &self.detail {
+        match &self.0.detail {
             Detail::Io { source, .. } => Some(source),
             _ => None,
         }
@@ -337,7 +341,7 @@ impl Error {
     /// ```
     #[must_use]
     pub fn holder_pid(&self) -> Option<u32> {
-        match self.detail {
+        match self.0.detail {
             Detail::Busy(holder) | Detail::Timeout(_, holder) => holder,
             _ => None,
         }
@@ -371,20 +375,20 @@ impl Error {
     /// ```
     #[must_use]
     pub fn is_contention(&self) -> bool {
-        matches!(self.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
+        matches!(self.0.kind, ErrorKind::WouldBlock | ErrorKind::TimedOut)
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut s = f.debug_struct("Error");
-        s.field("kind", &self.kind);
-        match &self.lock {
+        s.field("kind", &self.0.kind);
+        match &self.0.lock {
             LockName::Path(path) => s.field("path", path),
             LockName::InProcess(name) => s.field("lock", name),
             LockName::Server(name) => s.field("lock", name),
         };
-        match &self.detail {
+        match &self.0.detail {
             Detail::Busy(_) => {}
             Detail::Message(message) => {
                 s.field("message", message);
@@ -398,8 +402,8 @@ impl fmt::Debug for Error {
             Detail::Server { action, cause, .. } => {
                 s.field("action", action).field("cause", cause);
             }
-            Detail::InvalidName(invalid) => {
-                s.field("name", &invalid.0).field("rule", &invalid.1);
+            Detail::InvalidName(name, rule) => {
+                s.field("name", name).field("rule", rule);
             }
         }
         if let Some(pid) = self.holder_pid() {
@@ -411,19 +415,19 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.lock {
+        match &self.0.lock {
             LockName::Path(path) => write!(f, "lock file `{}`: ", path.display())?,
             LockName::InProcess(name) => write!(f, "{name}: ")?,
             LockName::Server(name) => write!(f, "{name}: ")?,
         }
-        match (&self.detail, self.kind) {
+        match (&self.0.detail, self.0.kind) {
             (Detail::Io { action, source }, _) => write!(f, "cannot {action}: {source}")?,
             (Detail::Server { action, cause, .. }, ErrorKind::Lost) => {
                 write!(f, "lost while {action}: {cause}")?;
             }
             (Detail::Server { action, cause, .. }, _) => write!(f, "cannot {action}: {cause}")?,
-            (Detail::InvalidName(invalid), _) => {
-                write!(f, "invalid lock name {:?}: {}", invalid.0, invalid.1)?;
+            (Detail::InvalidName(name, rule), _) => {
+                write!(f, "invalid lock name {name:?}: {rule}")?;
             }
             (Detail::Timeout(timeout, _), _) => write!(f, "timed out after {timeout:?}")?,
             (Detail::Message(message), ErrorKind::WouldDeadlock) => {
@@ -442,7 +446,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.detail {
+        match &self.0.detail {
             Detail::Io { source, .. } => Some(source),
             Detail::Server {
                 source: Some(source),
@@ -461,7 +465,7 @@ impl From<Error> for io::Error {
     /// for an invalid name, and the OS error's own kind for I/O), keeping the message, so that functions returning [`io::Result`]
     /// can use `?` on this crate's results.
     fn from(err: Error) -> Self {
-        let kind = match err.kind {
+        let kind = match err.kind() {
             ErrorKind::WouldBlock => io::ErrorKind::WouldBlock,
             ErrorKind::TimedOut => io::ErrorKind::TimedOut,
             ErrorKind::WouldDeadlock | ErrorKind::NotHeld | ErrorKind::Server => {

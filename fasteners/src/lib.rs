@@ -127,6 +127,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod arbiter;
 mod async_lock;
 mod async_traits;
 mod error;

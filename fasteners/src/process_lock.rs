@@ -333,6 +333,16 @@ impl InterProcessLock {
         self
     }
 
+    /// How many threads and tasks of this process are acquiring this lock
+    /// file right now, through any lock object: for tests that must know an
+    /// acquisition waits before they act. Not part of the API (it may change
+    /// without notice); the answer may be stale as soon as it is returned.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn waiting_in_process(&self) -> usize {
+        self.file.waiting_in_process()
+    }
+
     /// Whether the calling thread holds this lock now, as Python's `acquired`.
     ///
     /// `true` exactly when the calling thread holds the lock file through a

@@ -389,27 +389,64 @@ pub fn wait_for_kernel_waiters(what: &str, path: &Path, count: usize) {
 /// device and inode only.
 #[cfg(target_os = "linux")]
 pub fn kernel_waiters(path: &Path) -> usize {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).expect("stat lock file");
-    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
-    let device = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    blocked_requests()
+    locks_on(path, true)
+}
+
+/// How many locks on `path`'s file the kernel has granted right now, across
+/// all processes and descriptions (Linux: the lines of `/proc/locks` that
+/// are not `->`): one per open file description holding it.
+#[cfg(target_os = "linux")]
+pub fn granted_locks(path: &Path) -> usize {
+    locks_on(path, false)
+}
+
+/// How many locks (`blocked`: blocked requests) the kernel has on `path`'s file.
+#[cfg(target_os = "linux")]
+fn locks_on(path: &Path, blocked: bool) -> usize {
+    let device = device_and_inode(path);
+    kernel_locks(blocked)
         .into_iter()
         .filter(|file| *file == device)
         .count()
 }
 
-/// The `maj:min:inode` of every blocked lock request the kernel has queued,
-/// from any process (`/proc/locks` lines
-/// `N: -> KIND ADVISORY MODE PID maj:min:inode START END`).
+/// The kernel's lock table, `/proc/locks`, read in one `read` call: the
+/// kernel writes a whole call's worth in one pass over the table, while
+/// reads in pieces (what `read_to_string` does) can skip a line when
+/// another lock goes between two of them.
 #[cfg(target_os = "linux")]
-fn blocked_requests() -> Vec<String> {
-    let table = std::fs::read_to_string("/proc/locks").expect("read /proc/locks");
+pub fn proc_locks() -> String {
+    use std::io::Read;
+    let mut table = vec![0; 1 << 20];
+    let mut file = std::fs::File::open("/proc/locks").expect("open /proc/locks");
+    let read = file.read(&mut table).expect("read /proc/locks");
+    table.truncate(read);
+    String::from_utf8(table).expect("/proc/locks is text")
+}
+
+/// `maj:min:inode` of `path`'s file, as `/proc/locks` writes it.
+#[cfg(target_os = "linux")]
+fn device_and_inode(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).expect("stat lock file");
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    format!("{major:02x}:{minor:02x}:{}", meta.ino())
+}
+
+/// The `maj:min:inode` of every lock the kernel has granted (`blocked`:
+/// queued instead), from any process (`/proc/locks` lines
+/// `N: KIND ADVISORY MODE PID maj:min:inode START END`, with `->` after
+/// the number for a blocked request).
+#[cfg(target_os = "linux")]
+fn kernel_locks(blocked: bool) -> Vec<String> {
+    let table = proc_locks();
     table
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.get(1) == Some(&"->")).then(|| fields.get(6).map(|f| (*f).to_owned()))?
+            let queued = fields.get(1) == Some(&"->");
+            let file = fields.get(if queued { 6 } else { 5 })?;
+            (queued == blocked).then(|| (*file).to_owned())
         })
         .collect()
 }
@@ -442,7 +479,7 @@ pub fn inode(path: &Path) -> u64 {
 /// for the files with these inodes (`/proc/locks` shows them as `->` lines).
 #[cfg(target_os = "linux")]
 pub fn queued_in_kernel(inodes: &[u64]) -> usize {
-    blocked_requests()
+    kernel_locks(true)
         .iter()
         .filter_map(|file| file.rsplit(':').next()?.parse::<u64>().ok())
         .filter(|ino| inodes.contains(ino))

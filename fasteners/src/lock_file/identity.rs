@@ -1,17 +1,16 @@
 //! The open lock file, and the check that it is still the file at the path.
 
+#[cfg(unix)]
+use crate::sys::{fork, Mechanism, Mode};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::Path;
 #[cfg(unix)]
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-#[cfg(unix)]
-use std::time::{Duration, SystemTime};
 
-use crate::sys::{fork, Mode};
-
-use super::{Entry, OsError, State};
+use super::{Entry, Files, OsError};
+use crate::arbiter::State;
 
 /// Device and inode of a file: what the registry keys entries by, and how
 /// the check notices that the path now names another file.
@@ -87,22 +86,53 @@ impl Seen {
     /// coarse clock (a jiffy, at most 10 ms): 50 ms is a safe margin. A change
     /// time in whole seconds may come from a file system that keeps no more
     /// (FAT keeps 2 s): then 2 s.
-    fn settled(&self, now: SystemTime) -> bool {
+    fn settled(&self, now: WallClock) -> bool {
         let window = if self.ctime_nsec != 0 {
-            Duration::from_millis(50)
+            50_000_000 // 50 ms
         } else {
-            Duration::from_secs(2)
+            2_000_000_000 // 2 s
         };
-        let ctime = u64::try_from(self.ctime)
-            .ok()
-            .and_then(|secs| u32::try_from(self.ctime_nsec).ok().map(|ns| (secs, ns)))
-            .map(|(secs, ns)| std::time::UNIX_EPOCH + Duration::new(secs, ns));
+        let ctime = WallClock::at(self.ctime, self.ctime_nsec);
         // POSIX leaves it to the system whether a rename updates the file's
         // change time; Linux does, so only there is a stamp trusted.
         cfg!(any(target_os = "linux", target_os = "android"))
-            && ctime
-                .and_then(|ctime| now.duration_since(ctime).ok())
-                .is_some_and(|age| age > window)
+            && ctime.is_some_and(|ctime| now.0 - ctime.0 > window)
+    }
+}
+
+/// A moment of the wall clock (the clock change times are taken from), in
+/// nanoseconds since the epoch: plain integers, compared without the
+/// conversions of `SystemTime`.
+#[cfg(unix)]
+#[derive(Debug, Clone, Copy)]
+struct WallClock(i64);
+
+#[cfg(unix)]
+impl WallClock {
+    fn now() -> Self {
+        // Through libc, which reads the clock without a system call where
+        // the kernel offers that (the vDSO).
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `now` is a valid, writable `timespec`; CLOCK_REALTIME
+        // always exists, so the call cannot fail.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
+        // After 1970 and before 2262 (the range of an i64 of nanoseconds).
+        #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+        WallClock::at(now.tv_sec as i64, now.tv_nsec as i64).unwrap_or(WallClock(0))
+    }
+
+    /// The moment `secs` and `nanos` after the epoch, if it is after it
+    /// and representable.
+    fn at(secs: i64, nanos: i64) -> Option<Self> {
+        if secs < 0 || !(0..1_000_000_000).contains(&nanos) {
+            return None;
+        }
+        secs.checked_mul(1_000_000_000)
+            .and_then(|ns| ns.checked_add(nanos))
+            .map(WallClock)
     }
 }
 
@@ -118,6 +148,11 @@ impl Stamp {
         }
     }
 
+    /// Whether a stamp was recorded (and not cleared since).
+    fn is_recorded(&self) -> bool {
+        self.nlink.load(Ordering::Relaxed) != Self::NEVER
+    }
+
     fn matches(&self, seen: &Seen) -> bool {
         self.nlink.load(Ordering::Relaxed) == seen.nlink
             && self.ctime.load(Ordering::Relaxed) == seen.ctime
@@ -128,7 +163,7 @@ impl Stamp {
     /// change time is settled as of `now` (the earliest moment the file was
     /// known to be at the path); otherwise the next acquisition checks in
     /// full again.
-    fn record(&self, seen: &Seen, now: SystemTime) {
+    fn record(&self, seen: &Seen, now: WallClock) {
         if seen.settled(now) {
             self.ctime.store(seen.ctime, Ordering::Relaxed);
             self.ctime_nsec.store(seen.ctime_nsec, Ordering::Relaxed);
@@ -178,20 +213,42 @@ fn refused_write(err: &io::Error) -> bool {
 
 /// Opens the lock file (see [`open_path`]) and reads its identity: one
 /// `open` and one `fstat`.
+pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
+    open_and_try(path, None).map(|(file, _)| file)
+}
+
+/// Opens the lock file and reads its identity, as [`open`]; with `lock`,
+/// first tries to take the lock in that mode without waiting (`true` if
+/// taken), before the `fstat`, so that one `fstat` both identifies the file
+/// and checks that the file locked is the file at the path: a link count
+/// above 0 and a change time settled before the open mean that nothing has
+/// renamed, linked or unlinked the file since the open found it at the path.
+/// A change time more recent than that costs a `stat(path)`; a file replaced
+/// between the open and the lock is opened afresh.
 ///
 /// A path that resolves to a deleted file (link count 0) twice in a row, to
 /// the same file, is an error: retrying would find it again and again (a
 /// `/proc/self/fd/N` link to a deleted file does that). A path whose file a
 /// cleaner deletes between the two opens is opened afresh.
-pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
+pub(super) fn open_and_try(
+    path: &Path,
+    lock: Option<(Mechanism, Mode)>,
+) -> std::result::Result<(OpenFile, bool), OsError> {
+    let try_lock = |file: &File, read_only: bool| match lock {
+        Some((_, Mode::Exclusive)) if read_only => Ok(false),
+        Some((mechanism, mode)) => mechanism.try_lock(file, mode).map_err(|err| ("lock", err)),
+        None => Ok(false),
+    };
     #[cfg(unix)]
     {
         let mut deleted = None;
         loop {
             // The file is at the path from the open on: a change time older
             // than this moment (by the settle window) has seen no rename.
-            let opened_at = SystemTime::now();
+            let opened_at = WallClock::now();
+            // Dropped on every `continue`, which gives back a lock taken.
             let (file, read_only) = open_path(path)?;
+            let locked = try_lock(&file, read_only)?;
             let seen = Seen::of(&file).map_err(|err| ("stat", err))?;
             if seen.nlink == 0 {
                 if deleted == Some(seen.id) {
@@ -202,25 +259,45 @@ pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
             }
             let checked = Stamp::new();
             checked.record(&seen, opened_at);
+            if locked && !checked.is_recorded() && !at_path(path, seen.id)? {
+                continue;
+            }
             use std::os::fd::AsRawFd;
-            return Ok(OpenFile {
+            let file = OpenFile {
                 _fork: fork::register(file.as_raw_fd()),
                 file,
                 id: seen.id,
                 read_only,
                 checked,
-            });
+            };
+            return Ok((file, locked));
         }
     }
     #[cfg(not(unix))]
     {
         let (file, read_only) = open_path(path)?;
-        Ok(OpenFile {
+        let locked = try_lock(&file, read_only)?;
+        let file = OpenFile {
             _fork: fork::Registration,
             file,
             id: FileId {},
             read_only,
-        })
+        };
+        Ok((file, locked))
+    }
+}
+
+/// Whether the file at `path` is the file `id` (`stat(path)`).
+#[cfg(unix)]
+fn at_path(path: &Path, id: FileId) -> std::result::Result<bool, OsError> {
+    match rustix::fs::stat(path) {
+        #[allow(clippy::unnecessary_cast)] // the field types differ between targets
+        Ok(stat) => Ok(FileId {
+            dev: stat.st_dev as u64,
+            ino: stat.st_ino as u64,
+        } == id),
+        Err(rustix::io::Errno::NOENT) => Ok(false),
+        Err(err) => Err(("stat", err.into())),
     }
 }
 
@@ -253,14 +330,14 @@ impl OpenFile {
 impl Entry {
     pub(super) fn open_file(
         &self,
-        state: &mut State,
+        state: &mut State<Files>,
     ) -> std::result::Result<Arc<OpenFile>, OsError> {
-        if let Some(file) = &state.file {
+        if let Some(file) = &state.local.file {
             return Ok(Arc::clone(file));
         }
         let file = Arc::new(open(self.path())?);
         self.known_as(&file);
-        state.file = Some(Arc::clone(&file));
+        state.local.file = Some(Arc::clone(&file));
         Ok(file)
     }
 
@@ -275,61 +352,67 @@ impl Entry {
     /// path. Otherwise (or the first time) `stat(path)` compares device and
     /// inode. Not seen: a parent directory renamed or replaced while the
     /// file's own inode is untouched.
-    pub(super) fn verify(&self, state: &mut State) -> std::result::Result<bool, OsError> {
+    #[inline]
+    pub(super) fn verify(&self, state: &mut State<Files>) -> std::result::Result<bool, OsError> {
         #[cfg(unix)]
         {
-            let Some(file) = &state.file else {
+            let Some(file) = &state.local.file else {
                 return Ok(false);
             };
-            let fail = |state: &mut State, file: &OpenFile, err| {
-                let _ = self.mechanism().unlock(&file.file);
-                self.forget_file(state);
-                Err(("stat", err))
-            };
-            let own = match Seen::of(&file.file) {
-                Ok(seen) => seen,
-                Err(err) => {
-                    let file = Arc::clone(file);
-                    return fail(state, &file, err);
-                }
-            };
-            let same = if own.nlink == 0 {
-                false
-            } else if file.checked.matches(&own) {
-                true
-            } else {
-                let checked_at = SystemTime::now();
-                match rustix::fs::stat(self.path()) {
-                    Ok(stat) => {
-                        #[allow(clippy::unnecessary_cast)]
-                        let at_path = FileId {
-                            dev: stat.st_dev as u64,
-                            ino: stat.st_ino as u64,
-                        };
-                        let same = at_path == file.id;
-                        if same {
-                            file.checked.record(&own, checked_at);
-                        }
-                        same
-                    }
-                    Err(rustix::io::Errno::NOENT) => false,
-                    Err(err) => {
-                        let file = Arc::clone(file);
-                        return fail(state, &file, err.into());
-                    }
-                }
-            };
-            if !same {
-                let result = self.mechanism().unlock(&file.file);
-                self.forget_file(state);
-                result.map_err(|err| ("unlock", err))?;
+            match Seen::of(&file.file) {
+                // Nothing touched the inode since the last full check.
+                Ok(own) if own.nlink != 0 && file.checked.matches(&own) => Ok(true),
+                seen => self.verify_in_full(state, seen),
             }
-            Ok(same)
         }
         #[cfg(not(unix))]
         {
             let _ = state;
             Ok(true)
         }
+    }
+
+    /// The rest of [`Entry::verify`], after the `fstat` of the descriptor
+    /// (`seen`) did not settle it.
+    #[cfg(unix)]
+    #[cold]
+    #[inline(never)]
+    fn verify_in_full(
+        &self,
+        state: &mut State<Files>,
+        seen: io::Result<Seen>,
+    ) -> std::result::Result<bool, OsError> {
+        let Some(file) = state.local.file.clone() else {
+            return Ok(false);
+        };
+        let fail = |state: &mut State<Files>, err| {
+            let _ = self.mechanism().unlock(&file.file);
+            self.forget_file(state);
+            Err(("stat", err))
+        };
+        let own = match seen {
+            Ok(seen) => seen,
+            Err(err) => return fail(state, err),
+        };
+        let same = if own.nlink == 0 {
+            false
+        } else {
+            let checked_at = WallClock::now();
+            match at_path(self.path(), file.id) {
+                Ok(same) => {
+                    if same {
+                        file.checked.record(&own, checked_at);
+                    }
+                    same
+                }
+                Err((_, err)) => return fail(state, err),
+            }
+        };
+        if !same {
+            let result = self.mechanism().unlock(&file.file);
+            self.forget_file(state);
+            result.map_err(|err| ("unlock", err))?;
+        }
+        Ok(same)
     }
 }

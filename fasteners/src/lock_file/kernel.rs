@@ -3,7 +3,7 @@
 
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,17 +11,27 @@ use crate::sys::Mode;
 use crate::timer::Interrupt;
 
 use super::identity::OpenFile;
-use super::{Entry, Kernel, OsError, State};
+use super::{Entry, Files, OsError};
+use crate::arbiter::sync::MutexGuard;
+use crate::arbiter::{Raw, State};
 
 impl Entry {
     /// Takes the kernel lock without waiting, opening the file if needed.
+    /// Always inline: it is most of an uncontended acquisition.
+    #[inline(always)]
     pub(super) fn try_kernel(
         &self,
-        state: &mut State,
+        state: &mut State<Files>,
         mode: Mode,
     ) -> std::result::Result<bool, OsError> {
         loop {
-            let file = self.open_file(state)?;
+            let file = match &state.local.file {
+                Some(file) => file,
+                None => {
+                    self.open_file(state)?;
+                    continue;
+                }
+            };
             file.allows(mode)?;
             let locked = self
                 .mechanism()
@@ -31,7 +41,7 @@ impl Entry {
                 return Ok(false);
             }
             if self.verify(state)? {
-                state.kernel = Kernel::Held(mode);
+                state.raw = Raw::Held(mode);
                 return Ok(true);
             }
         }
@@ -39,9 +49,10 @@ impl Entry {
 
     /// Releases the kernel lock. If unlocking fails, the description is
     /// dropped, which releases the lock once nothing else uses it.
-    pub(super) fn unlock_kernel(&self, state: &mut State) -> io::Result<()> {
-        state.kernel = Kernel::Unlocked;
-        let result = match &state.file {
+    #[inline]
+    pub(super) fn unlock_kernel(&self, state: &mut State<Files>) -> io::Result<()> {
+        state.raw = Raw::Unlocked;
+        let result = match &state.local.file {
             Some(file) => self.mechanism().unlock(&file.file),
             None => Ok(()),
         };
@@ -56,15 +67,18 @@ impl Entry {
     /// lock is `Held(mode)` and unclaimed, otherwise `Unlocked`.
     pub(super) fn block_in_kernel<'a>(
         &'a self,
-        mut state: MutexGuard<'a, State>,
+        mut state: MutexGuard<'a, State<Files>>,
         mode: Mode,
         deadline: Option<Instant>,
-    ) -> (MutexGuard<'a, State>, std::result::Result<(), OsError>) {
-        let Some(file) = state.file.clone() else {
+    ) -> (
+        MutexGuard<'a, State<Files>>,
+        std::result::Result<(), OsError>,
+    ) {
+        let Some(file) = state.local.file.clone() else {
             // try_kernel just opened it; nothing to wait on otherwise.
             return (state, Ok(()));
         };
-        state.kernel = Kernel::Acquiring(mode);
+        state.raw = Raw::Acquiring(mode);
         drop(state);
         let locked = match deadline {
             None => self.mechanism().lock(&file.file, mode).map(|()| true),
@@ -73,34 +87,32 @@ impl Entry {
         let mut state = self.state();
         let result = match locked {
             Err(err) => {
-                state.kernel = Kernel::Unlocked;
+                state.raw = Raw::Unlocked;
                 Err(("lock", err))
             }
             // The deadline passed: the caller's next step reports it.
             Ok(false) => {
-                state.kernel = Kernel::Unlocked;
+                state.raw = Raw::Unlocked;
                 Ok(())
             }
             Ok(true) => match self.verify(&mut state) {
                 Ok(true) => {
-                    state.kernel = Kernel::Held(mode);
+                    state.raw = Raw::Held(mode);
                     Ok(())
                 }
                 Ok(false) => {
-                    state.kernel = Kernel::Unlocked;
+                    state.raw = Raw::Unlocked;
                     Ok(())
                 }
                 Err(err) => {
-                    state.kernel = Kernel::Unlocked;
+                    state.raw = Raw::Unlocked;
                     Err(err)
                 }
             },
         };
         // The waiting tasks hear of it when this acquisition ends (`leave`):
         // until then this thread keeps the state locked or waits in the kernel.
-        if state.sync_waiters > 1 {
-            self.changed.notify_all();
-        }
+        self.tell_waiting_threads(&state);
         (state, result)
     }
 
@@ -156,31 +168,31 @@ impl Entry {
     /// thread if it does not run.
     pub(super) fn start_background(
         self: &Arc<Self>,
-        state: &mut State,
+        state: &mut State<Files>,
         mode: Mode,
     ) -> std::result::Result<(), OsError> {
-        let Some(file) = state.file.clone() else {
+        let Some(file) = state.local.file.clone() else {
             return Ok(());
         };
-        if !state.background.running {
+        if !state.local.background.running {
             let entry = Arc::clone(self);
             thread::Builder::new()
                 .name("fasteners-lock-waiter".into())
                 .spawn(move || entry.run_background())
                 .map_err(|err| ("start a waiting thread for", err))?;
-            state.background.running = true;
+            state.local.background.running = true;
         }
-        state.background.job = Some((mode, file));
-        state.kernel = Kernel::Acquiring(mode);
-        self.work.notify_one();
+        state.local.background.job = Some((mode, file));
+        state.raw = Raw::Acquiring(mode);
+        self.backend.work.notify_one();
         Ok(())
     }
 
     /// Ends the background waiter's kernel wait, if it waits: called when the
     /// last waiter has left, so that nothing of this process stays queued in
     /// the kernel for the file.
-    pub(super) fn stop_background_wait(&self, state: &State) {
-        if let Some(id) = state.background.interrupt {
+    pub(super) fn stop_background_wait(state: &State<Files>) {
+        if let Some(id) = state.local.background.interrupt {
             Interrupt::fire(id);
         }
     }
@@ -192,15 +204,16 @@ impl Entry {
     fn run_background(self: Arc<Self>) {
         let mut state = self.state();
         loop {
-            if let Some((mode, file)) = state.background.job.take() {
+            if let Some((mode, file)) = state.local.background.job.take() {
                 drop(state);
                 self.wait_in_background(file, mode);
                 state = self.state();
-            } else if self.handles.load(Ordering::Acquire) == 0 {
+            } else if self.backend.handles.load(Ordering::Acquire) == 0 {
                 break;
             } else {
                 let timed_out;
                 (state, timed_out) = self
+                    .backend
                     .work
                     .wait_timeout(state, LINGER)
                     .map(|(state, result)| (state, result.timed_out()))
@@ -208,12 +221,12 @@ impl Entry {
                         let (state, result) = poisoned.into_inner();
                         (state, result.timed_out())
                     });
-                if timed_out && state.background.job.is_none() {
+                if timed_out && state.local.background.job.is_none() {
                     break;
                 }
             }
         }
-        state.background.running = false;
+        state.local.background.running = false;
     }
 
     /// One job of the background waiter: waits in the kernel until the lock
@@ -223,13 +236,13 @@ impl Entry {
         loop {
             let mut state = self.state();
             if state.waiters == 0 {
-                state.kernel = Kernel::Unlocked;
+                state.raw = Raw::Unlocked;
                 return;
             }
             // Armed under the state mutex, so that the last waiter to leave
             // either finds it (and fires it) or is seen to have left above.
             let interrupt = Interrupt::arm(None);
-            state.background.interrupt = interrupt.as_ref().map(Interrupt::id);
+            state.local.background.interrupt = interrupt.as_ref().map(Interrupt::id);
             drop(state);
             let locked = match &interrupt {
                 Some(_) => match self.mechanism().lock_once(&file.file, mode) {
@@ -241,46 +254,28 @@ impl Entry {
             };
             drop(interrupt);
             let mut state = self.state();
-            state.background.interrupt = None;
+            state.local.background.interrupt = None;
             let outcome = match locked {
                 // Interrupted (the waiters left) or polled out: look again.
                 Ok(false) => continue,
                 Ok(true) => self.verify(&mut state),
                 Err(err) => Err(("lock", err)),
             };
-            match outcome {
-                Ok(true) => {
-                    state.kernel = Kernel::Held(mode);
-                    if state.waiters == 0 {
-                        let _ = self.unlock_kernel(&mut state);
+            let outcome = match outcome {
+                // The path names a new file: wait for that one instead.
+                Ok(false) if state.waiters > 0 => match self
+                    .open_file(&mut state)
+                    .and_then(|reopened| reopened.allows(mode).map(|()| reopened))
+                {
+                    Ok(reopened) => {
+                        file = reopened;
+                        continue;
                     }
-                }
-                Ok(false) if state.waiters > 0 => match self.open_file(&mut state) {
-                    // The path names a new file: wait for that one instead.
-                    Ok(reopened) => match reopened.allows(mode) {
-                        Ok(()) => {
-                            file = reopened;
-                            continue;
-                        }
-                        Err(err) => {
-                            state.kernel = Kernel::Unlocked;
-                            state.background_error = Some(err);
-                        }
-                    },
-                    Err(err) => {
-                        state.kernel = Kernel::Unlocked;
-                        state.background_error = Some(err);
-                    }
+                    Err(err) => Err(err),
                 },
-                Ok(false) => state.kernel = Kernel::Unlocked,
-                Err(err) => {
-                    state.kernel = Kernel::Unlocked;
-                    if state.waiters > 0 {
-                        state.background_error = Some(err);
-                    }
-                }
-            }
-            let wakeups = self.notify_waiters(&mut state);
+                other => other,
+            };
+            let wakeups = self.background_done(&mut state, mode, outcome);
             drop(state);
             wakeups.wake();
             return;
@@ -332,7 +327,7 @@ mod tests {
             // The waiter's own request is queued in the kernel...
             assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
             // ...with no background waiter to relay it.
-            assert!(!lock.entry().unwrap().state().background.running);
+            assert!(!lock.entry().unwrap().state().local.background.running);
             Mechanism::Ofd.unlock(&elsewhere).unwrap();
             waiter.join().unwrap().unwrap();
         });
@@ -354,8 +349,8 @@ mod tests {
             assert!(start.elapsed() >= Duration::from_millis(20));
             assert_eq!(queued_in_kernel(&path), 0);
             let state = lock.entry().unwrap().state();
-            assert!(!state.background.running);
-            assert_eq!(state.kernel, Kernel::Unlocked);
+            assert!(!state.local.background.running);
+            assert_eq!(state.raw, Raw::Unlocked);
         }
         drop((lock, elsewhere));
         std::fs::remove_file(&path).unwrap();
@@ -378,7 +373,7 @@ mod tests {
         assert!(future.as_mut().poll(&mut cx).is_pending());
         // The background waiter waits in the kernel for the task...
         assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
-        assert!(entry.upgrade().unwrap().state().background.running);
+        assert!(entry.upgrade().unwrap().state().local.background.running);
         drop(future);
         // ...and leaves it (and its thread ends) once the task is gone, while
         // the lock is still held elsewhere.
@@ -408,6 +403,7 @@ mod tests {
         let entry = lock.entry().unwrap();
         assert!(within(Duration::from_millis(50), || !entry
             .state()
+            .local
             .background
             .running));
         assert_eq!(queued_in_kernel(&path), 0);

@@ -1,11 +1,10 @@
 //! The lock object of one file, the future of its async acquisitions, and
 //! its guards.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
@@ -15,20 +14,20 @@ use std::time::{Duration, Instant};
 use crate::notice::Notice;
 use crate::owned::FileRef;
 use crate::sys::{fork, Mechanism, Mode};
-use crate::timer::Alarm;
 use crate::{named, Error, ErrorKind, Result};
 
 use super::identity;
 use super::registry::{entry_for, Handle};
-use super::task::Progress;
-use super::{Entry, Holder, Kernel, Wait};
+use super::{Entry, Holder, Wait};
+use crate::arbiter::{Progress, Raw};
 
 /// One lock object's handle on its file: the path as the user gave it (for
 /// errors), the mechanism, the shared entry once resolved, the holders of
 /// the Python-style `acquire`/`release` pairs, which have no guard, and what
 /// to run when an acquisition has to wait.
 pub(crate) struct LockFile {
-    path: PathBuf,
+    /// Shared with the entry when absolute (the entry's path for reopening).
+    path: Arc<Path>,
     mechanism: Mechanism,
     /// For a named lock: the name, and the rule it breaks if it is invalid.
     name: Option<(String, Option<&'static str>)>,
@@ -42,7 +41,7 @@ pub(crate) struct LockFile {
 impl LockFile {
     pub(crate) fn new(path: &Path, mechanism: Mechanism) -> Self {
         LockFile {
-            path: path.to_owned(),
+            path: Arc::from(path),
             mechanism,
             name: None,
             entry: OnceLock::new(),
@@ -71,10 +70,36 @@ impl LockFile {
         self.mechanism
     }
 
+    #[inline]
     pub(super) fn entry(&self) -> Result<&Arc<Entry>> {
-        if let Some(entry) = self.entry.get() {
-            return Ok(entry);
+        match self.entry.get() {
+            Some(entry) => Ok(entry),
+            None => self.resolve_entry(None).map(|(entry, _)| entry),
         }
+    }
+
+    /// An acquisition through the entry, for `holder`. The lock object's first
+    /// one tries the lock on the file it has just opened, before reading the
+    /// file's identity (see [`identity::open_and_try`]): an uncontended first
+    /// lock then costs one `fstat`, not two.
+    #[inline]
+    fn acquire_in_entry(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
+        let entry = match self.entry.get() {
+            Some(entry) => entry,
+            None => match self.resolve_entry(Some((mode, holder)))? {
+                (_, true) => return Ok(()),
+                (entry, false) => entry,
+            },
+        };
+        entry.acquire(&self.path, mode, wait, holder)
+    }
+
+    /// The first [`LockFile::entry`]: opens the file and finds (or makes) its
+    /// entry. With `held`, also tries to take the lock in that mode for that
+    /// holder on the new description; `true` if it did.
+    #[cold]
+    #[inline(never)]
+    fn resolve_entry(&self, held: Option<(Mode, Holder)>) -> Result<(&Arc<Entry>, bool)> {
         if let Some((name, invalid)) = &self.name {
             if let Some(rule) = invalid {
                 return Err(Error::invalid_name(&self.path, name, rule));
@@ -93,17 +118,29 @@ impl LockFile {
             let empty = std::io::Error::new(std::io::ErrorKind::NotFound, "the path is empty");
             return Err(io_error(("open", empty)));
         } else if self.path.is_absolute() {
-            Cow::Borrowed(self.path.as_path())
+            Arc::clone(&self.path)
         } else {
             let cwd = std::env::current_dir().map_err(|err| io_error(("open", err)))?;
-            Cow::Owned(cwd.join(&self.path))
+            Arc::from(cwd.join(&self.path))
         };
-        let opened = identity::open(&path).map_err(io_error)?;
-        let entry = entry_for(self.mechanism, &path, opened);
-        Ok(self.entry.get_or_init(|| entry))
+        let lock = held.map(|(mode, _)| (self.mechanism, mode));
+        let (opened, locked) = identity::open_and_try(&path, lock).map_err(io_error)?;
+        let (entry, claimed) = entry_for(self.mechanism, path, opened, held.filter(|_| locked));
+        let ours = Arc::clone(&entry);
+        let entry = self.entry.get_or_init(|| entry);
+        match held {
+            Some((mode, holder)) if claimed && !Arc::ptr_eq(entry, &ours) => {
+                // Another thread resolved this object's entry meanwhile, to
+                // an entry the file has since moved from: hold through that.
+                ours.release(&self.path, mode, holder)?;
+                Ok((entry, false))
+            }
+            _ => Ok((entry, claimed)),
+        }
     }
 
     /// Takes the lock in `mode` for the calling thread, returning its guard.
+    #[inline]
     pub(crate) fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<&LockFile>> {
         let holder = Holder::current_thread();
         self.acquire_noticed(mode, wait, holder)?;
@@ -116,26 +153,16 @@ impl LockFile {
     /// Takes the lock in `mode` without waiting, for a `Send` guard.
     pub(crate) fn try_acquire_send(&self, mode: Mode) -> Result<SendHeld<&LockFile>> {
         let holder = Holder::new_token();
-        self.entry()?
-            .acquire(&self.path, mode, Wait::Try, holder)
+        self.acquire_in_entry(mode, Wait::Try, holder)
             .map_err(|err| self.name_holder(mode, err))?;
         Ok(SendHeld::new(self, mode, holder))
     }
 
     /// The future of an async acquisition of `mode`, for a `Send` guard.
     pub(crate) fn acquire_async(&self, mode: Mode, wait: Wait) -> Acquire<'_> {
-        let (wait, deadline) = wait.deadline();
         Acquire {
             file: self,
-            progress: Progress {
-                mode,
-                wait,
-                deadline,
-                holder: Holder::new_token(),
-                entered: false,
-                generation: 0,
-            },
-            alarm: None,
+            progress: Progress::new(mode, wait),
             done: false,
             waiting_since: None,
         }
@@ -162,17 +189,27 @@ impl LockFile {
         self.entry().is_ok_and(|entry| holds(entry))
     }
 
+    /// How many acquisitions of this process (threads and tasks, through any
+    /// lock object) are under way for this lock file right now.
+    pub(crate) fn waiting_in_process(&self) -> usize {
+        if self.entry.get().is_none() && !self.path.exists() {
+            return 0;
+        }
+        self.entry().map_or(0, |entry| entry.state().waiters)
+    }
+
     /// A thread's acquisition; when it has to wait, the notice runs first.
     ///
     /// With a notice, a first non-blocking attempt tells whether the
     /// acquisition has to wait; without one, the acquisition goes straight
     /// to the entry, as if there were no notice at all.
+    #[inline]
     fn acquire_noticed(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
         let watched = self.notice.is_some() || cfg!(feature = "tracing");
         if watched && matches!(wait, Wait::Forever | Wait::For(_)) {
             return self.acquire_watched(mode, wait, holder);
         }
-        match self.entry()?.acquire(&self.path, mode, wait, holder) {
+        match self.acquire_in_entry(mode, wait, holder) {
             Ok(()) => Ok(()),
             Err(err) => Err(self.name_holder(mode, err)),
         }
@@ -184,11 +221,11 @@ impl LockFile {
     /// neither existed.
     #[inline(never)]
     fn acquire_watched(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
-        let entry = self.entry()?;
-        match entry.acquire(&self.path, mode, Wait::Try, holder) {
+        match self.acquire_in_entry(mode, Wait::Try, holder) {
             Err(err) if err.kind() == ErrorKind::WouldBlock => {}
             other => return other.map_err(|err| self.name_holder(mode, err)),
         }
+        let entry = self.entry()?;
         self.starts_waiting(mode);
         #[cfg(feature = "tracing")]
         let since = Instant::now();
@@ -232,7 +269,7 @@ impl LockFile {
         let pid = if here {
             Some(std::process::id())
         } else {
-            match (self.mechanism, &state.file) {
+            match (self.mechanism, &state.local.file) {
                 #[cfg(target_os = "linux")]
                 (Mechanism::Ofd, Some(open)) => crate::sys::ofd_conflicting(&open.file)
                     .ok()
@@ -270,7 +307,7 @@ impl LockFile {
         let fail = |err| Error::io(&self.path, "query the holder of", err);
         #[cfg(target_os = "linux")]
         if self.mechanism == Mechanism::Ofd {
-            if let Some(open) = &state.file {
+            if let Some(open) = &state.local.file {
                 return crate::sys::ofd_conflicting(&open.file).map_err(fail);
             }
             return match open_existing(&self.path).map_err(fail)? {
@@ -278,7 +315,7 @@ impl LockFile {
                 None => Ok(None),
             };
         }
-        if matches!(state.kernel, Kernel::Held(_)) {
+        if matches!(state.raw, Raw::Held(_)) {
             return Ok(None);
         }
         let Some(file) = open_existing(&self.path).map_err(fail)? else {
@@ -345,6 +382,7 @@ impl LockFile {
         self.release(mode, Holder::Thread(me))
     }
 
+    #[inline]
     fn release(&self, mode: Mode, holder: Holder) -> Result<()> {
         match self.entry.get() {
             Some(entry) => entry.release(&self.path, mode, holder),
@@ -394,13 +432,12 @@ impl Drop for LockFile {
 /// The future of an async acquisition: resolves to a `Send` guard.
 ///
 /// Cancel-safe: dropped before it is ready, it leaves the acquisition (see
-/// [`Entry::cancel`]); it never holds the lock without handing out the guard,
+/// [`Arbiter::cancel`](crate::arbiter::Arbiter::cancel)); it never holds the lock without handing out the guard,
 /// which it makes in the same poll that takes the lock.
 #[derive(Debug)]
 pub(crate) struct Acquire<'a> {
     file: &'a LockFile,
     progress: Progress,
-    alarm: Option<Alarm>,
     done: bool,
     /// Since when it waits, once it has found the lock taken (and run the notice).
     waiting_since: Option<Instant>,
@@ -423,7 +460,6 @@ impl<'a> Future for Acquire<'a> {
         match entry.poll_acquire(&file.path, &mut this.progress, cx) {
             Poll::Ready(result) => {
                 this.done = true;
-                this.alarm = None;
                 let mode = this.progress.mode;
                 #[cfg(feature = "tracing")]
                 if let Some(since) = this.waiting_since {
@@ -445,11 +481,6 @@ impl<'a> Future for Acquire<'a> {
                 if this.waiting_since.is_none() {
                     this.waiting_since = Some(Instant::now());
                     file.starts_waiting(this.progress.mode);
-                }
-                if let Some(deadline) = this.progress.deadline {
-                    this.alarm
-                        .get_or_insert_with(|| Alarm::new(deadline))
-                        .arm(cx.waker());
                 }
                 Poll::Pending
             }
@@ -491,6 +522,7 @@ impl<F: FileRef> SendHeld<F> {
     }
 
     /// Gives the share back, unless it was already.
+    #[inline]
     fn give_back(&mut self) -> Result<()> {
         let Some(file) = self.file.take() else {
             return Ok(());

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
 
-use crate::sys::Mechanism;
+use crate::sys::{Mechanism, Mode};
 
 use super::identity::{FileId, OpenFile};
-use super::{Entry, Identity, State};
+use super::{Entry, FileState, Files, Identity};
+use crate::arbiter::{sync, Arbiter, Holder, Raw, State};
 
 type Key = (Mechanism, FileId);
 
@@ -55,12 +56,12 @@ impl Deref for Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.0.backend.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
             // Under the state mutex, so that a background waiter about to
             // wait for work sees the count or hears this.
             let state = self.0.state();
-            if state.background.running {
-                self.0.work.notify_one();
+            if state.local.background.running {
+                self.0.backend.work.notify_one();
             }
         }
     }
@@ -75,31 +76,50 @@ fn registry() -> &'static Mutex<Map> {
 /// The entry of the file `opened` (opened through `path`), shared with every
 /// other lock object for the same file, whatever its path; `opened` is
 /// closed if an entry for the file exists already.
-pub(super) fn entry_for(mechanism: Mechanism, path: &Path, opened: OpenFile) -> Handle {
+///
+/// `held`: `opened` holds the kernel lock in that mode, for that holder.
+/// A new entry starts with it held (`true`); an existing one does not get
+/// it (`false`): closing `opened` gives the kernel lock back, and the
+/// caller acquires through the entry.
+pub(super) fn entry_for(
+    mechanism: Mechanism,
+    path: Arc<Path>,
+    opened: OpenFile,
+    held: Option<(Mode, Holder)>,
+) -> (Handle, bool) {
     let key = (mechanism, opened.id);
     let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = map.get(&key).and_then(Weak::upgrade) {
         let identity = *entry.identity();
         if identity.open && identity.id == opened.id {
-            entry.handles.fetch_add(1, Ordering::AcqRel);
-            return Handle(entry);
+            entry.backend.handles.fetch_add(1, Ordering::AcqRel);
+            return (Handle(entry), false);
         }
     }
-    let entry = Arc::new_cyclic(|me| Entry {
-        mechanism,
-        path: path.to_owned(),
-        identity: Mutex::new(Identity {
-            id: opened.id,
-            open: true,
-        }),
-        handles: AtomicUsize::new(1),
-        me: me.clone(),
-        state: Mutex::new(State::new(Some(Arc::new(opened)))),
-        changed: Condvar::new(),
-        work: Condvar::new(),
+    let mut state = State::new(FileState {
+        file: Some(Arc::new(opened)),
+        ..FileState::default()
+    });
+    if let Some((mode, holder)) = held {
+        state.raw = Raw::Held(mode);
+        state.claim(mode, holder);
+    }
+    let entry = Arbiter::new_cyclic(|me| {
+        let files = Files {
+            mechanism,
+            path,
+            identity: Mutex::new(Identity {
+                id: key.1,
+                open: true,
+            }),
+            handles: AtomicUsize::new(1),
+            me: me.clone(),
+            work: sync::Condvar::new(),
+        };
+        (files, state)
     });
     map.insert(key, Arc::downgrade(&entry));
-    Handle(entry)
+    (Handle(entry), held.is_some())
 }
 
 impl Entry {
@@ -111,10 +131,10 @@ impl Entry {
     pub(super) fn known_as(&self, file: &OpenFile) {
         let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
         let mut identity = self.identity();
-        let old = (self.mechanism, identity.id);
+        let old = (self.mechanism(), identity.id);
         if map
             .get(&old)
-            .is_some_and(|weak| weak.as_ptr() == self.me.as_ptr())
+            .is_some_and(|weak| weak.as_ptr() == self.backend.me.as_ptr())
         {
             map.remove(&old);
         }
@@ -122,21 +142,26 @@ impl Entry {
             id: file.id,
             open: true,
         };
-        let new = (self.mechanism, file.id);
+        let new = (self.mechanism(), file.id);
         let taken = map
             .get(&new)
             .and_then(Weak::upgrade)
             .is_some_and(|other| other.identity().open);
         if !taken {
-            map.insert(new, self.me.clone());
+            map.insert(new, self.backend.me.clone());
         }
     }
 }
 
-impl Drop for Entry {
+impl Drop for Files {
+    /// The entry goes: the registry forgets it.
     fn drop(&mut self) {
         let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (self.mechanism, self.identity().id);
+        let identity = self
+            .identity
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (self.mechanism, identity.id);
         // Another entry may already have taken the key.
         if map
             .get(&key)

@@ -4,58 +4,90 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use tokio_postgres::Client;
 
-use super::arbitration::Grant;
+use super::lock::forget_thread;
+use super::raw::PgArbiter;
 use super::runtime;
+use super::session::{Session, Target};
+use crate::arbiter::Holder;
+use crate::sys::Mode;
 use crate::{Error, Result};
+
+/// One holder's share of a lock: the in-process hold, and the session that
+/// holds the server lock for it.
+#[derive(Debug)]
+pub(crate) struct Share {
+    pub(crate) arbiter: Arc<PgArbiter>,
+    pub(crate) mode: Mode,
+    pub(crate) holder: Holder,
+    pub(crate) session: Arc<Session>,
+}
+
+impl Share {
+    fn target(&self) -> &Target {
+        &self.arbiter.backend.target
+    }
+
+    /// Gives the share back (the last holder gives the server lock back,
+    /// waiting for the server's answer). A share of a lock that was lost
+    /// says so, whoever gives the server lock back.
+    fn release(self) -> Result<()> {
+        let name = &self.target().name;
+        forget_thread(name, self.holder);
+        let released = self.arbiter.release(name, self.mode, self.holder);
+        match (released, self.session.lost_error(self.target())) {
+            (Ok(()), Some(lost)) => Err(lost),
+            (result, _) => result,
+        }
+    }
+}
 
 /// One holder's share, given back on drop, waiting for the server's answer
 /// so that whoever is told next finds the lock free.
 #[derive(Debug)]
 pub(crate) struct Held<'a> {
-    grant: Option<Grant>,
+    share: Option<Share>,
     _lock: PhantomData<&'a ()>,
 }
 
 impl Held<'_> {
-    pub(crate) fn new(grant: Grant) -> Self {
+    pub(crate) fn new(share: Share) -> Self {
         Held {
-            grant: Some(grant),
+            share: Some(share),
             _lock: PhantomData,
         }
     }
 
-    fn grant(&self) -> &Grant {
-        self.grant
+    fn share(&self) -> &Share {
+        self.share
             .as_ref()
-            .expect("a guard holds its grant until released")
+            .expect("a guard holds its share until released")
     }
 
     pub(crate) fn name(&self) -> &str {
-        &self.grant().target().name
+        &self.share().target().name
     }
 
     pub(crate) fn is_lost(&self) -> bool {
-        self.grant().session().ended().is_some()
+        self.share().session.ended().is_some()
     }
 
     pub(crate) fn check(&self) -> Result<()> {
-        let grant = self.grant();
-        grant
-            .session()
-            .lost_error(grant.target())
-            .map_or(Ok(()), Err)
+        let share = self.share();
+        share.session.lost_error(share.target()).map_or(Ok(()), Err)
     }
 
     pub(crate) async fn lost(&self) -> Error {
-        let grant = self.grant();
-        grant.session().wait_ended().await;
-        grant
-            .session()
-            .lost_error(grant.target())
-            .expect("the session has ended")
+        let share = self.share();
+        runtime::wake_driver();
+        let cause = share.session.wait_ended().await;
+        share
+            .session
+            .lost_error(share.target())
+            .unwrap_or_else(|| share.target().lost("held", cause))
     }
 
     pub(crate) async fn on_session<'c, F, Fut, T>(&'c self, work: F) -> Result<T>
@@ -64,8 +96,10 @@ impl Held<'_> {
         Fut: Future<Output = T> + 'c,
     {
         self.check()?;
-        let session = self.grant().session();
+        let session = &self.share().session;
         let _busy = session.busy();
+        // The work's queries need the connection driven, whoever awaits them.
+        runtime::wake_driver();
         let output = work(session.client()).await;
         Ok(output)
     }
@@ -75,29 +109,36 @@ impl Held<'_> {
         F: FnOnce(&'c Client) -> Fut,
         Fut: Future<Output = T> + 'c,
     {
-        runtime::block_on(self.on_session(work))
+        let share = self.share();
+        runtime::run(self.on_session(work))
+            .map_err(|err| share.arbiter.backend.runtime_error(err))?
     }
 
     pub(crate) fn release(mut self) -> Result<()> {
-        match self.grant.take() {
-            Some(grant) => grant.release_blocking(),
-            None => Ok(()),
-        }
+        self.share.take().map_or(Ok(()), Share::release)
     }
 
+    /// Gives the share back from a thread of the backend's blocking pool,
+    /// so that the awaiting task's thread does not block.
     pub(crate) async fn release_async(mut self) -> Result<()> {
-        match self.grant.take() {
-            Some(grant) => grant.release_async().await,
-            None => Ok(()),
+        let Some(share) = self.share.take() else {
+            return Ok(());
+        };
+        let pg = &share.arbiter.backend;
+        let gone = pg.runtime_gone();
+        let release = runtime::spawn_blocking(move || share.release());
+        match release {
+            Ok(release) => release.await.unwrap_or(Err(gone)),
+            Err(_) => Err(gone),
         }
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        if let Some(grant) = self.grant.take() {
+        if let Some(share) = self.share.take() {
             // Nobody to report an error to; `release` reports it.
-            let _ = grant.release_blocking();
+            let _ = share.release();
         }
     }
 }

@@ -1,47 +1,104 @@
 //! [`PgLock`] and [`PgReaderWriterLock`]: the lock objects users touch.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
-use super::arbitration::{Arbiter, Grant, Wait};
 use super::guard::{
     AsyncPgLockGuard, AsyncPgReadGuard, AsyncPgWriteGuard, Held, PgLockGuard, PgReadGuard,
-    PgWriteGuard,
+    PgWriteGuard, Share,
 };
+use super::raw::{Pg, PgArbiter};
 use super::session::{Heartbeat, Target};
 use super::PgLockKey;
+use crate::arbiter::{Holder, Progress, Wait};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
 
-/// What both lock types are made of: the arbitration and its connection,
-/// and the holds of the Python-style `acquire` / `release` pairs.
+/// What both lock types are made of: the arbitration (shared with the file
+/// locks) over the object's session, and the holds of the Python-style
+/// `acquire` / `release` pairs.
 struct Object {
-    arbiter: Arc<Arbiter>,
-    acquired: Mutex<Vec<(ThreadId, Mode, Grant)>>,
+    arbiter: Arc<PgArbiter>,
+    acquired: Mutex<Vec<(ThreadId, Mode, Held<'static>)>>,
 }
 
 impl Object {
     fn new(target: Target) -> Self {
         Object {
-            arbiter: Arbiter::new(target),
+            arbiter: Pg::arbiter(target),
             acquired: Mutex::new(Vec::new()),
         }
     }
 
-    fn acquire(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
-        Ok(Held::new(self.arbiter.acquire_blocking(mode, wait)?))
+    fn name(&self) -> &Arc<str> {
+        &self.arbiter.backend.target.name
     }
 
+    /// Takes the lock for the calling thread.
+    fn acquire<'h>(&self, mode: Mode, wait: Wait) -> Result<Held<'h>> {
+        let me = thread::current().id();
+        // Also through another lock object for the same key on the same
+        // server (as spelled): its session would wait for this one forever.
+        if threads_holding()
+            .iter()
+            .any(|(name, thread)| name == self.name() && *thread == me)
+        {
+            return Err(Error::server_refused(
+                ErrorKind::WouldDeadlock,
+                self.name(),
+                "this thread already holds this lock (PostgreSQL locks are not re-entrant)",
+            ));
+        }
+        // Connected before the arbitration, so that a first connection does
+        // not hold up the object's other threads.
+        self.arbiter.backend.session()?;
+        let holder = Holder::Thread(me);
+        self.arbiter.acquire(self.name(), mode, wait, holder)?;
+        threads_holding().push((Arc::clone(self.name()), me));
+        self.held(mode, holder)
+    }
+
+    /// Takes the lock for a `Send` guard, waiting as a future.
     async fn acquire_async(&self, mode: Mode, wait: Wait) -> Result<Held<'_>> {
-        Ok(Held::new(self.arbiter.acquire_async(mode, wait).await?))
+        self.arbiter.session_async().await?;
+        let acquiring = Acquiring {
+            arbiter: &self.arbiter,
+            progress: Progress::new(mode, wait),
+        };
+        let holder = acquiring.progress.holder;
+        acquiring.await?;
+        self.held(mode, holder)
     }
 
-    /// A `Send` guard without waiting: an async acquisition that cannot wait,
-    /// driven to its end on this thread.
+    /// A `Send` guard without waiting.
     fn try_acquire_send(&self, mode: Mode) -> Result<Held<'_>> {
-        super::runtime::block_on(self.acquire_async(mode, Wait::Try))
+        self.arbiter.backend.session()?;
+        let holder = Holder::new_token();
+        self.arbiter.acquire(self.name(), mode, Wait::Try, holder)?;
+        self.held(mode, holder)
+    }
+
+    /// The guard part of a share just acquired.
+    fn held<'h>(&self, mode: Mode, holder: Holder) -> Result<Held<'h>> {
+        let session = self.arbiter.holding_session();
+        let Some(session) = session else {
+            // Held means a holding session: this cannot happen, and is not
+            // worth a panic.
+            forget_thread(self.name(), holder);
+            let _ = self.arbiter.release(self.name(), mode, holder);
+            return Err(self.arbiter.backend.runtime_gone());
+        };
+        Ok(Held::new(Share {
+            arbiter: Arc::clone(&self.arbiter),
+            mode,
+            holder,
+            session,
+        }))
     }
 
     fn acquire_unguarded(
@@ -55,12 +112,12 @@ impl Object {
             (true, None) => Wait::Forever,
             (true, Some(timeout)) => Wait::For(timeout),
         };
-        match self.arbiter.acquire_blocking(mode, wait) {
-            Ok(grant) => {
+        match self.acquire(mode, wait) {
+            Ok(held) => {
                 self.acquired
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .push((thread::current().id(), mode, grant));
+                    .push((thread::current().id(), mode, held));
                 Ok(true)
             }
             Err(err) if err.is_contention() => Ok(false),
@@ -70,18 +127,14 @@ impl Object {
 
     fn release_acquired(&self, mode: Mode, what: &'static str) -> Result<()> {
         let me = thread::current().id();
-        let grant = {
+        let held = {
             let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(index) = acquired.iter().position(|(t, m, _)| (*t, *m) == (me, mode)) else {
-                return Err(Error::server_refused(
-                    ErrorKind::NotHeld,
-                    &self.arbiter.target.name,
-                    what,
-                ));
+                return Err(Error::server_refused(ErrorKind::NotHeld, self.name(), what));
             };
             acquired.swap_remove(index).2
         };
-        grant.release_blocking()
+        held.release()
     }
 
     fn is_held(&self) -> bool {
@@ -89,11 +142,12 @@ impl Object {
     }
 
     fn key(&self) -> PgLockKey {
-        self.arbiter.target.key
+        self.arbiter.backend.target.key
     }
 
     fn set_heartbeat(&self, interval: Duration, timeout: Duration) {
         self.arbiter
+            .backend
             .target
             .set_heartbeat(Heartbeat { interval, timeout });
     }
@@ -106,8 +160,49 @@ impl Drop for Object {
             .acquired
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
-        for (_, _, grant) in std::mem::take(acquired) {
-            let _ = grant.release_blocking();
+        for (_, _, held) in std::mem::take(acquired) {
+            let _ = held.release();
+        }
+    }
+}
+
+/// An async acquisition in the arbitration; cancel-safe: dropped before it
+/// is ready, it leaves (and a background wait nobody needs any more ends on
+/// the server).
+struct Acquiring<'a> {
+    arbiter: &'a Arc<PgArbiter>,
+    progress: Progress,
+}
+
+impl Future for Acquiring<'_> {
+    type Output = Result<()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = self.get_mut();
+        let name = &this.arbiter.backend.target.name;
+        this.arbiter.poll_acquire(name, &mut this.progress, cx)
+    }
+}
+
+impl Drop for Acquiring<'_> {
+    fn drop(&mut self) {
+        self.arbiter.cancel(&mut self.progress);
+    }
+}
+
+/// The threads of this process holding a lock, by the lock's description
+/// (its key and server as spelled in the configuration), whatever the object.
+fn threads_holding() -> MutexGuard<'static, Vec<(Arc<str>, ThreadId)>> {
+    static HOLDING: Mutex<Vec<(Arc<str>, ThreadId)>> = Mutex::new(Vec::new());
+    HOLDING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Forgets that a thread holds the lock `name`, when its share goes.
+pub(super) fn forget_thread(name: &Arc<str>, holder: Holder) {
+    if let Holder::Thread(me) = holder {
+        let mut threads = threads_holding();
+        if let Some(index) = threads.iter().position(|(n, t)| n == name && *t == me) {
+            threads.swap_remove(index);
         }
     }
 }
@@ -289,7 +384,7 @@ macro_rules! common {
         impl fmt::Debug for $lock {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.debug_struct(stringify!($lock))
-                    .field("lock", &&*self.object.arbiter.target.name)
+                    .field("lock", &&**self.object.name())
                     .field("held", &self.is_held())
                     .finish_non_exhaustive()
             }

@@ -55,13 +55,17 @@
 //!
 //! tokio-postgres needs a tokio runtime. The backend owns one: a
 //! current-thread runtime on one thread, `fasteners-postgres`, started with
-//! the first connection of the process. Connections, acquisitions (the wait
-//! in process and on the server, the cancellation of an abandoned one) and
-//! releases run there as tasks; a sync caller parks its thread until the
-//! task answers (so it also works inside another runtime's task, where it
-//! blocks that thread as any blocking lock does), and an async caller awaits
-//! a channel, which works on any executor. The cost is a hand-over to that
-//! thread and back per operation; `BENCHMARKS.md` has the figures.
+//! the first connection of the process, which runs the connections. A lock
+//! call runs on the caller's own thread in that runtime's context: the
+//! thread hands its query to the connection and parks until the answer (so
+//! it also works inside another runtime's task, where it blocks that thread
+//! as any blocking lock does). The in-process side is the one the file
+//! locks use (holders by thread or token, writers first, `WouldDeadlock`,
+//! wake-ups of waiting threads and tasks); an async acquisition that has to
+//! wait is a task on that runtime waiting on the server for every waiting
+//! task of the lock object, so it works on any executor, and a dropped
+//! future that was the last to wait cancels the request on the server.
+//! `BENCHMARKS.md` has the figures.
 //!
 //! # Losing a lock
 //!
@@ -90,10 +94,10 @@
 //! there, so the server fences it: the session's end releases the lock and
 //! rolls back its open transaction at the same moment.
 
-mod arbitration;
 mod guard;
 mod key;
 mod lock;
+mod raw;
 mod runtime;
 mod session;
 mod traits;

@@ -149,7 +149,7 @@ impl Target {
         )
     }
 
-    fn lost(&self, action: &'static str, cause: String) -> Error {
+    pub(crate) fn lost(&self, action: &'static str, cause: String) -> Error {
         Error::server(ErrorKind::Lost, &self.name, action, cause, None)
     }
 

@@ -80,6 +80,7 @@ pub(crate) enum Mode {
 impl Mechanism {
     /// Takes the lock in `mode` if that needs no waiting: `Ok(false)` when
     /// another open file description holds a conflicting lock.
+    #[inline]
     pub(crate) fn try_lock(self, file: &File, mode: Mode) -> io::Result<bool> {
         match self {
             #[cfg(target_os = "linux")]
@@ -108,6 +109,7 @@ impl Mechanism {
     }
 
     /// Releases the lock held through `file`.
+    #[inline]
     pub(crate) fn unlock(self, file: &File) -> io::Result<()> {
         match self {
             #[cfg(target_os = "linux")]

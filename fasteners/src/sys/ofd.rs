@@ -14,12 +14,20 @@ use std::os::unix::io::AsRawFd;
 
 use super::{retry_interrupted, Mode};
 
-/// Applies `l_type` to the whole file with the given `F_OFD_*` command.
+/// Applies `l_type` to the whole file with the given `F_OFD_*` command,
+/// again while a signal interrupts the call.
+#[inline]
 fn set_lock(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
-    retry_interrupted(|| set_lock_once(file, command, l_type))
+    loop {
+        match set_lock_once(file, command, l_type) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 /// One `fcntl` call: `Err(Interrupted)` if a signal ended it.
+#[inline]
 fn set_lock_once(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::Result<()> {
     // SAFETY: `flock` is a plain C struct of integers, for which all-zero
     // bytes are a valid value; the fields that matter are set below.
@@ -30,15 +38,37 @@ fn set_lock_once(file: &File, command: libc::c_int, l_type: libc::c_int) -> io::
     request.l_start = 0;
     request.l_len = 0; // to the end of the file, however long it grows
     request.l_pid = 0; // required to be 0 for OFD locks
-                       // SAFETY: the descriptor is open for the lifetime of `file`, and
-                       // `request` is a valid `flock` that lives across the call, as the
-                       // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require.
-    let result = unsafe { libc::fcntl(file.as_raw_fd(), command, &request) };
-    if result == -1 {
+    if fcntl_lock(file, command, &request) == -1 {
         Err(io::Error::last_os_error())
     } else {
         Ok(())
     }
+}
+
+/// `fcntl(fd, command, request)` for the lock commands. On 64-bit targets
+/// the system call itself: libc's `fcntl` wrapper only adds the handling of
+/// its variadic argument and of commands other than these, which costs more
+/// than the call's own entry on the uncontended path.
+#[inline]
+fn fcntl_lock(file: &File, command: libc::c_int, request: &libc::flock) -> libc::c_long {
+    let fd = file.as_raw_fd();
+    #[cfg(target_pointer_width = "64")]
+    // SAFETY: the descriptor is open for the lifetime of `file`, and
+    // `request` is a valid `flock` that lives across the call, as the
+    // `F_OFD_SETLK` / `F_OFD_SETLKW` commands require; on 64-bit Linux
+    // `SYS_fcntl` takes the 64-bit `flock` that `libc::flock` is. The
+    // integers go as `long`s, the width of the registers the call reads.
+    return unsafe {
+        libc::syscall(
+            libc::SYS_fcntl,
+            libc::c_long::from(fd),
+            libc::c_long::from(command),
+            std::ptr::from_ref(request),
+        )
+    };
+    #[cfg(not(target_pointer_width = "64"))]
+    // SAFETY: as above, through libc's wrapper (which picks `fcntl64`).
+    return libc::c_long::from(unsafe { libc::fcntl(fd, command, std::ptr::from_ref(request)) });
 }
 
 fn lock_type(mode: Mode) -> libc::c_int {
@@ -48,6 +78,7 @@ fn lock_type(mode: Mode) -> libc::c_int {
     }
 }
 
+#[inline]
 pub(super) fn try_lock(file: &File, mode: Mode) -> io::Result<bool> {
     match set_lock(file, libc::F_OFD_SETLK, lock_type(mode)) {
         Ok(()) => Ok(true),
@@ -65,6 +96,7 @@ pub(super) fn lock_once(file: &File, mode: Mode) -> io::Result<()> {
     set_lock_once(file, libc::F_OFD_SETLKW, lock_type(mode))
 }
 
+#[inline]
 pub(super) fn unlock(file: &File) -> io::Result<()> {
     set_lock(file, libc::F_OFD_SETLK, libc::F_UNLCK)
 }

@@ -1,0 +1,327 @@
+//! The PostgreSQL backend's raw lock: the advisory lock on the lock object's
+//! own session, taken and given back for the [`Arbiter`] that arbitrates
+//! between the object's threads and tasks, as it does for the file locks.
+//!
+//! The calls of threads run on the calling thread in the backend runtime's
+//! context ([`runtime::run`]): a try is one round trip, a blocking or timed
+//! wait waits on the server (`lock_timeout` for the timed one), a give-back
+//! is one round trip. The background wait of async acquisitions is a task on
+//! the backend's runtime; it reports from a blocking-pool thread, never from
+//! the runtime's own thread, which a caller holding the state mutex may be
+//! waiting for.
+
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use super::runtime;
+use super::session::{NotTaken, ServerWait, Session, Target};
+use crate::arbiter::{sync, Arbiter, Raw, RawLock, Refusal, State};
+use crate::sys::Mode;
+use crate::{Error, ErrorKind, Result};
+
+/// One lock object's arbitration: its threads and tasks, its session.
+pub(crate) type PgArbiter = Arbiter<Pg>;
+
+/// The PostgreSQL part of an arbiter, outside its state mutex.
+#[derive(Debug)]
+pub(crate) struct Pg {
+    pub(crate) target: Target,
+    /// The object's connection, once made and until it ends.
+    session: Mutex<Option<Arc<Session>>>,
+}
+
+/// The PostgreSQL part of an arbiter's state.
+#[derive(Debug, Default)]
+pub(crate) struct PgState {
+    /// The session that holds the server lock (while it is held), or waits
+    /// for it in the background.
+    holding: Option<Arc<Session>>,
+    /// Ends the background wait under way.
+    stop: Option<Arc<Notify>>,
+}
+
+impl Pg {
+    pub(crate) fn arbiter(target: Target) -> Arc<PgArbiter> {
+        Arbiter::new_cyclic(|_| {
+            let pg = Pg {
+                target,
+                session: Mutex::new(None),
+            };
+            (pg, State::new(PgState::default()))
+        })
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<Arc<Session>>> {
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The object's live session, if it has one.
+    fn live_session(&self) -> Option<Arc<Session>> {
+        self.slot()
+            .as_ref()
+            .filter(|session| session.ended().is_none())
+            .cloned()
+    }
+
+    /// The object's session, connecting (on this thread) if there is none
+    /// or it has ended.
+    pub(crate) fn session(&self) -> Result<Arc<Session>> {
+        if let Some(session) = self.live_session() {
+            return Ok(session);
+        }
+        let session = runtime::run(Session::connect(&self.target))
+            .map_err(|err| self.runtime_error(err))??;
+        Ok(self.keep(session))
+    }
+
+    /// Makes `session` the object's, unless another live one was made
+    /// meanwhile (then that one is used, and this one closes as it drops).
+    fn keep(&self, session: Arc<Session>) -> Arc<Session> {
+        let mut slot = self.slot();
+        match &*slot {
+            Some(current) if current.ended().is_none() => Arc::clone(current),
+            _ => {
+                *slot = Some(Arc::clone(&session));
+                session
+            }
+        }
+    }
+
+    pub(crate) fn runtime_error(&self, err: std::io::Error) -> Error {
+        Error::server(
+            ErrorKind::Server,
+            &self.target.name,
+            "lock",
+            err.to_string(),
+            None,
+        )
+    }
+
+    pub(crate) fn runtime_gone(&self) -> Error {
+        Error::server(
+            ErrorKind::Server,
+            &self.target.name,
+            "lock",
+            "the PostgreSQL runtime stopped".into(),
+            None,
+        )
+    }
+
+    /// Takes the lock on `session` as `wait` says, on this thread.
+    fn take(
+        &self,
+        session: &Session,
+        mode: Mode,
+        wait: ServerWait,
+    ) -> std::result::Result<(), NotTaken> {
+        let never = pin!(std::future::pending::<()>());
+        runtime::run(session.take(&self.target, mode, wait, never))
+            .map_err(|err| NotTaken::Failed(self.runtime_error(err)))?
+    }
+}
+
+/// Records a grant of the server lock on `session`.
+fn granted(state: &mut State<Pg>, mode: Mode, session: Arc<Session>) {
+    session.hold();
+    state.local.holding = Some(session);
+    state.raw = Raw::Held(mode);
+}
+
+impl RawLock for Pg {
+    type Local = PgState;
+    type Failure = Error;
+    type Name = Arc<str>;
+
+    /// A round trip to the server: never made as a task is polled.
+    const TRY_WHEN_POLLED: bool = false;
+
+    fn forked(_: &PgArbiter) -> PgState {
+        PgState::default()
+    }
+
+    fn try_take(
+        arbiter: &PgArbiter,
+        state: &mut State<Pg>,
+        mode: Mode,
+    ) -> std::result::Result<bool, Error> {
+        let pg = &arbiter.backend;
+        let session = pg.session()?;
+        match pg.take(&session, mode, ServerWait::Try) {
+            Ok(()) => {
+                granted(state, mode, session);
+                Ok(true)
+            }
+            Err(NotTaken::Busy | NotTaken::Abandoned) => Ok(false),
+            Err(NotTaken::Failed(err)) => Err(err),
+        }
+    }
+
+    fn block<'a>(
+        arbiter: &'a PgArbiter,
+        mut state: sync::MutexGuard<'a, State<Pg>>,
+        mode: Mode,
+        deadline: Option<Instant>,
+    ) -> (
+        sync::MutexGuard<'a, State<Pg>>,
+        std::result::Result<(), Error>,
+    ) {
+        let pg = &arbiter.backend;
+        let session = match pg.session() {
+            Ok(session) => session,
+            Err(err) => return (state, Err(err)),
+        };
+        state.raw = Raw::Acquiring(mode);
+        drop(state);
+        let wait = match deadline {
+            Some(deadline) => ServerWait::For(deadline.saturating_duration_since(Instant::now())),
+            None => ServerWait::Forever,
+        };
+        let taken = pg.take(&session, mode, wait);
+        let mut state = arbiter.state();
+        let result = match taken {
+            Ok(()) => {
+                granted(&mut state, mode, session);
+                Ok(())
+            }
+            // The timeout ran out on the server: the caller's next step says so.
+            Err(NotTaken::Busy | NotTaken::Abandoned) => {
+                state.raw = Raw::Unlocked;
+                Ok(())
+            }
+            Err(NotTaken::Failed(err)) => {
+                state.raw = Raw::Unlocked;
+                Err(err)
+            }
+        };
+        arbiter.tell_waiting_threads(&state);
+        (state, result)
+    }
+
+    fn start_wait(
+        arbiter: &Arc<PgArbiter>,
+        state: &mut State<Pg>,
+        mode: Mode,
+    ) -> std::result::Result<(), Error> {
+        let pg = &arbiter.backend;
+        let session = pg.session()?;
+        let stop = Arc::new(Notify::new());
+        let stopped = Arc::clone(&stop);
+        let waiting = Arc::clone(arbiter);
+        runtime::spawn(async move {
+            let arbiter = waiting;
+            // A stop that comes before this wait starts is kept by `Notify`.
+            let stopped = pin!(stopped.notified());
+            let taken = session
+                .take(&arbiter.backend.target, mode, ServerWait::Forever, stopped)
+                .await;
+            let report = tokio::task::spawn_blocking(move || {
+                let mut state = arbiter.state();
+                state.local.stop = None;
+                let outcome = match taken {
+                    Ok(()) => {
+                        granted(&mut state, mode, session);
+                        Ok(true)
+                    }
+                    // Stopped, and tasks wait again since: wait for them.
+                    Err(NotTaken::Busy | NotTaken::Abandoned) if state.waiters > 0 => {
+                        match Pg::start_wait(&arbiter, &mut state, mode) {
+                            Ok(()) => return,
+                            Err(err) => Err(err),
+                        }
+                    }
+                    Err(NotTaken::Busy | NotTaken::Abandoned) => Ok(false),
+                    Err(NotTaken::Failed(err)) => Err(err),
+                };
+                let wakeups = arbiter.background_done(&mut state, mode, outcome);
+                drop(state);
+                wakeups.wake();
+            });
+            let _ = report.await;
+        })
+        .map_err(|err| pg.runtime_error(err))?;
+        state.local.stop = Some(stop);
+        state.raw = Raw::Acquiring(mode);
+        Ok(())
+    }
+
+    fn stop_wait(state: &State<Pg>) {
+        if let Some(stop) = &state.local.stop {
+            stop.notify_one();
+        }
+    }
+
+    fn give_back(
+        arbiter: &PgArbiter,
+        state: &mut State<Pg>,
+        mode: Mode,
+    ) -> std::result::Result<(), Error> {
+        state.raw = Raw::Unlocked;
+        let Some(session) = state.local.holding.take() else {
+            return Ok(());
+        };
+        session.unhold();
+        let pg = &arbiter.backend;
+        runtime::run(session.give_back(&pg.target, mode)).map_err(|err| pg.runtime_error(err))?
+    }
+
+    fn lost(state: &State<Pg>) -> bool {
+        state
+            .local
+            .holding
+            .as_ref()
+            .is_some_and(|session| session.ended().is_some())
+    }
+
+    fn failed(_: &Arc<str>, err: Error) -> Error {
+        err
+    }
+
+    fn refused(name: &Arc<str>, refusal: Refusal) -> Error {
+        match refusal {
+            Refusal::WouldBlock => {
+                Error::server_refused(ErrorKind::WouldBlock, name, "held elsewhere (would block)")
+            }
+            Refusal::TimedOut(timeout) => Error::server_timed_out(name, timeout),
+            Refusal::WouldDeadlock => Error::server_refused(
+                ErrorKind::WouldDeadlock,
+                name,
+                "this thread already holds this lock (PostgreSQL locks are not re-entrant)",
+            ),
+            Refusal::NotHeld(what) => Error::server_refused(ErrorKind::NotHeld, name, what),
+        }
+    }
+}
+
+impl PgArbiter {
+    /// Whether any thread or task of this process holds the lock.
+    pub(crate) fn is_held(&self) -> bool {
+        let state = self.state();
+        state.writer.is_some() || !state.readers.is_empty()
+    }
+
+    /// The session holding the server lock, while this process holds it.
+    pub(crate) fn holding_session(&self) -> Option<Arc<Session>> {
+        self.state().local.holding.clone()
+    }
+
+    /// [`Pg::session`] for async callers: connects on the backend's runtime,
+    /// so that a dropped caller leaves the connection to finish there.
+    pub(crate) async fn session_async(self: &Arc<Self>) -> Result<Arc<Session>> {
+        let pg = &self.backend;
+        if let Some(session) = pg.live_session() {
+            return Ok(session);
+        }
+        let arbiter = Arc::clone(self);
+        let connect = runtime::spawn(async move {
+            let pg = &arbiter.backend;
+            Session::connect(&pg.target)
+                .await
+                .map(|session| pg.keep(session))
+        })
+        .map_err(|err| pg.runtime_error(err))?;
+        connect.await.map_err(|_| pg.runtime_gone())?
+    }
+}
