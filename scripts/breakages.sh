@@ -89,21 +89,34 @@ mkdir -p "$work"
 
 # Writers first: a newcomer reader must wait while a writer waits.
 breakage writers-first "$state" \
-    's/ \|\| \(self\.prefer_writers && !queue\.writers\.is_empty\(\)\)//' \
+    's/ \|\| \(self\.prefer_writers\(\) && !queue\.writers\.is_empty\(\)\)//' \
     "loom_model newcomer_reader_is_held_back_while_a_writer_waits" \
     "rw_test writers_first_order"
 
 # A writer that times out must wake the readers it held back.
 breakage timed-out-writer-wake "$state" \
-    's/(may go now\.\n)\s*self\.changed\.notify_all\(\);/$1/' \
+    's/(may go now\.\n\s*)self\.wake\(true, true\);/${1}self.wake(false, true);/' \
     "loom_model timed_out_writer_wakes_the_readers_it_held_back" \
     "rw_test writer_giving_up_lets_held_back_readers_in"
 
 # Releasing the write side (a downgrade, if the writer still reads) must
 # wake the waiting readers.
 breakage downgrade-wake "$state" \
-    's/(let before = self\.state\.fetch_sub\(WRITER, Ordering::Release\);\n)\s*if before & WAITERS != 0 \{\n\s*self\.wake_waiters\(\);\n\s*\}/$1/' \
+    's/(let before = self\.state\.fetch_sub\(WRITER, Ordering::Release\);\n)\s*if before & WAITING != 0 \{\n\s*self\.wake_after_write\(before\);\n\s*\}/$1/' \
     "loom_model reader_is_woken_by_a_downgrade"
+
+# Releasing the write side must wake the queued readers when no writer is
+# queued (the test inverted: they are woken only when none waits).
+breakage write-release-wakes-readers "$state" \
+    's/let readers = before & READERS_WAITING != 0/let readers = before & READERS_WAITING == 0/' \
+    "loom_model reader_is_woken_by_a_downgrade" \
+    "loom_model readers_queued_behind_a_writer_and_a_newcomer_all_get_in"
+
+# Releasing the write side must wake the queued writers when no reader is
+# left.
+breakage write-release-wakes-writers "$state" \
+    's/before & WRITERS_WAITING != 0 && before & READERS == 0/before & WRITERS_WAITING != 0 \&\& before \& READERS != 0/' \
+    "loom_model queued_writers_go_in_arrival_order"
 
 # The last reader leaving must wake the waiters (a writer).
 breakage last-reader-wake "$state" \
@@ -116,18 +129,71 @@ breakage write-fast-path-ordering "$state" \
     's/compare_exchange\(0, WRITER, Ordering::Acquire, Ordering::Relaxed\)/compare_exchange(0, WRITER, Ordering::Relaxed, Ordering::Relaxed)/' \
     "loom_model writers_exclude_each_other_and_readers_writer_first"
 
-# Queued writers go in arrival order.
+# Queued writers go in arrival order. (The thread test
+# `writers_are_served_in_arrival_order` sees this only by chance: the woken
+# writers tend to get the mutex in the order they started waiting anyway.)
 breakage writer-fifo "$state" \
     's/Some\(mine\) => queue\.writers\.front\(\) == Some\(&mine\)/Some(_) => true/' \
-    "loom_model queued_writers_go_in_arrival_order" \
-    "rw_test writers_are_served_in_arrival_order"
+    "loom_model queued_writers_go_in_arrival_order"
 
-# The read side's second fast attempt (after the first found the lock busy
-# and it has come free since) counts the reader wrongly. Only a model sees
-# this window (cargo-mutants' `replace + with -` at this line survives the
-# thread tests).
-breakage second-read-attempt-count "$state" \
-    's/(while state & \(WRITER \| WAITERS\) == 0 \{\n\s*match self\.state\.compare_exchange_weak\(\n\s*state,\n\s*)state \+ READER/${1}state - READER/' \
+# The read side's retry loop (spinning, or a compare-exchange that lost a
+# race) counts the reader wrongly. Only a model sees this window
+# (cargo-mutants' `replace + with -` at such a line survives the thread
+# tests).
+breakage retried-read-count "$state" \
+    's/(if state & self\.read_blockers == 0 \{\n\s*match self\.state\.compare_exchange_weak\(\n\s*state,\n\s*)state \+ READER/${1}state - READER/' \
+    "loom_model writers_exclude_each_other_and_readers_writer_first"
+
+# A reader that takes the lock after spinning must acquire, or it may not
+# see what the writer it waited for wrote.
+breakage spun-read-ordering "$state" \
+    's/(if state & self\.read_blockers == 0 \{\n\s*match self\.state\.compare_exchange_weak\(\n\s*state,\n\s*state \+ READER,\n\s*)Ordering::Acquire/${1}Ordering::Relaxed/' \
+    "loom_model writers_exclude_each_other_and_readers_writer_first"
+
+# Likewise a writer that takes the lock after spinning.
+breakage spun-write-ordering "$state" \
+    's/(if state == 0 \{\n\s*match self\.state\.compare_exchange_weak\(\n\s*0,\n\s*WRITER,\n\s*)Ordering::Acquire/${1}Ordering::Relaxed/' \
+    "loom_model writers_exclude_each_other_and_readers_writer_first"
+
+# Writers first on the fast path: while a writer is queued, a newcomer must
+# not read on the compare-exchange path (it may while only readers are
+# queued).
+breakage reader-fast-path-past-writers "$state" \
+    's/state & self\.read_blockers == 0(\n\s*&& self)/state & WRITER == 0$1/' \
+    "loom_model newcomer_reader_is_held_back_while_a_writer_waits" \
+    "rw_test writers_first_order"
+
+# A reader that queues must look again if the writer left before its
+# waiting bit went on: that release saw no bit and woke nobody.
+breakage reader-bit-recheck "$state" \
+    's/(fetch_or\(READERS_WAITING, Ordering::Relaxed\);\n\s*)if before & WRITER == 0 \{\n\s*continue;\n\s*\}/$1let _ = before;/' \
+    "loom_model reader_is_woken_by_a_downgrade"
+
+# Likewise a writer that queues first, if the lock came free meanwhile.
+# (Writers first, a writer that found only readers in its way looks again
+# anyway after spinning for them to leave: only readers first shows this.)
+breakage writer-bit-recheck "$state" \
+    's/(fetch_or\(WRITERS_WAITING, Ordering::Relaxed\);\n\s*)if my_turn && before & \(WRITER \| READERS\) == 0 \{\n\s*continue;\n\s*\}/$1let _ = before;/' \
+    "loom_model writers_exclude_each_other_and_readers_reader_first"
+
+# A release notifies a side only if the queue counts one of its threads
+# as sleeping: a sleeping writer left uncounted is never woken.
+breakage sleeping-writers-count "$state" \
+    's/\*sleeping\(&mut queue, writer\) \+= 1;/*sleeping(\&mut queue, writer) += usize::from(!writer);/' \
+    "loom_model queued_writers_go_in_arrival_order"
+
+# Likewise a sleeping reader.
+breakage sleeping-readers-count "$state" \
+    's/\*sleeping\(&mut queue, writer\) \+= 1;/*sleeping(\&mut queue, writer) += usize::from(writer);/' \
+    "loom_model reader_is_woken_by_a_downgrade" \
+    "loom_model readers_queued_behind_a_writer_and_a_newcomer_all_get_in"
+
+# A writer back from spinning for the readers to leave must look at the
+# word again before it sleeps: the last reader may have left meanwhile,
+# and found nobody sleeping to notify.
+breakage writer-drain-recheck "$state" \
+    's/(queue = self\.lock_queue\(\);\n)\s*continue;\n/$1/' \
+    "loom_model two_readers_and_a_writer" \
     "loom_model writers_exclude_each_other_and_readers_writer_first"
 
 echo "breakages: $caught caught, $missed missed, $failed no longer apply or build"

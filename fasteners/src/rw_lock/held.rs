@@ -76,6 +76,13 @@ pub(super) fn thread_token() -> usize {
     }
 }
 
+/// The calling thread's [`thread_token`] if it has one yet, else 0 (a thread
+/// that never asked for one cannot be any lock's writer).
+#[inline]
+pub(super) fn known_thread_token() -> usize {
+    TOKEN.with(Cell::get)
+}
+
 #[cold]
 fn new_thread_token() -> usize {
     // A 64-bit counter cannot wrap in practice.

@@ -38,7 +38,11 @@ pub enum Preference {
     /// Writers first (the default, and Python fasteners' only policy): once
     /// a writer waits, a thread that does not hold the lock yet cannot
     /// start reading until every waiting writer has had its turn. Writers
-    /// cannot starve; readers wait while writers keep coming.
+    /// cannot starve; readers wait while writers keep coming. (A writer
+    /// waits from when it queues, which it does after a brief re-check of a
+    /// busy lock, and from then on
+    /// [`has_pending_writers`](ReaderWriterLock::has_pending_writers) is
+    /// true.)
     #[default]
     Writer,
     /// Readers first: a thread may start reading whenever no writer *holds*
@@ -93,7 +97,9 @@ pub enum Owner {
 /// leaves them held, as in Python; no later thread can release them for it.
 ///
 /// Uncontended, taking and releasing either side costs one compare-exchange
-/// and one atomic subtraction, plus a little per-thread bookkeeping; waiting
+/// and one atomic subtraction, plus a little per-thread bookkeeping. A thread
+/// that finds the lock busy while nobody waits for it re-checks it for about
+/// a microsecond before it queues (never past a queued thread); queued
 /// threads sleep on a condition variable and are woken by the release that
 /// lets them in.
 ///
@@ -129,11 +135,16 @@ pub enum Owner {
 /// lock.release_read_lock().unwrap();
 /// assert!(lock.release_read_lock().is_err());
 /// ```
-// Layout (`repr(C)`): the fields every operation reads (`id`, and `writer`
-// for writes) come first, the state word that every operation writes comes
-// last, at least a cache line further on. Sharing a line, a reader's load of
-// `id` would fetch the line shared and its atomic update would then fetch it
-// again exclusively: twice the cache traffic of std's lock under contention.
+// Layout (`repr(C)`): the fields that every read loads and nothing writes
+// after the first use (`id`, and the raw lock's `read_blockers`) come first;
+// the state word that every operation writes comes at least a cache line
+// further on, followed by the writer's own fields, which only a thread that
+// holds the write side (and so owns the state word's line) writes. Sharing a
+// line with the state word, a reader's load of `id` would fetch the line
+// shared and its atomic update would then fetch it again exclusively; with
+// the writer's fields beside `id`, every write would take that line from
+// every reader: either way, twice the cache traffic of std's lock under
+// contention.
 #[repr(C)]
 pub struct ReaderWriterLock {
     /// Unique among all locks ever made in this process (0 until first
@@ -141,14 +152,14 @@ pub struct ReaderWriterLock {
     /// lock's address would not do, as a lock may move or be freed and
     /// replaced while some thread still counts entries on it.
     id: AtomicUsize,
+    preference: Preference,
+    raw: RawRwLock,
     /// The [`held::thread_token`] of the writing thread, 0 when none writes.
     /// Only a thread itself stores or clears its token here, so a thread
     /// finds its own token here exactly while it writes.
     writer: sync::AtomicUsize,
     /// The writer's entry count; only the writer touches it.
     write_entries: sync::AtomicUsize,
-    preference: Preference,
-    raw: RawRwLock,
 }
 
 // Checked where it is known to hold (on 32-bit targets the fields are
@@ -156,7 +167,7 @@ pub struct ReaderWriterLock {
 #[cfg(all(not(loom), target_pointer_width = "64"))]
 const _: () = assert!(
     std::mem::offset_of!(ReaderWriterLock, raw) + state::STATE_OFFSET
-        >= std::mem::offset_of!(ReaderWriterLock, write_entries) + 64,
+        >= std::mem::offset_of!(ReaderWriterLock, id) + 64,
     "the state word must not share a cache line with the fields read before it"
 );
 
@@ -710,25 +721,47 @@ impl ReaderWriterLock {
 
     /// Takes a read entry if the caller already reads or the lock is free
     /// of writers and waiters.
+    //
+    // The fast paths make no call other than a final one (a jump), so they
+    // need no stack frame: each rare case (a lock's first use, a thread's
+    // first write, more than one lock held) is a function of its own.
     fn try_read_entry_fast(&self) -> bool {
-        let id = self.id();
+        let id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            return self.try_first_read_entry();
+        }
         if held::reenter_favourite(id) {
             return true;
         }
         // With no read entries anywhere, the caller cannot already read
         // this lock, so the table need not be searched.
         if held::holds_no_reads() {
-            if self.raw.try_lock_read_fast().is_none() {
+            if !self.raw.try_lock_read_fast() {
                 return false;
             }
             held::enter_favourite(id);
             return true;
         }
+        self.try_read_entry_in_table(id)
+    }
+
+    /// [`Self::try_read_entry_fast`] on a lock that has no id yet.
+    #[cold]
+    #[inline(never)]
+    fn try_first_read_entry(&self) -> bool {
+        self.assign_id();
+        self.try_read_entry_fast()
+    }
+
+    /// [`Self::try_read_entry_fast`] for a thread that holds read entries
+    /// on some lock: out of line, so that the common case stays small.
+    #[inline(never)]
+    fn try_read_entry_in_table(&self, id: usize) -> bool {
         let raw = &self.raw;
         held::with_reads(id, |reads| {
             if *reads > 0 {
                 *reads += 1;
-            } else if raw.try_lock_read_fast().is_some() {
+            } else if raw.try_lock_read_fast() {
                 *reads = 1;
             } else {
                 return false;
@@ -757,7 +790,11 @@ impl ReaderWriterLock {
 
     /// Gives back one read entry; false if the caller holds none.
     fn release_read_entry(&self) -> bool {
-        let id = self.id();
+        let id = self.id.load(Ordering::Relaxed);
+        if id == 0 {
+            // Never used: nobody holds it.
+            return false;
+        }
         match held::leave_favourite(id) {
             // The favourite slot only holds reads taken on the fast path,
             // which a writer never takes: this is a plain reader.
@@ -768,6 +805,9 @@ impl ReaderWriterLock {
         true
     }
 
+    /// [`Self::release_read_entry`] for a lock not in the favourite slot:
+    /// out of line, like [`Self::try_read_entry_in_table`].
+    #[inline(never)]
     fn release_read_entry_in_table(&self, id: usize) -> bool {
         let raw = &self.raw;
         held::with_reads(id, |reads| match *reads {
@@ -800,18 +840,31 @@ impl ReaderWriterLock {
 
     /// Takes a write entry if the caller already writes or the lock is free.
     fn try_write_entry_fast(&self) -> bool {
-        let me = held::thread_token();
+        let me = held::known_thread_token();
+        if me == 0 {
+            return self.try_first_write_entry();
+        }
+        // The compare-exchange first: the writer's fields share the state
+        // word's line, which it then owns.
+        if self.raw.try_lock_write_fast() {
+            self.become_writer(me);
+            return true;
+        }
         if self.writer.load(sync::Ordering::Relaxed) == me {
             let entries = self.write_entries.load(sync::Ordering::Relaxed);
             self.write_entries
                 .store(entries + 1, sync::Ordering::Relaxed);
             return true;
         }
-        if self.raw.try_lock_write_fast() {
-            self.become_writer(me);
-            return true;
-        }
         false
+    }
+
+    /// [`Self::try_write_entry_fast`] on a thread that has no token yet.
+    #[cold]
+    #[inline(never)]
+    fn try_first_write_entry(&self) -> bool {
+        held::thread_token();
+        self.try_write_entry_fast()
     }
 
     #[cold]
@@ -840,7 +893,9 @@ impl ReaderWriterLock {
 
     /// Gives back one write entry; false if the caller holds none.
     fn release_write_entry(&self) -> bool {
-        if !self.is_writer() {
+        let me = held::known_thread_token();
+        // A thread without a token has never written.
+        if me == 0 || self.writer.load(sync::Ordering::Relaxed) != me {
             return false;
         }
         let entries = self.write_entries.load(sync::Ordering::Relaxed);

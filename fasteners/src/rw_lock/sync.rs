@@ -9,14 +9,20 @@
 //! waiter give up at any point of an interleaving.
 
 #[cfg(loom)]
-pub(super) use loom::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Condvar, Mutex, MutexGuard,
+pub(super) use loom::{
+    hint::spin_loop,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Condvar, Mutex, MutexGuard,
+    },
 };
 #[cfg(not(loom))]
-pub(super) use std::sync::{
-    atomic::{AtomicUsize, Ordering},
-    Condvar, Mutex, MutexGuard,
+pub(super) use std::{
+    hint::spin_loop,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Condvar, Mutex, MutexGuard,
+    },
 };
 
 /// Declares a thread-local that is const-initialised with std and lazily
