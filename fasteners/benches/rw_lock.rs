@@ -338,7 +338,12 @@ fn timings(options: &Options) {
                 } else {
                     format!("≤ {limit}x std")
                 };
-                verdicts.push((case.label(), text.clone(), met));
+                let this_run = if with_parking_lot {
+                    format!("{:.2}x std, {:.2}x parking_lot", vs_std.0, vs_pl.0)
+                } else {
+                    format!("{:.2}x std", vs_std.0)
+                };
+                verdicts.push((case.label(), text.clone(), met, this_run));
                 (text, if met { "yes" } else { "**no**" }.to_string())
             }
         };
@@ -366,6 +371,13 @@ fn timings(options: &Options) {
             .collect::<Vec<_>>()
             .join(", "),
     );
+    println!();
+    println!("| target | this run | status |");
+    println!("|---|---|---|");
+    for (label, target, met, this_run) in &verdicts {
+        let status = if *met { "met" } else { "**missed**" };
+        println!("| `ReaderWriterLock`, {label}: {target} | {this_run} | {status} |");
+    }
 }
 
 fn median(values: &[f64]) -> f64 {
