@@ -31,6 +31,9 @@ pub(crate) struct Pg {
     pub(crate) target: Target,
     /// The object's connection, once made and until it ends.
     session: Mutex<Option<Arc<Session>>>,
+    /// Held while a connection is being made, so that threads and tasks
+    /// that find none at once make one between them.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 /// The PostgreSQL part of an arbiter's state.
@@ -49,6 +52,7 @@ impl Pg {
             let pg = Pg {
                 target,
                 session: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
             };
             (pg, State::new(PgState::default()))
         })
@@ -72,22 +76,19 @@ impl Pg {
         if let Some(session) = self.live_session() {
             return Ok(session);
         }
-        let session = runtime::run(Session::connect(&self.target))
-            .map_err(|err| self.runtime_error(err))??;
-        Ok(self.keep(session))
+        runtime::run(self.connected()).map_err(|err| self.runtime_error(err))?
     }
 
-    /// Makes `session` the object's, unless another live one was made
-    /// meanwhile (then that one is used, and this one closes as it drops).
-    fn keep(&self, session: Arc<Session>) -> Arc<Session> {
-        let mut slot = self.slot();
-        match &*slot {
-            Some(current) if current.ended().is_none() => Arc::clone(current),
-            _ => {
-                *slot = Some(Arc::clone(&session));
-                session
-            }
+    /// The object's live session, connecting if there is none; one
+    /// connection at a time.
+    async fn connected(&self) -> Result<Arc<Session>> {
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(session) = self.live_session() {
+            return Ok(session);
         }
+        let session = Session::connect(&self.target).await?;
+        *self.slot() = Some(Arc::clone(&session));
+        Ok(session)
     }
 
     pub(crate) fn runtime_error(&self, err: std::io::Error) -> Error {
@@ -315,13 +316,8 @@ impl PgArbiter {
             return Ok(session);
         }
         let arbiter = Arc::clone(self);
-        let connect = runtime::spawn(async move {
-            let pg = &arbiter.backend;
-            Session::connect(&pg.target)
-                .await
-                .map(|session| pg.keep(session))
-        })
-        .map_err(|err| pg.runtime_error(err))?;
+        let connect = runtime::spawn(async move { arbiter.backend.connected().await })
+            .map_err(|err| pg.runtime_error(err))?;
         connect.await.map_err(|_| pg.runtime_gone())?
     }
 }
