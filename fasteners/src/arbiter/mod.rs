@@ -217,6 +217,11 @@ impl<B: RawLock> State<B> {
         }
     }
 
+    /// Whether anyone of this process holds a share, in either mode.
+    pub(crate) fn has_holders(&self) -> bool {
+        self.writer.is_some() || !self.readers.is_empty()
+    }
+
     /// Whether `holder` holds a share, in either mode.
     pub(crate) fn holds(&self, holder: Holder) -> bool {
         self.writer == Some(holder) || self.readers.contains(&holder)
@@ -355,7 +360,7 @@ impl<B: RawLock> Arbiter<B> {
         if !acquired && state.waiters == 0 {
             match state.raw {
                 // Granted to waiters who have all given up: nobody will claim it.
-                Raw::Held(held) if state.writer.is_none() && state.readers.is_empty() => {
+                Raw::Held(held) if !state.has_holders() => {
                     let _ = B::give_back(self, state, held);
                 }
                 // Only the background wait can be under way for nobody.
@@ -405,8 +410,7 @@ impl<B: RawLock> Arbiter<B> {
         mode: Mode,
         holder: Holder,
     ) -> Option<Result<()>> {
-        let idle = state.writer.is_none()
-            && state.readers.is_empty()
+        let idle = !state.has_holders()
             && state.waiters == 0
             && state.raw == Raw::Unlocked
             && state.failure.is_none();
@@ -617,7 +621,7 @@ impl<B: RawLock> Arbiter<B> {
         // one) the raw lock, both under the state mutex, and only then wake
         // the waiters, so a woken waiter of this process finds the raw lock
         // already given back and competes for it on equal terms with others.
-        let last = state.writer.is_none() && state.readers.is_empty();
+        let last = !state.has_holders();
         let result = match state.raw {
             Raw::Held(held) if last => {
                 B::give_back(self, &mut state, held).map_err(|failure| B::failed(name, failure))
@@ -647,6 +651,15 @@ enum Step {
 }
 
 impl Wait {
+    /// The wait of Python's `acquire(blocking, timeout)`.
+    pub(crate) fn from_python(blocking: bool, timeout: Option<Duration>) -> Wait {
+        match (blocking, timeout) {
+            (false, _) => Wait::Try,
+            (true, None) => Wait::Forever,
+            (true, Some(timeout)) => Wait::For(timeout),
+        }
+    }
+
     /// The deadline of a timed wait; a timeout too long to represent is no timeout.
     pub(crate) fn deadline(self) -> (Wait, Option<Instant>) {
         match self {

@@ -173,10 +173,7 @@ impl LockFile {
     /// the `Send` guards, which belong to acquisitions, not threads).
     pub(crate) fn is_held_by_current_thread(&self) -> bool {
         let me = Holder::current_thread();
-        let holds = |entry: &Entry| {
-            let state = entry.state();
-            state.writer == Some(me) || state.readers.contains(&me)
-        };
+        let holds = |entry: &Entry| entry.state().holds(me);
         if let Some(entry) = self.entry.get() {
             return holds(entry);
         }
@@ -347,12 +344,7 @@ impl LockFile {
         blocking: bool,
         timeout: Option<Duration>,
     ) -> Result<bool> {
-        let wait = match (blocking, timeout) {
-            (false, _) => Wait::Try,
-            (true, None) => Wait::Forever,
-            (true, Some(timeout)) => Wait::For(timeout),
-        };
-        match self.acquire(mode, wait) {
+        match self.acquire(mode, Wait::from_python(blocking, timeout)) {
             Ok(held) => {
                 let mut acquired = self.acquired.lock().unwrap_or_else(PoisonError::into_inner);
                 acquired.push((thread::current().id(), mode, fork::generation()));

@@ -107,12 +107,7 @@ impl Object {
         blocking: bool,
         timeout: Option<Duration>,
     ) -> Result<bool> {
-        let wait = match (blocking, timeout) {
-            (false, _) => Wait::Try,
-            (true, None) => Wait::Forever,
-            (true, Some(timeout)) => Wait::For(timeout),
-        };
-        match self.acquire(mode, wait) {
+        match self.acquire(mode, Wait::from_python(blocking, timeout)) {
             Ok(held) => {
                 self.acquired
                     .lock()

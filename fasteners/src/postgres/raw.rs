@@ -299,8 +299,7 @@ impl RawLock for Pg {
 impl PgArbiter {
     /// Whether any thread or task of this process holds the lock.
     pub(crate) fn is_held(&self) -> bool {
-        let state = self.state();
-        state.writer.is_some() || !state.readers.is_empty()
+        self.state().has_holders()
     }
 
     /// The session holding the server lock, while this process holds it.
