@@ -42,11 +42,42 @@ struct Alarms {
     /// Armed alarms; few at a time, so a vector scanned in full will do.
     armed: Vec<Armed>,
     thread_started: bool,
+    /// What the timer thread does now. It is woken only for an alarm due
+    /// before the time it sleeps until: waking a sleeping thread costs far
+    /// more than the arming itself, and a wait that starts just after the
+    /// last one ended (a timed lock taken again and again) would pay for it
+    /// every time, although the thread still sleeps until a deadline as late.
+    sleep: Sleep,
+}
+
+/// What the timer thread does, as the thread last said under the mutex.
+#[derive(Clone, Copy, Default)]
+enum Sleep {
+    /// Awake (or not yet started): it looks at every armed alarm before it
+    /// sleeps again.
+    #[default]
+    Awake,
+    /// Asleep until then (or woken early, if a wake-up is on its way).
+    Until(Instant),
+    /// Asleep until woken.
+    Forever,
+}
+
+impl Sleep {
+    /// Whether an alarm due `at` needs the timer thread woken: it would not
+    /// look at the alarms again before then otherwise.
+    fn wakes_for(self, at: Instant) -> bool {
+        match self {
+            Sleep::Awake => false,
+            Sleep::Until(until) => at < until,
+            Sleep::Forever => true,
+        }
+    }
 }
 
 struct Timer {
     alarms: Mutex<Alarms>,
-    /// Signalled when an alarm earlier than all others is armed.
+    /// Signalled when an alarm is due before the timer thread would wake.
     earlier: Condvar,
     /// The fork generation of the process it serves.
     generation: u64,
@@ -127,6 +158,10 @@ impl Timer {
                 continue;
             }
             let next = alarms.armed.iter().filter_map(|armed| armed.at).min();
+            // An alarm removed since does not wake the thread: it sleeps
+            // until then anyway, and an alarm armed meanwhile for a later
+            // time needs no wake-up (see `Alarms::sleep`).
+            alarms.sleep = next.map_or(Sleep::Forever, Sleep::Until);
             alarms = match next {
                 Some(deadline) => {
                     self.earlier
@@ -139,6 +174,7 @@ impl Timer {
                     .wait(alarms)
                     .unwrap_or_else(PoisonError::into_inner),
             };
+            alarms.sleep = Sleep::Awake;
         }
     }
 
@@ -153,18 +189,22 @@ impl Timer {
                 .ok()?;
             alarms.thread_started = true;
         }
-        let earliest = at.is_some_and(|at| {
-            alarms
-                .armed
-                .iter()
-                .all(|armed| armed.at.map_or(true, |other| at < other))
-        });
         let id = next_id();
         alarms.armed.push(Armed { id, at, action });
-        if earliest {
-            self.earlier.notify_one();
+        if let Some(at) = at {
+            self.wake_for(&mut alarms, at);
         }
         Some(id)
+    }
+
+    /// Wakes the timer thread if it would not look at the alarms before `at`.
+    fn wake_for(&self, alarms: &mut Alarms, at: Instant) {
+        if alarms.sleep.wakes_for(at) {
+            // Said here, not by the thread once awake: a second alarm armed
+            // before it runs needs no second wake-up.
+            alarms.sleep = Sleep::Awake;
+            self.earlier.notify_one();
+        }
     }
 
     fn remove(&self, id: u64) {
@@ -256,8 +296,9 @@ impl Interrupt {
         if let Some(armed) = alarms.armed.iter_mut().find(|armed| armed.id == id) {
             if let Action::Interrupt(thread, sig) = armed.action {
                 signal::interrupt(thread, sig);
-                armed.at = Some(Instant::now() + REPEAT);
-                timer.earlier.notify_one();
+                let again = Instant::now() + REPEAT;
+                armed.at = Some(again);
+                timer.wake_for(&mut alarms, again);
             }
         }
     }
@@ -340,6 +381,119 @@ mod tests {
             block_on(with_timeout(Duration::from_secs(5), async { 7 })).unwrap(),
             7
         );
+    }
+
+    /// A timer of the test's own, so that other tests' alarms do not wake it.
+    fn private_timer() -> &'static Timer {
+        Box::leak(Box::new(Timer {
+            alarms: Mutex::default(),
+            earlier: Condvar::new(),
+            generation: fork::generation(),
+        }))
+    }
+
+    /// A waker that says on a channel that it woke.
+    fn channel_waker() -> (Waker, std::sync::mpsc::Receiver<()>) {
+        struct Send(Mutex<std::sync::mpsc::Sender<()>>);
+        impl Wake for Send {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.lock().unwrap().send(());
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Waker::from(Arc::new(Send(Mutex::new(tx)))), rx)
+    }
+
+    /// Waits (at most 20 s) until the timer's thread sleeps, and says until when.
+    fn asleep(timer: &Timer) -> Option<Instant> {
+        let bound = Instant::now() + Duration::from_secs(20);
+        loop {
+            match timer.alarms().sleep {
+                Sleep::Until(until) => return Some(until),
+                Sleep::Forever => return None,
+                Sleep::Awake => {
+                    assert!(Instant::now() < bound, "the timer thread never slept");
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_alarm_due_after_the_timers_sleep_does_not_wake_it() {
+        let timer = private_timer();
+        let (waker, _woken) = channel_waker();
+        let hour = Instant::now() + Duration::from_secs(3600);
+        let first = timer.add(Some(hour), Action::Wake(waker.clone())).unwrap();
+        assert_eq!(asleep(timer), Some(hour));
+        // Removed: the thread still sleeps until then, and an alarm armed
+        // for later needs no wake-up.
+        timer.remove(first);
+        let later = hour + Duration::from_millis(1);
+        timer.add(Some(later), Action::Wake(waker.clone())).unwrap();
+        assert!(matches!(timer.alarms().sleep, Sleep::Until(until) if until == hour));
+        // An earlier one wakes it, and it then sleeps until that one.
+        let earlier = Instant::now() + Duration::from_secs(1800);
+        timer.add(Some(earlier), Action::Wake(waker)).unwrap();
+        assert!(matches!(timer.alarms().sleep, Sleep::Awake));
+        assert_eq!(asleep(timer), Some(earlier));
+    }
+
+    #[test]
+    fn an_alarm_due_before_the_timers_sleep_is_kept() {
+        let timer = private_timer();
+        let (waker, woken) = channel_waker();
+        let start = Instant::now();
+        timer
+            .add(
+                Some(start + Duration::from_secs(3600)),
+                Action::Wake(waker.clone()),
+            )
+            .unwrap();
+        asleep(timer);
+        timer
+            .add(Some(start + Duration::from_millis(30)), Action::Wake(waker))
+            .unwrap();
+        woken.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn an_alarm_wakes_a_timer_that_sleeps_until_woken() {
+        let timer = private_timer();
+        let (waker, woken) = channel_waker();
+        // Only an alarm without a deadline: the thread sleeps until woken.
+        timer.add(None, Action::Wake(waker.clone())).unwrap();
+        assert_eq!(asleep(timer), None);
+        let start = Instant::now();
+        timer
+            .add(Some(start + Duration::from_millis(30)), Action::Wake(waker))
+            .unwrap();
+        woken.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(30));
+    }
+
+    #[test]
+    fn an_alarm_armed_after_a_removed_one_is_kept() {
+        let timer = private_timer();
+        let (waker, woken) = channel_waker();
+        let start = Instant::now();
+        let first = timer
+            .add(
+                Some(start + Duration::from_millis(40)),
+                Action::Wake(waker.clone()),
+            )
+            .unwrap();
+        asleep(timer);
+        timer.remove(first);
+        // Armed without a wake-up: the thread wakes for the removed one, finds
+        // this one not due yet, and sleeps again until it.
+        timer
+            .add(Some(start + Duration::from_millis(80)), Action::Wake(waker))
+            .unwrap();
+        woken.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(start.elapsed() >= Duration::from_millis(80));
+        assert!(woken.try_recv().is_err(), "woken once");
     }
 
     #[test]
