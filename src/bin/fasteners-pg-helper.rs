@@ -138,8 +138,12 @@ fn counter(lock: &Lock, kind: &str, path: &Path, threads: usize, increments: usi
                         .trim()
                         .parse()
                         .unwrap_or(0);
-                    // Widens the window a missing lock would leave open.
-                    std::thread::yield_now();
+                    // Widens the window a missing lock would leave open, so
+                    // that the no-lock control loses updates on any machine.
+                    // (A sleep, not a yield: with nobody else runnable on its
+                    // core, a yield returns at once, and a loaded machine
+                    // once ran the control's threads one after the other.)
+                    std::thread::sleep(std::time::Duration::from_micros(100));
                     std::fs::write(path, (value + 1).to_string()).expect("write counter");
                     if let Some(guard) = guard {
                         guard.release().expect("release");
