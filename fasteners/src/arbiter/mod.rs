@@ -316,6 +316,21 @@ impl<B: RawLock> Arbiter<B> {
         state
     }
 
+    /// The state, if its mutex is free now: for a backend's thread that must
+    /// never wait for it.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn try_state(&self) -> Option<MutexGuard<'_, State<B>>> {
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        if state.generation != fork::generation() {
+            self.forked(&mut state);
+        }
+        Some(state)
+    }
+
     /// A forked child's first use of the arbiter: the holders, waiters and
     /// raw lock are the parent's. Start afresh; the parent's guards in the
     /// child release nothing.

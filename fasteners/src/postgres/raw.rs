@@ -6,9 +6,11 @@
 //! context ([`runtime::run`]): a try is one round trip, a blocking or timed
 //! wait waits on the server (`lock_timeout` for the timed one), a give-back
 //! is one round trip. The background wait of async acquisitions is a task on
-//! the backend's runtime; it reports from a blocking-pool thread, never from
-//! the runtime's own thread, which a caller holding the state mutex may be
-//! waiting for.
+//! the backend's runtime. The runtime's own thread never waits for the state
+//! mutex (a caller holding it may be waiting for the runtime), nor makes a
+//! round trip of a sync call: the task hands a grant to its waiters itself
+//! only if the state is free at once, and reports from a blocking-pool
+//! thread otherwise.
 
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -218,6 +220,21 @@ impl RawLock for Pg {
             let taken = session
                 .take(&arbiter.backend.target, mode, ServerWait::Forever, stopped)
                 .await;
+            // A grant that waiters are there for is handed over from here,
+            // if the state is free at once: it needs no round trip, and it
+            // saves the waiting task a thread wake-up.
+            if taken.is_ok() {
+                if let Some(mut state) = arbiter.try_state().filter(|state| state.waiters > 0) {
+                    state.local.stop = None;
+                    granted(&mut state, mode, session);
+                    let wakeups = arbiter.background_done(&mut state, mode, Ok(true));
+                    drop(state);
+                    wakeups.wake();
+                    return;
+                }
+            }
+            // Otherwise from a blocking-pool thread, which may wait for the
+            // state, and may give the grant back or wait again (round trips).
             let report = tokio::task::spawn_blocking(move || {
                 let mut state = arbiter.state();
                 state.local.stop = None;
