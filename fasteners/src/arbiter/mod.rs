@@ -394,17 +394,36 @@ impl<B: RawLock> Arbiter<B> {
         wait: Wait,
         holder: Holder,
     ) -> Result<()> {
+        self.acquire_after(name, mode, wait, holder, false)
+    }
+
+    /// [`acquire`](Self::acquire), by a caller that the raw lock (another
+    /// description of it, for the file locks) has just `refused`: it is not
+    /// asked again at once.
+    #[inline]
+    pub(crate) fn acquire_after(
+        self: &Arc<Self>,
+        name: &B::Name,
+        mode: Mode,
+        wait: Wait,
+        holder: Holder,
+        refused: bool,
+    ) -> Result<()> {
         let mut state = self.state();
-        if let Some(result) = self.acquire_uncontended(&mut state, name, mode, holder) {
-            return result;
-        }
+        let refused = refused
+            || match self.acquire_uncontended(&mut state, name, mode, holder) {
+                Attempt::Done(result) => return result,
+                Attempt::Refused => true,
+                Attempt::NotMade => false,
+            };
         let (wait, deadline) = wait.deadline();
         if matches!(holder, Holder::Thread(_)) && state.holds(holder) {
             return Err(B::refused(name, Refusal::WouldDeadlock));
         }
         Self::enter(&mut state, mode);
         state.sync_waiters += 1;
-        let (mut state, result) = self.acquire_as_waiter(state, name, mode, wait, deadline, holder);
+        let (mut state, result) =
+            self.acquire_as_waiter(state, name, mode, wait, deadline, holder, refused);
         state.sync_waiters -= 1;
         let wakeups = self.leave(&mut state, mode, result.is_ok());
         drop(state);
@@ -414,9 +433,8 @@ impl<B: RawLock> Arbiter<B> {
 
     /// The fast path of an acquisition: nobody of this process holds the
     /// lock or waits for it, and the raw lock is free of this process's
-    /// requests, so one attempt decides. `None` if the state is not that
-    /// simple, or the attempt found the lock held: the caller takes the
-    /// general path.
+    /// requests, so one attempt decides. Unless it is done, the caller takes
+    /// the general path.
     #[inline]
     fn acquire_uncontended(
         &self,
@@ -424,24 +442,27 @@ impl<B: RawLock> Arbiter<B> {
         name: &B::Name,
         mode: Mode,
         holder: Holder,
-    ) -> Option<Result<()>> {
+    ) -> Attempt {
         let idle = !state.has_holders()
             && state.waiters == 0
             && state.raw == Raw::Unlocked
             && state.failure.is_none();
         if !idle {
-            return None;
+            return Attempt::NotMade;
         }
         match B::try_take(self, state, mode) {
             Ok(true) => {
                 state.claim(mode, holder);
-                Some(Ok(()))
+                Attempt::Done(Ok(()))
             }
-            Ok(false) => None,
-            Err(failure) => Some(Err(B::failed(name, failure))),
+            Ok(false) => Attempt::Refused,
+            Err(failure) => Attempt::Done(Err(B::failed(name, failure))),
         }
     }
 
+    /// `refused`: the raw lock refused this acquisition just now, and the
+    /// state has stayed locked since, so the first step does not ask again.
+    #[allow(clippy::too_many_arguments)]
     fn acquire_as_waiter<'a>(
         self: &'a Arc<Self>,
         mut state: MutexGuard<'a, State<B>>,
@@ -450,9 +471,14 @@ impl<B: RawLock> Arbiter<B> {
         wait: Wait,
         deadline: Option<Instant>,
         holder: Holder,
+        mut refused: bool,
     ) -> (MutexGuard<'a, State<B>>, Result<()>) {
         loop {
-            match self.step(&mut state, name, mode, wait, deadline, holder, true) {
+            let step = self.step(
+                &mut state, name, mode, wait, deadline, holder, true, refused,
+            );
+            refused = false;
+            match step {
                 Step::Done(result) => return (state, result),
                 Step::Block => {
                     let result;
@@ -460,6 +486,8 @@ impl<B: RawLock> Arbiter<B> {
                     if let Err(failure) = result {
                         return (state, Err(B::failed(name, failure)));
                     }
+                    // Waited until the deadline: that wait was the attempt.
+                    refused = deadline.is_some_and(|deadline| Instant::now() >= deadline);
                 }
                 Step::Wait => {
                     state = match deadline {
@@ -482,7 +510,9 @@ impl<B: RawLock> Arbiter<B> {
 
     /// Everything an acquirer can do now without waiting: take the lock (raw,
     /// from readers it may join, or as a grant nobody claimed), fail, or start
-    /// the raw wait and say what to wait for.
+    /// the raw wait and say what to wait for. `refused`: the raw lock refused
+    /// this acquirer a moment ago with the state locked since; a second try
+    /// now would be a wasted call (a system call, for the file locks).
     #[allow(clippy::too_many_arguments)]
     fn step(
         self: &Arc<Self>,
@@ -493,6 +523,7 @@ impl<B: RawLock> Arbiter<B> {
         deadline: Option<Instant>,
         holder: Holder,
         can_block: bool,
+        refused: bool,
     ) -> Step {
         let failed = |failure| Step::Done(Err(B::failed(name, failure)));
         let wait_or_give_up = || match wait {
@@ -542,7 +573,13 @@ impl<B: RawLock> Arbiter<B> {
                     }
                 }
                 Raw::Unlocked if can_block || B::TRY_WHEN_POLLED || matches!(wait, Wait::Try) => {
-                    match B::try_take(self, state, mode) {
+                    // (Every outcome of this arm returns: one look at most.)
+                    let taken = if refused {
+                        Ok(false)
+                    } else {
+                        B::try_take(self, state, mode)
+                    };
+                    match taken {
                         Err(failure) => return failed(failure),
                         Ok(true) => {
                             state.claim(mode, holder);
@@ -652,6 +689,16 @@ impl<B: RawLock> Arbiter<B> {
         wakeups.wake();
         result
     }
+}
+
+/// What the fast path of an acquisition did.
+enum Attempt {
+    /// Took the lock, or failed.
+    Done(Result<()>),
+    /// Asked the raw lock, which is held elsewhere.
+    Refused,
+    /// Made no attempt: the state is not simple enough.
+    NotMade,
 }
 
 /// What an acquirer does next, as [`Arbiter::step`] decides.

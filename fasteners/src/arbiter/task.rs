@@ -82,6 +82,7 @@ impl<B: RawLock> Arbiter<B> {
             progress.deadline,
             progress.holder,
             false,
+            false,
         );
         match step {
             Step::Done(result) => {

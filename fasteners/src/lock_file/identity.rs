@@ -218,8 +218,8 @@ pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
 }
 
 /// Opens the lock file and reads its identity, as [`open`]; with `lock`,
-/// first tries to take the lock in that mode without waiting (`true` if
-/// taken), before the `fstat`, so that one `fstat` both identifies the file
+/// first tries to take the lock in that mode without waiting (`Some(true)`
+/// if taken, `Some(false)` if refused, `None` if not tried), before the `fstat`, so that one `fstat` both identifies the file
 /// and checks that the file locked is the file at the path: a link count
 /// above 0 and a change time settled before the open mean that nothing has
 /// renamed, linked or unlinked the file since the open found it at the path.
@@ -233,11 +233,16 @@ pub(super) fn open(path: &Path) -> std::result::Result<OpenFile, OsError> {
 pub(super) fn open_and_try(
     path: &Path,
     lock: Option<(Mechanism, Mode)>,
-) -> std::result::Result<(OpenFile, bool), OsError> {
+) -> std::result::Result<(OpenFile, Option<bool>), OsError> {
+    // `None`: not tried (an exclusive lock through a read-only description
+    // is the entry's error to report).
     let try_lock = |file: &File, read_only: bool| match lock {
-        Some((_, Mode::Exclusive)) if read_only => Ok(false),
-        Some((mechanism, mode)) => mechanism.try_lock(file, mode).map_err(|err| ("lock", err)),
-        None => Ok(false),
+        Some((_, Mode::Exclusive)) if read_only => Ok(None),
+        Some((mechanism, mode)) => mechanism
+            .try_lock(file, mode)
+            .map(Some)
+            .map_err(|err| ("lock", err)),
+        None => Ok(None),
     };
     #[cfg(unix)]
     {
@@ -248,7 +253,7 @@ pub(super) fn open_and_try(
             let opened_at = WallClock::now();
             // Dropped on every `continue`, which gives back a lock taken.
             let (file, read_only) = open_path(path)?;
-            let locked = try_lock(&file, read_only)?;
+            let tried = try_lock(&file, read_only)?;
             let seen = Seen::of(&file).map_err(|err| ("stat", err))?;
             if seen.nlink == 0 {
                 if deleted == Some(seen.id) {
@@ -259,7 +264,7 @@ pub(super) fn open_and_try(
             }
             let checked = Stamp::new();
             checked.record(&seen, opened_at);
-            if locked && !checked.is_recorded() && !at_path(path, seen.id)? {
+            if tried == Some(true) && !checked.is_recorded() && !at_path(path, seen.id)? {
                 continue;
             }
             use std::os::fd::AsRawFd;
@@ -270,20 +275,20 @@ pub(super) fn open_and_try(
                 read_only,
                 checked,
             };
-            return Ok((file, locked));
+            return Ok((file, tried));
         }
     }
     #[cfg(not(unix))]
     {
         let (file, read_only) = open_path(path)?;
-        let locked = try_lock(&file, read_only)?;
+        let tried = try_lock(&file, read_only)?;
         let file = OpenFile {
             _fork: fork::Registration,
             file,
             id: FileId {},
             read_only,
         };
-        Ok((file, locked))
+        Ok((file, tried))
     }
 }
 

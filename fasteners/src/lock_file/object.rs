@@ -38,6 +38,18 @@ pub(crate) struct LockFile {
     notice: Option<Notice>,
 }
 
+/// What came of the first acquisition's try on a lock object's new description.
+enum First {
+    /// The lock is taken, and held through the entry.
+    Claimed,
+    /// The kernel refused it: held elsewhere (or by another description of
+    /// this process).
+    Refused,
+    /// Not tried, or taken and given back: the entry's own description
+    /// takes it.
+    Unclaimed,
+}
+
 impl LockFile {
     pub(crate) fn new(path: &Path, mechanism: Mechanism) -> Self {
         LockFile {
@@ -81,25 +93,27 @@ impl LockFile {
     /// An acquisition through the entry, for `holder`. The lock object's first
     /// one tries the lock on the file it has just opened, before reading the
     /// file's identity (see [`identity::open_and_try`]): an uncontended first
-    /// lock then costs one `fstat`, not two.
+    /// lock then costs one `fstat`, not two, and a refused one is not asked
+    /// again at once through the entry.
     #[inline]
     fn acquire_in_entry(&self, mode: Mode, wait: Wait, holder: Holder) -> Result<()> {
-        let entry = match self.entry.get() {
-            Some(entry) => entry,
+        let (entry, refused) = match self.entry.get() {
+            Some(entry) => (&**entry, false),
             None => match self.resolve_entry(Some((mode, holder)))? {
-                (_, true) => return Ok(()),
-                (entry, false) => entry,
+                (_, First::Claimed) => return Ok(()),
+                (entry, First::Refused) => (entry, true),
+                (entry, First::Unclaimed) => (entry, false),
             },
         };
-        entry.acquire(&self.path, mode, wait, holder)
+        entry.acquire_after(&self.path, mode, wait, holder, refused)
     }
 
     /// The first [`LockFile::entry`]: opens the file and finds (or makes) its
     /// entry. With `held`, also tries to take the lock in that mode for that
-    /// holder on the new description; `true` if it did.
+    /// holder on the new description, and says what came of it.
     #[cold]
     #[inline(never)]
-    fn resolve_entry(&self, held: Option<(Mode, Holder)>) -> Result<(&Arc<Entry>, bool)> {
+    fn resolve_entry(&self, held: Option<(Mode, Holder)>) -> Result<(&Arc<Entry>, First)> {
         if let Some((name, invalid)) = &self.name {
             if let Some(rule) = invalid {
                 return Err(Error::invalid_name(&self.path, name, rule));
@@ -124,7 +138,8 @@ impl LockFile {
             Arc::from(cwd.join(&self.path))
         };
         let lock = held.map(|(mode, _)| (self.mechanism, mode));
-        let (opened, locked) = identity::open_and_try(&path, lock).map_err(io_error)?;
+        let (opened, tried) = identity::open_and_try(&path, lock).map_err(io_error)?;
+        let locked = tried == Some(true);
         let (entry, claimed) = entry_for(self.mechanism, path, opened, held.filter(|_| locked));
         let ours = Arc::clone(&entry);
         let entry = self.entry.get_or_init(|| entry);
@@ -133,9 +148,11 @@ impl LockFile {
                 // Another thread resolved this object's entry meanwhile, to
                 // an entry the file has since moved from: hold through that.
                 ours.release(&self.path, mode, holder)?;
-                Ok((entry, false))
+                Ok((entry, First::Unclaimed))
             }
-            _ => Ok((entry, claimed)),
+            _ if claimed => Ok((entry, First::Claimed)),
+            _ if tried == Some(false) => Ok((entry, First::Refused)),
+            _ => Ok((entry, First::Unclaimed)),
         }
     }
 

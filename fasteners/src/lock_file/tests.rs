@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::lock_file::test_support::{hold_elsewhere, temp_path};
 use crate::lock_file::{LockFile, Wait};
-use crate::sys::{Mechanism, Mode};
+use crate::sys::{Mechanism, Mode, TRIES};
 
 #[test]
 fn a_dropped_acquire_future_leaves_the_waiter_list() {
@@ -49,6 +49,49 @@ fn a_dropped_acquire_future_leaves_the_waiter_list() {
         assert!(Instant::now() < deadline, "the grant was kept");
         thread::sleep(Duration::from_millis(1));
     }
+    drop((lock, elsewhere));
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// The calling thread's non-blocking kernel attempts made by `f`.
+fn tries_of<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = TRIES.with(std::cell::Cell::get);
+    let result = f();
+    (TRIES.with(std::cell::Cell::get) - before, result)
+}
+
+#[test]
+fn a_refused_try_asks_the_kernel_once() {
+    let path = temp_path("refused-once.lock");
+    let elsewhere = hold_elsewhere(&path);
+    let lock = LockFile::new(&path, Mechanism::Ofd);
+    // The lock object's first acquisition (on its new description), then
+    // one through its entry.
+    for _ in 0..2 {
+        let (tries, result) = tries_of(|| lock.acquire(Mode::Exclusive, Wait::Try).map(drop));
+        assert_eq!(result.unwrap_err().kind(), crate::ErrorKind::WouldBlock);
+        assert_eq!(tries, 1);
+    }
+    drop((lock, elsewhere));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn a_waiting_acquisition_tries_once_before_it_waits() {
+    let path = temp_path("tries-before-waiting.lock");
+    let elsewhere = hold_elsewhere(&path);
+    let lock = LockFile::new(&path, Mechanism::Ofd);
+    for _ in 0..2 {
+        let wait = Wait::For(Duration::from_millis(20));
+        let (tries, result) = tries_of(|| lock.acquire(Mode::Exclusive, wait).map(drop));
+        assert_eq!(result.unwrap_err().kind(), crate::ErrorKind::TimedOut);
+        assert_eq!(tries, 1, "one try, then the wait in the kernel");
+    }
+    // Free, it is taken at the first try.
+    Mechanism::Ofd.unlock(&elsewhere).unwrap();
+    let (tries, result) = tries_of(|| lock.acquire(Mode::Exclusive, Wait::Forever).map(drop));
+    result.unwrap();
+    assert_eq!(tries, 1);
     drop((lock, elsewhere));
     std::fs::remove_file(&path).unwrap();
 }

@@ -70,6 +70,12 @@ impl Default for Mechanism {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The calling thread's non-blocking kernel lock attempts (unit tests).
+    pub(crate) static TRIES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The two sides of a kernel lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -82,6 +88,8 @@ impl Mechanism {
     /// another open file description holds a conflicting lock.
     #[inline]
     pub(crate) fn try_lock(self, file: &File, mode: Mode) -> io::Result<bool> {
+        #[cfg(test)]
+        TRIES.with(|tries| tries.set(tries.get() + 1));
         match self {
             #[cfg(target_os = "linux")]
             Mechanism::Ofd => ofd::try_lock(file, mode),
