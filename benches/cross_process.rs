@@ -964,6 +964,12 @@ fn main() {
             1.2,
         ),
         (
+            "`try_lock_for(60 s)` handoff within 1.3x of the kernel's blocking handoff (issue 10)",
+            Scenario::LockTimeout,
+            kernel_row,
+            1.3,
+        ),
+        (
             "`lock_async()` handoff within 1.2x of the async floor (DESIGN.md)",
             Scenario::LockAsync,
             async_floor_row,
