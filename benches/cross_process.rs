@@ -950,7 +950,7 @@ fn main() {
             show(versus(i, async_floor_row)),
         );
     }
-    let targets: [(&str, Scenario, Option<usize>, f64); 5] = [
+    let targets: [(&str, Scenario, Option<usize>, f64); 6] = [
         (
             "`lock()` handoff within 1.5x of the kernel's blocking handoff (DESIGN.md)",
             Scenario::Lock,
