@@ -668,6 +668,71 @@ fn a_thousand_cancelled_async_waits_leave_nothing_behind() {
     lock.try_lock().unwrap().release().unwrap();
 }
 
+#[test]
+fn a_dropped_async_release_still_gives_the_lock_back() {
+    let url = server!();
+    let key = 14_060;
+    let observer = Observer::new(&url);
+    let lock = PgLock::new(&url, key);
+    let runtime = runtime();
+    for _ in 0..20 {
+        let guard = runtime.block_on(lock.lock_async()).unwrap();
+        assert_eq!(observer.requests(key, "ExclusiveLock", true), 1);
+        // Polled once (the unlock is under way on the backend's runtime),
+        // then dropped.
+        let mut release = Box::pin(guard.release_async());
+        let _ = poll_once(release.as_mut());
+        drop(release);
+        observer.until("the server lock given back", |o| {
+            o.requests(key, "ExclusiveLock", true) == 0
+        });
+        // Free in this process too, once the unlock's answer is in.
+        let deadline = Instant::now() + STEP;
+        let guard = loop {
+            match lock.try_lock() {
+                Ok(guard) => break guard,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "never free in this process");
+                    thread::sleep(Duration::from_millis(1));
+                }
+                Err(err) => panic!("{err}"),
+            }
+        };
+        guard.release().unwrap();
+    }
+    assert_eq!(try_elsewhere("ex", &url, key), "got");
+}
+
+#[test]
+fn an_async_release_hands_the_lock_to_a_waiting_thread() {
+    let url = server!();
+    let key = 14_061;
+    let lock = PgLock::new(&url, key);
+    let runtime = runtime();
+    for _ in 0..10 {
+        let guard = runtime.block_on(lock.lock_async()).unwrap();
+        thread::scope(|s| {
+            let waiter = s.spawn(|| {
+                let guard = lock.try_lock_for(STEP).unwrap();
+                let got = Instant::now();
+                guard.release().unwrap();
+                got
+            });
+            let deadline = Instant::now() + STEP;
+            while lock.waiting_in_process() == 0 {
+                assert!(Instant::now() < deadline, "the thread never waited");
+                thread::sleep(Duration::from_millis(1));
+            }
+            let released = Instant::now();
+            runtime.block_on(guard.release_async()).unwrap();
+            // Told at once, not at the end of its own timeout.
+            let got = waiter.join().unwrap();
+            assert!(got.duration_since(released) < Duration::from_secs(2));
+        });
+    }
+    assert!(!lock.is_held());
+}
+
 static ORDERS: LazyLock<PgLock> = LazyLock::new(|| {
     PgLock::new(
         &std::env::var("FASTENERS_PG_URL").unwrap_or_default(),

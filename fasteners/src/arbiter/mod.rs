@@ -649,6 +649,77 @@ impl<B: RawLock> Arbiter<B> {
     /// gives the raw lock back.
     pub(crate) fn release(&self, name: &B::Name, mode: Mode, holder: Holder) -> Result<()> {
         let mut state = self.state();
+        Self::remove_holder(&mut state, name, mode, holder)?;
+        // Release order: the in-process hold first, then (if it was the last
+        // one) the raw lock, both under the state mutex, and only then wake
+        // the waiters, so a woken waiter of this process finds the raw lock
+        // already given back and competes for it on equal terms with others.
+        let last = !state.has_holders();
+        let result = match state.raw {
+            Raw::Held(held) if last => {
+                B::give_back(self, &mut state, held).map_err(|failure| B::failed(name, failure))
+            }
+            _ => Ok(()),
+        };
+        if state.waiters == 0 {
+            // Nobody to tell (no thread waits, no task has a waker here).
+            return result;
+        }
+        let wakeups = self.notify_waiters(&mut state);
+        drop(state);
+        wakeups.wake();
+        result
+    }
+
+    /// Gives back `holder`'s share as [`release`](Self::release) does, except
+    /// that the last holder's raw lock is not given back here: `last` runs
+    /// with the state locked, the raw lock is marked busy (`Acquiring`: other
+    /// acquisitions wait, a try is refused), and the caller gives it back
+    /// without the state locked, then calls [`given_back`](Self::given_back).
+    /// For a backend whose give-back is a round trip, made by an async caller
+    /// that should not block a thread for it.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn release_holder<T>(
+        &self,
+        name: &B::Name,
+        mode: Mode,
+        holder: Holder,
+        last: impl FnOnce(&mut State<B>, Mode) -> T,
+    ) -> Result<Option<T>> {
+        let mut state = self.state();
+        Self::remove_holder(&mut state, name, mode, holder)?;
+        if let Raw::Held(held) = state.raw {
+            if !state.has_holders() {
+                // The waiters hear of it once it is given back.
+                state.raw = Raw::Acquiring(held);
+                return Ok(Some(last(&mut state, held)));
+            }
+        }
+        if state.waiters > 0 {
+            let wakeups = self.notify_waiters(&mut state);
+            drop(state);
+            wakeups.wake();
+        }
+        Ok(None)
+    }
+
+    /// The end of a give-back that [`release_holder`](Self::release_holder)
+    /// left to its caller, given back or failed: the raw lock is free (a
+    /// failed give-back is the backend's to make good, as a failed
+    /// [`RawLock::give_back`] is), and the waiters hear of it.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn given_back(&self, state: &mut State<B>) -> Wakeups<'_> {
+        state.raw = Raw::Unlocked;
+        self.notify_waiters(state)
+    }
+
+    /// Takes `holder` off the holders of `mode`.
+    fn remove_holder(
+        state: &mut State<B>,
+        name: &B::Name,
+        mode: Mode,
+        holder: Holder,
+    ) -> Result<()> {
         match mode {
             Mode::Exclusive if state.writer == Some(holder) => state.writer = None,
             Mode::Shared => match state.readers.iter().position(|&reader| reader == holder) {
@@ -669,25 +740,7 @@ impl<B: RawLock> Arbiter<B> {
                 ))
             }
         }
-        // Release order: the in-process hold first, then (if it was the last
-        // one) the raw lock, both under the state mutex, and only then wake
-        // the waiters, so a woken waiter of this process finds the raw lock
-        // already given back and competes for it on equal terms with others.
-        let last = !state.has_holders();
-        let result = match state.raw {
-            Raw::Held(held) if last => {
-                B::give_back(self, &mut state, held).map_err(|failure| B::failed(name, failure))
-            }
-            _ => Ok(()),
-        };
-        if state.waiters == 0 {
-            // Nobody to tell (no thread waits, no task has a waker here).
-            return result;
-        }
-        let wakeups = self.notify_waiters(&mut state);
-        drop(state);
-        wakeups.wake();
-        result
+        Ok(())
     }
 }
 

@@ -118,18 +118,19 @@ impl Held<'_> {
         self.share.take().map_or(Ok(()), Share::release)
     }
 
-    /// Gives the share back from a thread of the backend's blocking pool,
-    /// so that the awaiting task's thread does not block.
+    /// Gives the share back without blocking the awaiting task's thread:
+    /// the last holder's unlock runs on the backend's runtime
+    /// ([`PgArbiter::release_async`]).
     pub(crate) async fn release_async(mut self) -> Result<()> {
         let Some(share) = self.share.take() else {
             return Ok(());
         };
-        let pg = &share.arbiter.backend;
-        let gone = pg.runtime_gone();
-        let release = runtime::spawn_blocking(move || share.release());
-        match release {
-            Ok(release) => release.await.unwrap_or(Err(gone)),
-            Err(_) => Err(gone),
+        let name = &share.target().name;
+        forget_thread(name, share.holder);
+        let released = share.arbiter.release_async(share.mode, share.holder).await;
+        match (released, share.session.lost_error(share.target())) {
+            (Ok(()), Some(lost)) => Err(lost),
+            (result, _) => result,
         }
     }
 }

@@ -374,6 +374,16 @@ macro_rules! common {
             pub fn is_held(&self) -> bool {
                 self.object.is_held()
             }
+
+            /// How many threads and tasks of this process are acquiring the
+            /// lock through this object right now: for tests that must know
+            /// an acquisition waits before they act. Not part of the API (it
+            /// may change without notice); the answer may be stale at once.
+            #[doc(hidden)]
+            #[must_use]
+            pub fn waiting_in_process(&self) -> usize {
+                self.object.arbiter.waiting()
+            }
         }
 
         impl fmt::Debug for $lock {

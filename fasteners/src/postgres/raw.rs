@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 
 use super::runtime;
 use super::session::{NotTaken, ServerWait, Session, Target};
-use crate::arbiter::{sync, Arbiter, Raw, RawLock, Refusal, State};
+use crate::arbiter::{sync, Arbiter, Holder, Raw, RawLock, Refusal, State};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
 
@@ -314,6 +314,70 @@ impl RawLock for Pg {
 }
 
 impl PgArbiter {
+    /// Gives back `holder`'s share for an async caller: the last holder's
+    /// unlock is a task on the backend's runtime, where the connection runs,
+    /// so that its query and answer cost no thread wake-up of their own and
+    /// a dropped caller still has it completed. The task reports on the
+    /// runtime's thread if the state is free at once, else from a
+    /// blocking-pool thread (the runtime's thread never waits for the state).
+    pub(crate) async fn release_async(self: &Arc<Self>, mode: Mode, holder: Holder) -> Result<()> {
+        let name = &self.backend.target.name;
+        let holding = self.release_holder(name, mode, holder, |state, _| {
+            let session = state.local.holding.take();
+            if let Some(session) = &session {
+                session.unhold();
+            }
+            session
+        })?;
+        let Some(Some(session)) = holding else {
+            if holding.is_some() {
+                // Held without a session cannot happen; free it all the same.
+                self.report_given_back();
+            }
+            return Ok(());
+        };
+        let arbiter = Arc::clone(self);
+        let task = runtime::spawn(async move {
+            let given_back = session.give_back(&arbiter.backend.target, mode).await;
+            arbiter.report_given_back();
+            given_back
+        });
+        match task {
+            Ok(task) => task
+                .await
+                .unwrap_or_else(|_| Err(self.backend.runtime_gone())),
+            Err(err) => {
+                // No runtime: the unlock cannot be sent. Closing the session
+                // releases the server lock; free the lock here.
+                self.report_given_back();
+                Err(self.backend.runtime_error(err))
+            }
+        }
+    }
+
+    /// The end of an async give-back: the lock is free, the waiters hear.
+    fn report_given_back(self: &Arc<Self>) {
+        let report = |arbiter: &PgArbiter, mut state: sync::MutexGuard<'_, State<Pg>>| {
+            let wakeups = arbiter.given_back(&mut state);
+            drop(state);
+            wakeups.wake();
+        };
+        if let Some(state) = self.try_state() {
+            return report(self, state);
+        }
+        let arbiter = Arc::clone(self);
+        let reported = runtime::spawn_blocking(move || report(&arbiter, arbiter.state()));
+        if reported.is_err() {
+            // No blocking pool (the runtime failed to start): not on its thread.
+            report(self, self.state());
+        }
+    }
+
+    /// Acquisitions of this process under way.
+    pub(crate) fn waiting(&self) -> usize {
+        self.state().waiters
+    }
+
     /// Whether any thread or task of this process holds the lock.
     pub(crate) fn is_held(&self) -> bool {
         self.state().has_holders()
