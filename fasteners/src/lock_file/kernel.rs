@@ -211,6 +211,7 @@ impl Entry {
             } else if self.backend.handles.load(Ordering::Acquire) == 0 {
                 break;
             } else {
+                state.local.background.lingering = true;
                 let timed_out;
                 (state, timed_out) = self
                     .backend
@@ -221,6 +222,8 @@ impl Entry {
                         let (state, result) = poisoned.into_inner();
                         (state, result.timed_out())
                     });
+                state.local.background.lingering = false;
+                // A job that came as the wait timed out is still run.
                 if timed_out && state.local.background.job.is_none() {
                     break;
                 }
@@ -284,7 +287,7 @@ impl Entry {
 }
 
 /// How long the background waiter's thread stays for a next job.
-const LINGER: Duration = Duration::from_millis(10);
+pub(super) const LINGER: Duration = Duration::from_millis(10);
 
 /// The longest pause between two attempts of a polling wait.
 const POLL_MAX: Duration = Duration::from_millis(10);
@@ -386,6 +389,47 @@ mod tests {
             .try_lock(&elsewhere, Mode::Exclusive)
             .unwrap());
         drop(elsewhere);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_job_given_as_the_background_waiters_linger_times_out_is_run() {
+        let path = temp_path("linger-job.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let waker = Waker::from(Arc::new(Nothing));
+        let mut cx = Context::from_waker(&waker);
+        // A first async wait starts the thread; dropped, it leaves the
+        // thread waiting for a next job.
+        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
+        assert!(future.as_mut().poll(&mut cx).is_pending());
+        drop(future);
+        let entry = lock.entry().unwrap();
+        assert!(within(Duration::from_secs(20), || entry
+            .state()
+            .local
+            .background
+            .lingering));
+        // Held across the end of its linger, so that its wait returns timed
+        // out with a job given meanwhile (as an async acquisition gives it).
+        let mut state = entry.state();
+        thread::sleep(LINGER + Duration::from_millis(20));
+        state.waiters += 1;
+        state.waiting_writers += 1;
+        entry.start_background(&mut state, Mode::Exclusive).unwrap();
+        drop(state);
+        assert!(
+            within(Duration::from_secs(20), || queued_in_kernel(&path) == 1),
+            "the job was dropped"
+        );
+        // Nobody waits after all: the kernel wait ends.
+        let mut state = entry.state();
+        state.waiters -= 1;
+        state.waiting_writers -= 1;
+        Entry::stop_background_wait(&state);
+        drop(state);
+        assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 0));
+        drop((lock, elsewhere));
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -113,6 +113,8 @@ struct Background {
     job: Option<(Mode, Arc<OpenFile>)>,
     /// The interrupt that ends its kernel wait under way, if it is in one.
     interrupt: Option<u64>,
+    /// Its thread waits for a next job (at most [`kernel::LINGER`]).
+    lingering: bool,
 }
 
 impl RawLock for Files {
