@@ -294,12 +294,12 @@ const POLL_MAX: Duration = Duration::from_millis(10);
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use std::future::Future;
-    use std::task::{Context, Wake, Waker};
     use std::time::{Duration, Instant};
 
     use super::*;
-    use crate::lock_file::test_support::{hold_elsewhere, queued_in_kernel, temp_path};
+    use crate::lock_file::test_support::{
+        hold_elsewhere, pending_acquisition, queued_in_kernel, temp_path,
+    };
     use crate::lock_file::{LockFile, Wait};
     use crate::sys::Mechanism;
 
@@ -359,21 +359,13 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
     }
 
-    struct Nothing;
-    impl Wake for Nothing {
-        fn wake(self: Arc<Self>) {}
-    }
-
     #[test]
     fn a_dropped_async_wait_ends_the_background_wait_in_the_kernel() {
         let path = temp_path("dropped-async.lock");
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
         let entry = Arc::downgrade(lock.entry().unwrap());
-        let waker = Waker::from(Arc::new(Nothing));
-        let mut cx = Context::from_waker(&waker);
-        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
-        assert!(future.as_mut().poll(&mut cx).is_pending());
+        let future = pending_acquisition(&lock, Mode::Exclusive);
         // The background waiter waits in the kernel for the task...
         assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
         assert!(entry.upgrade().unwrap().state().local.background.running);
@@ -397,13 +389,9 @@ mod tests {
         let path = temp_path("linger-job.lock");
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
-        let waker = Waker::from(Arc::new(Nothing));
-        let mut cx = Context::from_waker(&waker);
         // A first async wait starts the thread; dropped, it leaves the
         // thread waiting for a next job.
-        let mut future = Box::pin(lock.acquire_async(Mode::Exclusive, Wait::Forever));
-        assert!(future.as_mut().poll(&mut cx).is_pending());
-        drop(future);
+        drop(pending_acquisition(&lock, Mode::Exclusive));
         let entry = lock.entry().unwrap();
         assert!(within(Duration::from_secs(20), || entry
             .state()
@@ -438,10 +426,7 @@ mod tests {
         let path = temp_path("idle-waiter.lock");
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
-        let waker = Waker::from(Arc::new(Nothing));
-        let mut cx = Context::from_waker(&waker);
-        let mut future = Box::pin(lock.acquire_async(Mode::Shared, Wait::Forever));
-        assert!(future.as_mut().poll(&mut cx).is_pending());
+        let future = pending_acquisition(&lock, Mode::Shared);
         assert!(within(Duration::from_secs(20), || queued_in_kernel(&path) == 1));
         drop(future);
         let entry = lock.entry().unwrap();

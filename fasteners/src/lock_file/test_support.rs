@@ -45,3 +45,26 @@ pub(super) fn queued_in_kernel(path: &Path) -> usize {
         })
         .count()
 }
+
+/// An async acquisition of `lock` in `mode`, polled once: pending, as the
+/// file is held elsewhere. Dropping it abandons the acquisition.
+#[cfg(target_os = "linux")]
+pub(super) fn pending_acquisition(
+    lock: &super::LockFile,
+    mode: Mode,
+) -> std::pin::Pin<Box<impl std::future::Future + '_>> {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Wake, Waker};
+    struct Nothing;
+    impl Wake for Nothing {
+        fn wake(self: Arc<Self>) {}
+    }
+    let waker = Waker::from(Arc::new(Nothing));
+    let mut future = Box::pin(lock.acquire_async(mode, super::Wait::Forever));
+    assert!(future
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    future
+}
