@@ -1,5 +1,6 @@
 //! Tests of the entry's state across the file backend and the shared arbitration.
 
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -82,5 +83,28 @@ fn a_waiting_acquisition_tries_once_before_it_waits() {
     result.unwrap();
     assert_eq!(tries, 1);
     drop((lock, elsewhere));
+    std::fs::remove_file(&path).unwrap();
+}
+
+#[test]
+fn an_entry_that_moved_to_a_replaced_file_is_found_by_new_objects() {
+    let path = temp_path("moved-entry.lock");
+    let first = LockFile::new(&path, Mechanism::Ofd);
+    drop(first.acquire(Mode::Exclusive, Wait::Try).unwrap());
+    // The file at the path is replaced (renamed over); the next acquisition
+    // through the first object finds out, and its entry moves to the new file.
+    let replacement = temp_path("moved-entry.new");
+    std::fs::write(&replacement, "").unwrap();
+    std::fs::rename(&replacement, &path).unwrap();
+    let held = first.acquire(Mode::Exclusive, Wait::Try).unwrap();
+    // A new object for the path finds that entry by the new file's identity:
+    // the holding thread is told it would deadlock, not that the lock is
+    // held elsewhere (which a second entry, a second description, would say).
+    let second = LockFile::new(&path, Mechanism::Ofd);
+    let err = second.acquire(Mode::Exclusive, Wait::Try).unwrap_err();
+    assert_eq!(err.kind(), crate::ErrorKind::WouldDeadlock);
+    assert!(Arc::ptr_eq(first.entry().unwrap(), second.entry().unwrap()));
+    drop(held);
+    drop((first, second));
     std::fs::remove_file(&path).unwrap();
 }
