@@ -14,8 +14,9 @@
 #   arbiter     fasteners/src/arbiter/ (the shared holder/waiter state machine)
 #               against the process-lock tests (its loom models, in
 #               arbiter/models.rs, need a `--cfg loom` build: see CONTRIBUTING.md)
-#   lock_file   fasteners/src/lock_file/ against the process-lock tests (with
-#               fork, aliases, deleted files, read-only files and the waits)
+#   lock_file   fasteners/src/lock_file/ against the crate's unit tests and the
+#               process-lock tests (with fork, aliases, deleted files,
+#               read-only files and the waits)
 #
 # Each set's report goes to target/mutants/<set>/mutants.out (caught.txt,
 # missed.txt, timeout.txt, unviable.txt). Not run by CI: on 2 cores a set
@@ -39,7 +40,8 @@ if ! command -v cargo-mutants >/dev/null; then
     cargo install --locked cargo-mutants
 fi
 
-# mutate SET FILE-GLOB TEST-PACKAGE TEST-TARGET...
+# mutate SET FILE-GLOB TEST-PACKAGES TEST-TARGET...
+# (TEST-PACKAGES: comma-separated; a target `lib` is the packages' unit tests)
 mutate() {
     local set="$1" files="$2" package="$3"
     shift 3
@@ -47,7 +49,11 @@ mutate() {
     # that a mutant rebuilds only the tests that run on it.
     local targets=()
     for target in "$@"; do
-        targets+=(-C "--test=$target")
+        if [[ "$target" == lib ]]; then
+            targets+=(-C "--lib")
+        else
+            targets+=(-C "--test=$target")
+        fi
     done
     # A `-f` among the extra options narrows the set to those files.
     local file_args=(-f "$files")
@@ -59,7 +65,9 @@ mutate() {
     # tests take 30 s themselves on 2 cores (the waits' 200 timed waiters).
     local timeout=60
     [[ "$set" == lock_file ]] && timeout=150
+    # Code under #[cfg(test)] (the unit tests' own helpers) is not mutated.
     cargo mutants --workspace "${file_args[@]}" --test-workspace=false --test-package "$package" \
+        --exclude-re 'tests::' \
         --baseline skip --timeout "$timeout" --output "target/mutants/$set" "${targets[@]}" "${extra[@]}" ||
         status=1
 }
@@ -81,7 +89,7 @@ for set in "${sets[@]}"; do
             aliases
         ;;
     lock_file)
-        mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace \
+        mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace,fasteners lib \
             process_lock process_rw_lock process_identity process_identity_rename async_lock \
             fd_leaks fork aliases first_lock deleted_file read_only waits wait_signals \
             wait_fallback try_lock
