@@ -45,6 +45,10 @@ use support::peers::{Handle, Kind};
 enum Scenario {
     /// Raw blocking `F_OFD_SETLKW` on an open file: the kernel's floor.
     RawOfd,
+    /// The same, then one `fstat` of the descriptor: the floor of a blocking
+    /// lock that checks, after the grant, that its file is still the file at
+    /// the path.
+    RawOfdFstat,
     /// Raw blocking `flock` on an open file.
     RawFlock,
     /// Raw blocking `F_OFD_SETLKW` in a helper thread, handed to the waiting
@@ -76,8 +80,9 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 18] = [
+    const ALL: [Scenario; 19] = [
         Scenario::RawOfd,
+        Scenario::RawOfdFstat,
         Scenario::RawFlock,
         Scenario::RawOfdRelay,
         Scenario::RawOfdOneshot,
@@ -100,6 +105,7 @@ impl Scenario {
     fn name(self) -> &'static str {
         match self {
             Scenario::RawOfd => "raw-ofd",
+            Scenario::RawOfdFstat => "raw-ofd-fstat",
             Scenario::RawFlock => "raw-flock",
             Scenario::RawOfdRelay => "raw-ofd-relay",
             Scenario::RawOfdOneshot => "raw-ofd-oneshot",
@@ -118,6 +124,9 @@ impl Scenario {
     fn describe(self) -> String {
         String::from(match self {
             Scenario::RawOfd => "raw OFD fcntl, blocking (kernel floor)",
+            Scenario::RawOfdFstat => {
+                "raw OFD fcntl, blocking, then `fstat` (floor of a lock that checks its file)"
+            }
             Scenario::RawFlock => "raw flock, blocking (kernel floor)",
             Scenario::RawOfdRelay => {
                 "raw OFD fcntl in a helper thread, handed over by condvar (two-wake-up floor)"
@@ -142,7 +151,9 @@ impl Scenario {
     /// The peer, for the guarantees column.
     fn kind(self) -> Option<Kind> {
         match self {
-            Scenario::RawOfd | Scenario::RawFlock | Scenario::RawPosix => None,
+            Scenario::RawOfd | Scenario::RawOfdFstat | Scenario::RawFlock | Scenario::RawPosix => {
+                None
+            }
             Scenario::RawOfdRelay | Scenario::RawOfdOneshot => None,
             Scenario::LockFlock => Some(Kind::FastenersFlock),
             Scenario::Peer(kind) => Some(kind),
@@ -165,6 +176,8 @@ enum Locker {
     Raw {
         file: File,
         ofd: bool,
+        /// An `fstat` of the descriptor after each grant.
+        check: bool,
     },
     Relay(relay::Relay),
     Oneshot(oneshot::Oneshot),
@@ -187,13 +200,15 @@ impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
         let open = || support::open(path);
         match scenario {
-            Scenario::RawOfd => Locker::Raw {
+            Scenario::RawOfd | Scenario::RawOfdFstat => Locker::Raw {
                 file: open(),
                 ofd: true,
+                check: scenario == Scenario::RawOfdFstat,
             },
             Scenario::RawFlock => Locker::Raw {
                 file: open(),
                 ofd: false,
+                check: false,
             },
             Scenario::RawOfdRelay => Locker::Relay(relay::Relay::new(open())),
             Scenario::RawOfdOneshot => Locker::Oneshot(oneshot::Oneshot::new(open())),
@@ -235,8 +250,11 @@ impl Locker {
     /// Runs `f` under the lock.
     fn with<R>(&self, f: impl FnOnce() -> R) -> R {
         match self {
-            Locker::Raw { file, ofd } => {
+            Locker::Raw { file, ofd, check } => {
                 raw::lock(file, *ofd, true);
+                if *check {
+                    std::hint::black_box(raw::fstat_nlink(file));
+                }
                 let r = f();
                 raw::lock(file, *ofd, false);
                 r
@@ -332,6 +350,15 @@ mod raw {
             "raw try-lock failed: {err}"
         );
         false
+    }
+
+    /// The link count of the open file (`fstat`), as an identity check reads it.
+    pub fn fstat_nlink(file: &File) -> u64 {
+        // SAFETY: `stat` is a plain C struct of integers; all-zero is a valid value.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: `file` is open; `stat` is a valid out-parameter.
+        assert_eq!(unsafe { libc::fstat(file.as_raw_fd(), &mut stat) }, 0);
+        stat.st_nlink as u64
     }
 
     pub fn lock(file: &File, ofd: bool, acquire: bool) {
