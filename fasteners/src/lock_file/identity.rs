@@ -292,9 +292,17 @@ pub(super) fn open_and_try(
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// The calling thread's `stat(path)` checks (unit tests).
+    pub(super) static PATH_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Whether the file at `path` is the file `id` (`stat(path)`).
 #[cfg(unix)]
 fn at_path(path: &Path, id: FileId) -> std::result::Result<bool, OsError> {
+    #[cfg(test)]
+    PATH_CHECKS.with(|checks| checks.set(checks.get() + 1));
     match rustix::fs::stat(path) {
         #[allow(clippy::unnecessary_cast)] // the field types differ between targets
         Ok(stat) => Ok(FileId {

@@ -108,3 +108,65 @@ fn an_entry_that_moved_to_a_replaced_file_is_found_by_new_objects() {
     drop((first, second));
     std::fs::remove_file(&path).unwrap();
 }
+
+/// The calling thread's `stat(path)` checks made by `f`.
+#[cfg(unix)]
+fn path_checks_of<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    use crate::lock_file::identity::PATH_CHECKS;
+    let before = PATH_CHECKS.with(std::cell::Cell::get);
+    let result = f();
+    (PATH_CHECKS.with(std::cell::Cell::get) - before, result)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_changed_within_the_settle_window_is_checked_by_its_path_every_time() {
+    // Its change time could be shared by a later rename in the same clock
+    // tick, so the descriptor's stamp is not trusted: each acquisition makes
+    // the full check. On a loaded machine the 50 ms may run out before the
+    // acquisitions are done; then the attempt does not count, and another
+    // file is tried.
+    for attempt in 0..20 {
+        let path = temp_path(&format!("recent-{attempt}.lock"));
+        let created = Instant::now();
+        std::fs::write(&path, "").unwrap();
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let checks: Vec<usize> = (0..3)
+            .map(|_| {
+                let (checks, held) = path_checks_of(|| lock.acquire(Mode::Exclusive, Wait::Try));
+                drop(held.unwrap());
+                checks
+            })
+            .collect();
+        let in_window = created.elapsed() < Duration::from_millis(40);
+        drop(lock);
+        std::fs::remove_file(&path).unwrap();
+        if in_window {
+            assert_eq!(checks, [1, 1, 1]);
+            return;
+        }
+    }
+    panic!("never three acquisitions within 40 ms of a change");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_settled_file_is_checked_by_its_descriptor_alone() {
+    let path = temp_path("settled-checks.lock");
+    std::fs::write(&path, "").unwrap();
+    // Ages the change time past the 50 ms window; it synchronises nothing.
+    thread::sleep(Duration::from_millis(120));
+    let lock = LockFile::new(&path, Mechanism::Ofd);
+    let checks: Vec<usize> = (0..3)
+        .map(|_| {
+            let (checks, held) = path_checks_of(|| lock.acquire(Mode::Exclusive, Wait::Try));
+            drop(held.unwrap());
+            checks
+        })
+        .collect();
+    // The first lock's `fstat` finds the change time older than the open:
+    // nothing renamed the file since, and its stamp is recorded.
+    assert_eq!(checks, [0, 0, 0]);
+    drop(lock);
+    std::fs::remove_file(&path).unwrap();
+}
