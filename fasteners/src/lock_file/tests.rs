@@ -43,11 +43,19 @@ fn a_dropped_acquire_future_leaves_the_waiter_list() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// What `f` adds to one of the calling thread's test-only counters.
+fn counted<R>(
+    counter: &'static std::thread::LocalKey<std::cell::Cell<usize>>,
+    f: impl FnOnce() -> R,
+) -> (usize, R) {
+    let before = counter.with(std::cell::Cell::get);
+    let result = f();
+    (counter.with(std::cell::Cell::get) - before, result)
+}
+
 /// The calling thread's non-blocking kernel attempts made by `f`.
 fn tries_of<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = TRIES.with(std::cell::Cell::get);
-    let result = f();
-    (TRIES.with(std::cell::Cell::get) - before, result)
+    counted(&TRIES, f)
 }
 
 #[test]
@@ -109,13 +117,18 @@ fn an_entry_that_moved_to_a_replaced_file_is_found_by_new_objects() {
     std::fs::remove_file(&path).unwrap();
 }
 
-/// The calling thread's `stat(path)` checks made by `f`.
+/// The `stat(path)` checks of each of three acquisitions through `lock`.
 #[cfg(unix)]
-fn path_checks_of<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    use crate::lock_file::identity::PATH_CHECKS;
-    let before = PATH_CHECKS.with(std::cell::Cell::get);
-    let result = f();
-    (PATH_CHECKS.with(std::cell::Cell::get) - before, result)
+fn path_checks_of_three_acquisitions(lock: &LockFile) -> Vec<usize> {
+    (0..3)
+        .map(|_| {
+            let (checks, held) = counted(&crate::lock_file::identity::PATH_CHECKS, || {
+                lock.acquire(Mode::Exclusive, Wait::Try)
+            });
+            drop(held.unwrap());
+            checks
+        })
+        .collect()
 }
 
 #[cfg(unix)]
@@ -131,13 +144,7 @@ fn a_file_changed_within_the_settle_window_is_checked_by_its_path_every_time() {
         let created = Instant::now();
         std::fs::write(&path, "").unwrap();
         let lock = LockFile::new(&path, Mechanism::Ofd);
-        let checks: Vec<usize> = (0..3)
-            .map(|_| {
-                let (checks, held) = path_checks_of(|| lock.acquire(Mode::Exclusive, Wait::Try));
-                drop(held.unwrap());
-                checks
-            })
-            .collect();
+        let checks = path_checks_of_three_acquisitions(&lock);
         let in_window = created.elapsed() < Duration::from_millis(40);
         drop(lock);
         std::fs::remove_file(&path).unwrap();
@@ -157,13 +164,7 @@ fn a_settled_file_is_checked_by_its_descriptor_alone() {
     // Ages the change time past the 50 ms window; it synchronises nothing.
     thread::sleep(Duration::from_millis(120));
     let lock = LockFile::new(&path, Mechanism::Ofd);
-    let checks: Vec<usize> = (0..3)
-        .map(|_| {
-            let (checks, held) = path_checks_of(|| lock.acquire(Mode::Exclusive, Wait::Try));
-            drop(held.unwrap());
-            checks
-        })
-        .collect();
+    let checks = path_checks_of_three_acquisitions(&lock);
     // The first lock's `fstat` finds the change time older than the open:
     // nothing renamed the file since, and its stamp is recorded.
     assert_eq!(checks, [0, 0, 0]);
