@@ -98,11 +98,7 @@ fn timer() -> &'static Timer {
         }
     }
     fork::watch();
-    let new: &'static Timer = Box::leak(Box::new(Timer {
-        alarms: Mutex::default(),
-        earlier: Condvar::new(),
-        generation,
-    }));
+    let new: &'static Timer = Timer::leaked(generation);
     match TIMER.compare_exchange(
         current,
         std::ptr::from_ref(new).cast_mut(),
@@ -123,6 +119,16 @@ fn next_id() -> u64 {
 }
 
 impl Timer {
+    /// A timer with no thread yet, for the process of fork `generation`;
+    /// never freed.
+    fn leaked(generation: u64) -> &'static Timer {
+        Box::leak(Box::new(Timer {
+            alarms: Mutex::default(),
+            earlier: Condvar::new(),
+            generation,
+        }))
+    }
+
     fn alarms(&self) -> MutexGuard<'_, Alarms> {
         self.alarms.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -386,23 +392,19 @@ mod tests {
 
     /// A timer of the test's own, so that other tests' alarms do not wake it.
     fn private_timer() -> &'static Timer {
-        Box::leak(Box::new(Timer {
-            alarms: Mutex::default(),
-            earlier: Condvar::new(),
-            generation: fork::generation(),
-        }))
+        Timer::leaked(fork::generation())
     }
 
     /// A waker that says on a channel that it woke.
     fn channel_waker() -> (Waker, Receiver<()>) {
-        struct Send(Mutex<std::sync::mpsc::Sender<()>>);
+        struct Send(std::sync::mpsc::Sender<()>);
         impl Wake for Send {
             fn wake(self: Arc<Self>) {
-                let _ = self.0.lock().unwrap().send(());
+                let _ = self.0.send(());
             }
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        (Waker::from(Arc::new(Send(Mutex::new(tx)))), rx)
+        (Waker::from(Arc::new(Send(tx))), rx)
     }
 
     /// Waits (at most 20 s) until the timer's thread sleeps, and says until when.

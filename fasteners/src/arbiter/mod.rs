@@ -309,26 +309,28 @@ impl<B: RawLock> Arbiter<B> {
 
     #[inline]
     pub(crate) fn state(&self) -> MutexGuard<'_, State<B>> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.generation != fork::generation() {
-            self.forked(&mut state);
-        }
-        state
+        self.of_this_process(self.state.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// The state, if its mutex is free now: for a backend's thread that must
     /// never wait for it.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn try_state(&self) -> Option<MutexGuard<'_, State<B>>> {
-        let mut state = match self.state.try_lock() {
+        let state = match self.state.try_lock() {
             Ok(state) => state,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
+        Some(self.of_this_process(state))
+    }
+
+    /// The locked state, started afresh if it is a forked parent's.
+    #[inline]
+    fn of_this_process<'a>(&self, mut state: MutexGuard<'a, State<B>>) -> MutexGuard<'a, State<B>> {
         if state.generation != fork::generation() {
             self.forked(&mut state);
         }
-        Some(state)
+        state
     }
 
     /// A forked child's first use of the arbiter: the holders, waiters and
@@ -661,13 +663,7 @@ impl<B: RawLock> Arbiter<B> {
             }
             _ => Ok(()),
         };
-        if state.waiters == 0 {
-            // Nobody to tell (no thread waits, no task has a waker here).
-            return result;
-        }
-        let wakeups = self.notify_waiters(&mut state);
-        drop(state);
-        wakeups.wake();
+        self.tell_waiters(state);
         result
     }
 
@@ -695,11 +691,7 @@ impl<B: RawLock> Arbiter<B> {
                 return Ok(Some(last(&mut state, held)));
             }
         }
-        if state.waiters > 0 {
-            let wakeups = self.notify_waiters(&mut state);
-            drop(state);
-            wakeups.wake();
-        }
+        self.tell_waiters(state);
         Ok(None)
     }
 
@@ -708,9 +700,21 @@ impl<B: RawLock> Arbiter<B> {
     /// failed give-back is the backend's to make good, as a failed
     /// [`RawLock::give_back`] is), and the waiters hear of it.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    pub(crate) fn given_back(&self, state: &mut State<B>) -> Wakeups<'_> {
+    pub(crate) fn given_back(&self, mut state: MutexGuard<'_, State<B>>) {
         state.raw = Raw::Unlocked;
-        self.notify_waiters(state)
+        self.tell_waiters(state);
+    }
+
+    /// Unlocks the state, then wakes the waiters, if any, to look at it again.
+    #[inline]
+    fn tell_waiters(&self, mut state: MutexGuard<'_, State<B>>) {
+        if state.waiters == 0 {
+            // Nobody to tell (no thread waits, no task has a waker here).
+            return;
+        }
+        let wakeups = self.notify_waiters(&mut state);
+        drop(state);
+        wakeups.wake();
     }
 
     /// Takes `holder` off the holders of `mode`.

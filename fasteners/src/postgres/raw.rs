@@ -357,19 +357,13 @@ impl PgArbiter {
 
     /// The end of an async give-back: the lock is free, the waiters hear.
     fn report_given_back(self: &Arc<Self>) {
-        let report = |arbiter: &PgArbiter, mut state: sync::MutexGuard<'_, State<Pg>>| {
-            let wakeups = arbiter.given_back(&mut state);
-            drop(state);
-            wakeups.wake();
-        };
         if let Some(state) = self.try_state() {
-            return report(self, state);
+            return self.given_back(state);
         }
         let arbiter = Arc::clone(self);
-        let reported = runtime::spawn_blocking(move || report(&arbiter, arbiter.state()));
-        if reported.is_err() {
+        if runtime::spawn_blocking(move || arbiter.given_back(arbiter.state())).is_err() {
             // No blocking pool (the runtime failed to start): not on its thread.
-            report(self, self.state());
+            self.given_back(self.state());
         }
     }
 
