@@ -9,7 +9,7 @@
 //! long; a forked child starts its own on first use.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -79,37 +79,15 @@ struct Timer {
     alarms: Mutex<Alarms>,
     /// Signalled when an alarm is due before the timer thread would wake.
     earlier: Condvar,
-    /// The fork generation of the process it serves.
-    generation: u64,
 }
 
 /// The timer of this process. A forked child gets a timer of its own on
 /// first use: its parent's has no thread in the child, alarms for threads and
 /// tasks the child does not have, and a mutex the timer thread may have held
-/// at the fork (the parent's is left untouched, and leaked).
+/// at the fork.
 fn timer() -> &'static Timer {
-    static TIMER: AtomicPtr<Timer> = AtomicPtr::new(std::ptr::null_mut());
-    let generation = fork::generation();
-    let current = TIMER.load(Ordering::Acquire);
-    // SAFETY: timers are leaked, never freed: a non-null pointer stays valid.
-    if let Some(timer) = unsafe { current.as_ref() } {
-        if timer.generation == generation {
-            return timer;
-        }
-    }
-    fork::watch();
-    let new: &'static Timer = Timer::leaked(generation);
-    match TIMER.compare_exchange(
-        current,
-        std::ptr::from_ref(new).cast_mut(),
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => new,
-        // Another thread made it first: use that one (this one stays unused).
-        // SAFETY: as above.
-        Err(winner) => unsafe { &*winner },
-    }
+    static TIMER: fork::PerProcess<Timer> = fork::PerProcess::new();
+    TIMER.get(Timer::new)
 }
 
 /// Alarm ids, unique in the process and its forked children alike.
@@ -119,14 +97,12 @@ fn next_id() -> u64 {
 }
 
 impl Timer {
-    /// A timer with no thread yet, for the process of fork `generation`;
-    /// never freed.
-    fn leaked(generation: u64) -> &'static Timer {
-        Box::leak(Box::new(Timer {
+    /// A timer with no thread yet.
+    fn new() -> Timer {
+        Timer {
             alarms: Mutex::default(),
             earlier: Condvar::new(),
-            generation,
-        }))
+        }
     }
 
     fn alarms(&self) -> MutexGuard<'_, Alarms> {
@@ -392,7 +368,7 @@ mod tests {
 
     /// A timer of the test's own, so that other tests' alarms do not wake it.
     fn private_timer() -> &'static Timer {
-        Timer::leaked(fork::generation())
+        Box::leak(Box::new(Timer::new()))
     }
 
     /// A waker that says on a channel that it woke.

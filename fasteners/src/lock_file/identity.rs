@@ -9,6 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+#[cfg(target_os = "linux")]
+use super::watch::{Watched, Watching};
 use super::{Entry, Files, OsError};
 use crate::arbiter::State;
 
@@ -35,6 +37,10 @@ pub(super) struct OpenFile {
     /// it at the path.
     #[cfg(unix)]
     checked: Stamp,
+    /// The inotify watch that replaces the `fstat` check once the file is
+    /// locked again and again.
+    #[cfg(target_os = "linux")]
+    watching: Watching,
 }
 
 /// Link count and change time of an open file, recorded when the file was
@@ -274,6 +280,8 @@ pub(super) fn open_and_try(
                 id: seen.id,
                 read_only,
                 checked,
+                #[cfg(target_os = "linux")]
+                watching: Watching::default(),
             };
             return Ok((file, tried));
         }
@@ -372,6 +380,15 @@ impl Entry {
             let Some(file) = &state.local.file else {
                 return Ok(false);
             };
+            #[cfg(target_os = "linux")]
+            match file.watching.check(&file.file) {
+                Watched::Unchanged => return Ok(true),
+                Watched::Changed => {
+                    let seen = Seen::of(&file.file);
+                    return self.verify_in_full(state, seen);
+                }
+                Watched::Unwatched => {}
+            }
             match Seen::of(&file.file) {
                 // Nothing touched the inode since the last full check.
                 Ok(own) if own.nlink != 0 && file.checked.matches(&own) => Ok(true),

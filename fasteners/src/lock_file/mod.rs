@@ -51,6 +51,8 @@ mod registry;
 mod test_support;
 #[cfg(all(test, target_os = "linux"))]
 mod tests;
+#[cfg(target_os = "linux")]
+mod watch;
 
 use std::io;
 use std::path::Path;

@@ -171,3 +171,172 @@ fn a_settled_file_is_checked_by_its_descriptor_alone() {
     drop(lock);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// The watch tests, one at a time: the overflow test must fill the process's
+/// one inotify queue without another test's check draining it.
+static WATCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The temporary directory's files can be watched (a local file system);
+/// otherwise the test is reported skipped (it fails under `CI`).
+fn watchable_here(test: &str) -> bool {
+    let dir = std::env::temp_dir();
+    if crate::lock_file::watch::watchable(&dir) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test}: {} is not on a local file system, under CI",
+        dir.display()
+    );
+    eprintln!(
+        "\nSKIPPED: {test}: {} is not on a local file system\n",
+        dir.display()
+    );
+    false
+}
+
+/// Acquires `lock` exclusively `times` times; for each, the checks made by
+/// its watch and by the path.
+fn checks_of_acquisitions(lock: &LockFile, times: usize) -> Vec<(usize, usize)> {
+    (0..times)
+        .map(|_| {
+            let (watch_checks, (path_checks, held)) =
+                counted(&crate::lock_file::watch::WATCH_CHECKS, || {
+                    counted(&crate::lock_file::identity::PATH_CHECKS, || {
+                        lock.acquire(Mode::Exclusive, Wait::Try)
+                    })
+                });
+            drop(held.unwrap());
+            (watch_checks, path_checks)
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_locked_again_and_again_is_checked_by_its_watch_with_no_settle_window() {
+    let _one_at_a_time = WATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !watchable_here("a_file_locked_again_and_again_is_checked_by_its_watch") {
+        return;
+    }
+    // The first lock checks by `fstat` as it opens; the next two by `fstat`
+    // (the second of them after adding the watch); then by the watch alone,
+    // with no `stat(path)` even within the settle window of a change.
+    for attempt in 0..20 {
+        let path = temp_path(&format!("watched-{attempt}.lock"));
+        let created = Instant::now();
+        std::fs::write(&path, "").unwrap();
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let checks = checks_of_acquisitions(&lock, 5);
+        let in_window = created.elapsed() < Duration::from_millis(40);
+        drop(lock);
+        std::fs::remove_file(&path).unwrap();
+        if in_window {
+            assert_eq!(checks, [(0, 1), (0, 1), (0, 1), (1, 0), (1, 0)]);
+            return;
+        }
+    }
+    panic!("never five acquisitions within 40 ms of a change");
+}
+
+/// Replaces the file at `path` the way `how` says.
+fn replace(path: &std::path::Path, how: &str) {
+    match how {
+        "renamed over" => {
+            let new = path.with_extension("new");
+            std::fs::write(&new, "").unwrap();
+            std::fs::rename(&new, path).unwrap();
+        }
+        "renamed away" => {
+            std::fs::rename(path, path.with_extension("old")).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        "unlinked" => {
+            std::fs::remove_file(path).unwrap();
+            std::fs::write(path, "").unwrap();
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// Whether the lock on the file now at `path` is taken: another description
+/// of it is refused.
+fn held_at_path(path: &std::path::Path) -> bool {
+    let other = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    !Mechanism::Ofd.try_lock(&other, Mode::Exclusive).unwrap()
+}
+
+#[test]
+fn a_watched_file_replaced_at_its_path_is_caught() {
+    let _one_at_a_time = WATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !watchable_here("a_watched_file_replaced_at_its_path_is_caught") {
+        return;
+    }
+    for how in ["renamed over", "renamed away", "unlinked"] {
+        let path = temp_path("watched-replaced.lock");
+        std::fs::write(&path, "").unwrap();
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let watched = checks_of_acquisitions(&lock, 4);
+        assert_eq!(watched[3], (1, 0), "{how}: watched by now");
+        replace(&path, how);
+        let held = lock.acquire(Mode::Exclusive, Wait::Try).unwrap();
+        assert!(held_at_path(&path), "{how}: the lock is on the old file");
+        drop(held);
+        drop(lock);
+        let _ = std::fs::remove_file(path.with_extension("old"));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[test]
+fn a_watch_queue_that_overflowed_counts_as_a_change_of_every_file() {
+    let _one_at_a_time = WATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !watchable_here("a_watch_queue_that_overflowed_counts_as_a_change_of_every_file") {
+        return;
+    }
+    let limit: u64 = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let paths: Vec<_> = ["overflow-a", "overflow-b", "overflow-c"]
+        .iter()
+        .map(|name| temp_path(&format!("{name}.lock")))
+        .collect();
+    let locks: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            std::fs::write(path, "").unwrap();
+            let lock = LockFile::new(path, Mechanism::Ofd);
+            assert_eq!(checks_of_acquisitions(&lock, 4)[3], (1, 0));
+            lock
+        })
+        .collect();
+    // Changes of b and c, in turn (the kernel merges an event with the one
+    // before it only), until the queue is full: further events are lost.
+    use std::os::unix::fs::PermissionsExt;
+    for i in 0..limit + 2 {
+        let path = &paths[1 + (i % 2) as usize];
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let event_size = 16;
+    assert!(
+        crate::lock_file::watch::queued_bytes() >= limit * event_size,
+        "the queue did not fill"
+    );
+    // The rename of a's file is one of the events lost.
+    replace(&paths[0], "renamed over");
+    let held = locks[0].acquire(Mode::Exclusive, Wait::Try).unwrap();
+    assert!(
+        held_at_path(&paths[0]),
+        "the lost event was not made up for"
+    );
+    drop(held);
+    drop(locks);
+    for path in &paths {
+        std::fs::remove_file(path).unwrap();
+    }
+}

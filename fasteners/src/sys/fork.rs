@@ -150,3 +150,45 @@ mod imp {
 }
 
 pub(crate) use imp::{generation, register, watch, Registration};
+
+/// A value each process has its own of: made on first use, and again on
+/// first use in each forked child, whose copy of its parent's is left
+/// untouched (it names the parent's threads, and a mutex in it may have been
+/// held at the fork). Never freed.
+pub(crate) struct PerProcess<T: 'static> {
+    current: std::sync::atomic::AtomicPtr<(u64, T)>,
+}
+
+impl<T: 'static> PerProcess<T> {
+    pub(crate) const fn new() -> Self {
+        PerProcess {
+            current: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// This process's value, made by `make` if it has none yet.
+    pub(crate) fn get(&self, make: impl FnOnce() -> T) -> &'static T {
+        use std::sync::atomic::Ordering;
+        let generation = generation();
+        let current = self.current.load(Ordering::Acquire);
+        // SAFETY: values are leaked, never freed: a non-null pointer stays valid.
+        if let Some((made_in, value)) = unsafe { current.as_ref() } {
+            if *made_in == generation {
+                return value;
+            }
+        }
+        watch();
+        let new: &'static mut (u64, T) = Box::leak(Box::new((generation, make())));
+        match self.current.compare_exchange(
+            current,
+            std::ptr::from_mut(new),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => &new.1,
+            // Another thread made one first: use that (this one stays unused).
+            // SAFETY: as above.
+            Err(winner) => unsafe { &(*winner).1 },
+        }
+    }
+}
