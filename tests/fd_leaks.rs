@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{
-    crate_threads, mechanisms, only_the_timer, open_descriptors, threads, within, Helper, TempDir,
-    STEP,
+    crate_threads, inotify_instances, mechanisms, only_the_timer, open_descriptors, skip, threads,
+    watched_here, within, Helper, TempDir, STEP,
 };
 
 /// The descriptor this process has open on `path`, if any.
@@ -107,5 +107,30 @@ fn no_descriptor_or_thread_leaks_and_close_on_exec() {
                 .try_lock()
                 .unwrap(),
         );
+
+        // Lock files locked again and again are watched: one inotify
+        // instance for the process however many files, closed with the last
+        // lock object of a watched file.
+        if !watched_here(dir.path()) {
+            skip(
+                "no_descriptor_or_thread_leaks_and_close_on_exec (watched files)",
+                "the temporary directory is not on a local file system",
+            );
+            continue;
+        }
+        let fds = open_descriptors();
+        let watched: Vec<_> = (0..3)
+            .map(|i| InterProcessLock::with_mechanism(dir.join(&format!("w{i}.lock")), mechanism))
+            .collect();
+        for _ in 0..4 {
+            for lock in &watched {
+                drop(lock.lock().unwrap());
+            }
+        }
+        assert_eq!(inotify_instances(), 1, "watched files");
+        assert_eq!(open_descriptors(), fds + 3 + 1, "watched files");
+        drop(watched);
+        assert_eq!(inotify_instances(), 0, "watched files dropped");
+        assert_eq!(open_descriptors(), fds, "watched files dropped");
     }
 }

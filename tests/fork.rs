@@ -120,3 +120,37 @@ fn a_child_forked_while_its_parent_waits_does_not_hang() {
         }
     }
 }
+
+#[test]
+fn a_child_does_not_share_its_parents_watch_of_a_lock_file() {
+    for mechanism in mechanisms() {
+        let dir = TempDir::new("fork-watch");
+        if !process_common::watched_here(dir.path()) {
+            process_common::skip(
+                "a_child_does_not_share_its_parents_watch_of_a_lock_file",
+                "the temporary directory is not on a local file system",
+            );
+            return;
+        }
+        let path = dir.join("a.lock");
+        let mut parent = Helper::start("fork-watch", mechanism, &path, &[]);
+        // Locked again and again, the file is watched: one instance.
+        parent.expect("watching 1");
+        // The child's copy of the instance's descriptor points at /dev/null:
+        // it cannot drain the parent's events. It watches with its own.
+        parent.expect("child-inherited /dev/null");
+        parent.expect("child-watching 1");
+        parent.expect("child-exit 0");
+        // The parent, its watch intact, moved to the file renamed over the
+        // path: its lock is on the file there.
+        parent.expect("locked");
+        assert_eq!(
+            try_elsewhere(mechanism, &path, "ex"),
+            "busy",
+            "{mechanism:?}"
+        );
+        parent.send("release");
+        parent.expect("released");
+        assert!(parent.finish().success());
+    }
+}

@@ -513,6 +513,7 @@ fn main() -> ExitCode {
         "ro-check" => ro_check(locking(mechanism), &path),
         "fork-drop" => fork_drop(locking(mechanism), &path, parse_kind(&rest[0])),
         "fork-orphan" => fork_orphan(locking(mechanism), &path, parse_kind(&rest[0])),
+        "fork-watch" => fork_watch(locking(mechanism), &path),
         "fork-waiting" => fork_waiting(
             locking(mechanism),
             &path,
@@ -707,6 +708,60 @@ fn fork_orphan(mechanism: Mechanism, path: &Path, kind: Kind) {
     say("locked");
     read_line();
     drop(to_child);
+}
+
+/// This process's descriptors that are inotify instances, by number.
+fn inotify_descriptors() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            (target.as_os_str() == "anon_inode:inotify")
+                .then(|| entry.file_name().to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
+/// A child forked while its parent watches its lock file (locked again and
+/// again) does not share the parent's inotify instance, watches with one of
+/// its own, and leaves the parent's watch working.
+fn fork_watch(mechanism: Mechanism, path: &Path) {
+    let lock = InterProcessLock::with_mechanism(path, mechanism);
+    let lock_times = |times| {
+        for _ in 0..times {
+            lock.lock().expect("lock").release().expect("release");
+        }
+    };
+    lock_times(4);
+    let watching = inotify_descriptors();
+    say(&format!("watching {}", watching.len()));
+    let child = fork();
+    if child == 0 {
+        let inherited: Vec<String> = watching
+            .iter()
+            .map(
+                |fd| match std::fs::read_link(format!("/proc/self/fd/{fd}")) {
+                    Ok(target) => target.display().to_string(),
+                    Err(err) => err.to_string(),
+                },
+            )
+            .collect();
+        say(&format!("child-inherited {}", inherited.join(" ")));
+        lock_times(4);
+        say(&format!("child-watching {}", inotify_descriptors().len()));
+        std::process::exit(0);
+    }
+    say(&format!("child-exit {}", wait_child(child)));
+    // The parent's watch still sees the file replaced at its path.
+    let new = path.with_extension("new");
+    std::fs::write(&new, "").expect("write");
+    std::fs::rename(&new, path).expect("rename");
+    let guard = lock.lock().expect("lock");
+    say("locked");
+    read_line();
+    guard.release().expect("release");
+    say("released");
 }
 
 /// One timed attempt at the exclusive side (write, for a reader-writer lock).

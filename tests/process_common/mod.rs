@@ -245,6 +245,38 @@ pub fn open_descriptors() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
+/// The local file systems on which a lock file locked again and again is
+/// watched (`statfs` magic numbers; the crate's list).
+const WATCHED_FILE_SYSTEMS: [u32; 6] = [
+    0xEF53,
+    0x5846_5342,
+    0x9123_683E,
+    0x0102_1994,
+    0xF2F5_2010,
+    0x8584_58F6,
+];
+
+/// Whether lock files in `dir` are watched once locked again and again.
+pub fn watched_here(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = std::ffi::CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `statfs` is a plain C struct of integers; all-zero is valid.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a NUL-terminated path and a valid out-parameter.
+    assert_eq!(unsafe { libc::statfs(dir.as_ptr(), &mut fs) }, 0);
+    #[allow(clippy::unnecessary_cast)]
+    WATCHED_FILE_SYSTEMS.contains(&(fs.f_type as u32))
+}
+
+/// How many inotify instances this process has open.
+pub fn inotify_instances() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.as_os_str() == "anon_inode:inotify")
+        .count()
+}
+
 /// How many threads this process has (Linux: `/proc/self/task`).
 pub fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
