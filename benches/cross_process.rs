@@ -49,6 +49,10 @@ enum Scenario {
     /// lock that checks, after the grant, that its file is still the file at
     /// the path.
     RawOfdFstat,
+    /// The same, then one `FIONREAD` of an inotify instance watching the
+    /// file: the floor of a lock that checks its file by a watch, as the
+    /// crate's do once a file is locked again and again.
+    RawOfdWatch,
     /// Raw blocking `flock` on an open file.
     RawFlock,
     /// Raw blocking `F_OFD_SETLKW` in a helper thread, handed to the waiting
@@ -80,9 +84,10 @@ enum Scenario {
 }
 
 impl Scenario {
-    const ALL: [Scenario; 19] = [
+    const ALL: [Scenario; 20] = [
         Scenario::RawOfd,
         Scenario::RawOfdFstat,
+        Scenario::RawOfdWatch,
         Scenario::RawFlock,
         Scenario::RawOfdRelay,
         Scenario::RawOfdOneshot,
@@ -106,6 +111,7 @@ impl Scenario {
         match self {
             Scenario::RawOfd => "raw-ofd",
             Scenario::RawOfdFstat => "raw-ofd-fstat",
+            Scenario::RawOfdWatch => "raw-ofd-watch",
             Scenario::RawFlock => "raw-flock",
             Scenario::RawOfdRelay => "raw-ofd-relay",
             Scenario::RawOfdOneshot => "raw-ofd-oneshot",
@@ -126,6 +132,9 @@ impl Scenario {
             Scenario::RawOfd => "raw OFD fcntl, blocking (kernel floor)",
             Scenario::RawOfdFstat => {
                 "raw OFD fcntl, blocking, then `fstat` (floor of a lock that checks its file)"
+            }
+            Scenario::RawOfdWatch => {
+                "raw OFD fcntl, blocking, then inotify `FIONREAD` (floor of a lock that checks its file by a watch)"
             }
             Scenario::RawFlock => "raw flock, blocking (kernel floor)",
             Scenario::RawOfdRelay => {
@@ -151,9 +160,11 @@ impl Scenario {
     /// The peer, for the guarantees column.
     fn kind(self) -> Option<Kind> {
         match self {
-            Scenario::RawOfd | Scenario::RawOfdFstat | Scenario::RawFlock | Scenario::RawPosix => {
-                None
-            }
+            Scenario::RawOfd
+            | Scenario::RawOfdFstat
+            | Scenario::RawOfdWatch
+            | Scenario::RawFlock
+            | Scenario::RawPosix => None,
             Scenario::RawOfdRelay | Scenario::RawOfdOneshot => None,
             Scenario::LockFlock => Some(Kind::FastenersFlock),
             Scenario::Peer(kind) => Some(kind),
@@ -170,14 +181,23 @@ impl Scenario {
     }
 }
 
+/// What a raw scenario checks after each grant.
+enum Check {
+    None,
+    /// An `fstat` of the descriptor.
+    Fstat,
+    /// `FIONREAD` of an inotify instance watching the file.
+    Watch(support::Inotify),
+}
+
 /// One process's way into the lock: an open file for the raw scenarios, a
 /// lock object for the crate's.
 enum Locker {
     Raw {
         file: File,
         ofd: bool,
-        /// An `fstat` of the descriptor after each grant.
-        check: bool,
+        /// The check of the file after each grant.
+        check: Check,
     },
     Relay(relay::Relay),
     Oneshot(oneshot::Oneshot),
@@ -200,15 +220,19 @@ impl Locker {
     fn new(scenario: Scenario, path: &Path) -> Locker {
         let open = || support::open(path);
         match scenario {
-            Scenario::RawOfd | Scenario::RawOfdFstat => Locker::Raw {
+            Scenario::RawOfd | Scenario::RawOfdFstat | Scenario::RawOfdWatch => Locker::Raw {
                 file: open(),
                 ofd: true,
-                check: scenario == Scenario::RawOfdFstat,
+                check: match scenario {
+                    Scenario::RawOfdFstat => Check::Fstat,
+                    Scenario::RawOfdWatch => Check::Watch(support::Inotify::watch(path)),
+                    _ => Check::None,
+                },
             },
             Scenario::RawFlock => Locker::Raw {
                 file: open(),
                 ofd: false,
-                check: false,
+                check: Check::None,
             },
             Scenario::RawOfdRelay => Locker::Relay(relay::Relay::new(open())),
             Scenario::RawOfdOneshot => Locker::Oneshot(oneshot::Oneshot::new(open())),
@@ -252,8 +276,14 @@ impl Locker {
         match self {
             Locker::Raw { file, ofd, check } => {
                 raw::lock(file, *ofd, true);
-                if *check {
-                    std::hint::black_box(raw::fstat_nlink(file));
+                match check {
+                    Check::None => {}
+                    Check::Fstat => {
+                        std::hint::black_box(raw::fstat_nlink(file));
+                    }
+                    Check::Watch(watch) => {
+                        std::hint::black_box(watch.pending());
+                    }
                 }
                 let r = f();
                 raw::lock(file, *ofd, false);

@@ -49,38 +49,6 @@ fn raw_fstat(file: &File) -> u64 {
     stat.st_nlink
 }
 
-/// An inotify descriptor watching one file for the changes an identity
-/// check looks for.
-struct Inotify(std::os::fd::OwnedFd);
-
-impl Inotify {
-    fn watch(path: &Path) -> Inotify {
-        use std::os::fd::FromRawFd;
-        use std::os::unix::ffi::OsStrExt;
-        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-        // SAFETY: plain calls on a valid C string; the descriptor is owned
-        // by the returned value.
-        unsafe {
-            let fd = libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK);
-            assert!(fd >= 0, "inotify_init1");
-            let mask = libc::IN_ATTRIB | libc::IN_MOVE_SELF | libc::IN_DELETE_SELF;
-            assert!(libc::inotify_add_watch(fd, path.as_ptr(), mask) >= 0);
-            Inotify(std::os::fd::OwnedFd::from_raw_fd(fd))
-        }
-    }
-
-    /// The bytes of events pending.
-    fn pending(&self) -> libc::c_int {
-        let mut bytes: libc::c_int = 0;
-        // SAFETY: the descriptor is open and `bytes` is a valid out-parameter.
-        assert_eq!(
-            unsafe { libc::ioctl(self.0.as_raw_fd(), libc::FIONREAD, &mut bytes) },
-            0
-        );
-        bytes
-    }
-}
-
 /// How a case runs its cycles.
 enum Run {
     Rust(Box<dyn FnMut()>),
@@ -242,7 +210,7 @@ fn cases(dir: &Path) -> Vec<Case> {
         })),
     );
     let watched = lock_file(dir, "syscall/inotify");
-    let inotify = Inotify::watch(&watched);
+    let inotify = support::Inotify::watch(&watched);
     let mut handle = Handle::open(Kind::RawOfd, &watched);
     add(
         "syscall/inotify".into(),

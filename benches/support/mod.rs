@@ -114,3 +114,43 @@ pub fn python(args: &[&str]) -> Result<std::process::Child, String> {
         .spawn()
         .map_err(|err| format!("{python}: {err}"))
 }
+
+#[cfg(target_os = "linux")]
+/// An inotify descriptor watching one file for the changes an identity
+/// check looks for.
+pub struct Inotify(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl Inotify {
+    pub fn watch(path: &Path) -> Inotify {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: plain calls on a valid C string; the descriptor is owned
+        // by the returned value.
+        unsafe {
+            let fd = libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK);
+            assert!(fd >= 0, "inotify_init1");
+            let mask = libc::IN_ATTRIB | libc::IN_MOVE_SELF | libc::IN_DELETE_SELF;
+            assert!(libc::inotify_add_watch(fd, path.as_ptr(), mask) >= 0);
+            Inotify(std::os::fd::OwnedFd::from_raw_fd(fd))
+        }
+    }
+
+    /// The bytes of events pending.
+    pub fn pending(&self) -> libc::c_int {
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: the descriptor is open and `bytes` is a valid out-parameter.
+        assert_eq!(
+            unsafe {
+                libc::ioctl(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.0),
+                    libc::FIONREAD,
+                    &mut bytes,
+                )
+            },
+            0
+        );
+        bytes
+    }
+}
