@@ -366,7 +366,11 @@ impl Entry {
     /// path is gone or names another file, unlocks and forgets the old file
     /// (the next attempt reopens the path) and returns `false`.
     ///
-    /// `fstat` of the descriptor first: a link count of 0 means the file was
+    /// A watched file (Linux, locked again and again: see `watch.rs`) is
+    /// checked by its watch: no event for its inode since the last check
+    /// means it is still at the path; an event means a full check.
+    ///
+    /// Otherwise `fstat` of the descriptor first: a link count of 0 means the file was
     /// deleted or renamed over. The same link count and change time as at the
     /// last full check mean the file's own inode has seen no rename, link or
     /// unlink since (each updates its change time), so it is still at the
