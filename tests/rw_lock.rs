@@ -537,6 +537,33 @@ fn reader_preference_lets_new_readers_pass_waiting_writers() {
     assert!(writer.value());
 }
 
+/// Readers first, a reader that waited for the writer holding the lock
+/// starts reading when it releases, ahead of the writer still queued: it
+/// never waits for a writer that only waits.
+#[test]
+fn reader_preference_a_reader_woken_by_a_writer_passes_the_queued_writers() {
+    let lock = Arc::new(ReaderWriterLock::with_preference(Preference::Reader));
+    let write = lock.write().unwrap();
+    let inner = Arc::clone(&lock);
+    let writer = spawn(move || inner.write().map(drop).is_ok());
+    wait_until("the writer waits", || lock.has_pending_writers());
+    let inner = Arc::clone(&lock);
+    let (reading, read_taken) = mpsc::channel();
+    let (done, may_go) = mpsc::channel::<()>();
+    let reader = spawn(move || {
+        let _r = inner.read().unwrap();
+        reading.send(()).unwrap();
+        may_go.recv_timeout(LIMIT).unwrap();
+    });
+    wait_until("the reader waits", || lock.waiting_readers() == 1);
+    drop(write);
+    read_taken.recv_timeout(LIMIT).expect("the reader got in");
+    assert!(lock.has_pending_writers(), "the writer went first");
+    done.send(()).unwrap();
+    reader.value();
+    assert!(writer.value());
+}
+
 #[test]
 fn writers_are_served_in_arrival_order() {
     const WRITERS: usize = 4;
