@@ -538,29 +538,31 @@ fn reader_preference_lets_new_readers_pass_waiting_writers() {
 }
 
 /// Readers first, a reader that waited for the writer holding the lock
-/// starts reading when it releases, ahead of the writer still queued: it
-/// never waits for a writer that only waits.
+/// starts reading once no writer holds it, even with a writer still queued:
+/// here the holder downgrades to reading (so the queued writer cannot take
+/// the lock first), and the waiting reader joins it.
 #[test]
-fn reader_preference_a_reader_woken_by_a_writer_passes_the_queued_writers() {
+fn reader_preference_a_waiting_reader_joins_a_downgrade_before_the_queued_writer() {
     let lock = Arc::new(ReaderWriterLock::with_preference(Preference::Reader));
     let write = lock.write().unwrap();
     let inner = Arc::clone(&lock);
-    let writer = spawn(move || inner.write().map(drop).is_ok());
-    wait_until("the writer waits", || lock.has_pending_writers());
-    let inner = Arc::clone(&lock);
     let (reading, read_taken) = mpsc::channel();
-    let (done, may_go) = mpsc::channel::<()>();
     let reader = spawn(move || {
         let _r = inner.read().unwrap();
         reading.send(()).unwrap();
-        may_go.recv_timeout(LIMIT).unwrap();
     });
     wait_until("the reader waits", || lock.waiting_readers() == 1);
+    let inner = Arc::clone(&lock);
+    let writer = spawn(move || inner.write().map(drop).is_ok());
+    wait_until("the writer waits", || lock.has_pending_writers());
+    let read = lock.read().unwrap();
     drop(write);
-    read_taken.recv_timeout(LIMIT).expect("the reader got in");
-    assert!(lock.has_pending_writers(), "the writer went first");
-    done.send(()).unwrap();
+    read_taken
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the reader joins the downgraded holder within 2 s");
     reader.value();
+    assert!(lock.has_pending_writers());
+    drop(read);
     assert!(writer.value());
 }
 
