@@ -174,7 +174,7 @@ fn a_settled_file_is_checked_by_its_descriptor_alone() {
 
 /// The watch tests, one at a time: the overflow test must fill the process's
 /// one inotify queue without another test's check draining it.
-static WATCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(super) static WATCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// The temporary directory's files can be watched (a local file system);
 /// otherwise the test is reported skipped (it fails under `CI`).

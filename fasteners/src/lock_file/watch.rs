@@ -354,3 +354,84 @@ pub(super) fn queued_bytes() -> u64 {
 pub(super) fn watchable(dir: &std::path::Path) -> bool {
     File::open(dir).is_ok_and(|dir| on_local_file_system(&dir))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    #[test]
+    fn files_on_other_file_systems_are_not_watched() {
+        // procfs: its files change without going through an inode's events.
+        let proc_file = File::open("/proc/self/status").unwrap();
+        assert!(!on_local_file_system(&proc_file));
+        assert!(Watch::new(&proc_file).is_none());
+    }
+
+    /// A check that finds the queue empty while another thread's drain has
+    /// read the events but not yet marked the watches waits for the marks.
+    #[test]
+    fn a_check_during_a_drain_sees_the_marks_it_makes() {
+        let _one_at_a_time = super::super::tests::WATCH_TESTS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let path = std::env::temp_dir().join(format!(
+            "fasteners-unit-{}-drain-race.lock",
+            std::process::id()
+        ));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .unwrap();
+        if !on_local_file_system(&file) {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no local file system under CI"
+            );
+            eprintln!("\nSKIPPED: a_check_during_a_drain_sees_the_marks_it_makes: not a local file system\n");
+            return;
+        }
+        let watch = Watch::new(&file).expect("watched");
+        let watcher = watch.watcher;
+        // A drain, half-way: it holds the mutex, has made the version odd
+        // and has read the event of a change, but not marked the watch yet.
+        let instance = watcher.lock();
+        watcher.version.fetch_add(1, Ordering::SeqCst);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut buffer = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut events = inotify::Reader::new(instance.fd.as_ref().unwrap(), &mut buffer);
+        let mut read = 0;
+        while events.next().is_ok() {
+            read += 1;
+        }
+        assert!(read > 0, "the change sent no event");
+        let (seen, checked) = mpsc::channel();
+        let checking = {
+            let watch = Arc::clone(&watch);
+            std::thread::spawn(move || {
+                let changed = matches!(watch.check(), Watched::Changed);
+                seen.send(changed).unwrap();
+            })
+        };
+        // It cannot trust the empty queue: it waits for the drain.
+        assert!(
+            checked.recv_timeout(Duration::from_millis(200)).is_err(),
+            "the check ended while the drain was under way"
+        );
+        instance.mark(watch.wd, false);
+        watcher.version.fetch_add(1, Ordering::Release);
+        drop(instance);
+        assert!(
+            checked.recv_timeout(Duration::from_secs(20)).unwrap(),
+            "the check missed the change the drain marked"
+        );
+        checking.join().unwrap();
+        drop(watch);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
