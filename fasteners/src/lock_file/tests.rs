@@ -340,3 +340,31 @@ fn a_watch_queue_that_overflowed_counts_as_a_change_of_every_file() {
         std::fs::remove_file(path).unwrap();
     }
 }
+
+#[test]
+fn a_watch_outlives_the_watch_of_another_file() {
+    let _one_at_a_time = WATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    if !watchable_here("a_watch_outlives_the_watch_of_another_file") {
+        return;
+    }
+    let paths = [temp_path("outlives-a.lock"), temp_path("outlives-b.lock")];
+    let mut locks: Vec<_> = paths
+        .iter()
+        .map(|path| {
+            let lock = LockFile::new(path, Mechanism::Ofd);
+            assert_eq!(checks_of_acquisitions(&lock, 4)[3].0, 1, "watched");
+            lock
+        })
+        .collect();
+    // The process's instance stays open for the watch still in use.
+    drop(locks.pop());
+    assert_eq!(
+        checks_of_acquisitions(&locks[0], 1)[0].0,
+        1,
+        "still watched"
+    );
+    drop(locks);
+    for path in &paths {
+        std::fs::remove_file(path).unwrap();
+    }
+}

@@ -105,9 +105,12 @@ impl Watching {
             }
             return Watched::Unwatched;
         };
+        let seen = watch.check();
         #[cfg(test)]
-        WATCH_CHECKS.with(|checks| checks.set(checks.get() + 1));
-        watch.check()
+        if !matches!(seen, Watched::Unwatched) {
+            WATCH_CHECKS.with(|checks| checks.set(checks.get() + 1));
+        }
+        seen
     }
 }
 
