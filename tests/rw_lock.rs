@@ -799,6 +799,38 @@ fn introspection_reports_the_caller_and_the_lock() {
     assert!(text.contains("ReaderWriterLock"), "{text}");
 }
 
+/// `Debug` shows who holds the lock: how many threads read, whether one
+/// writes (a writer that also reads counts as reading too).
+#[test]
+fn debug_shows_the_holders() {
+    let lock = Arc::new(ReaderWriterLock::new());
+    let shows = |what: &str| {
+        let text = format!("{lock:?}");
+        assert!(text.contains(what), "{what} not in {text}");
+    };
+    shows("reading_threads: 0, writing: false");
+    let first = lock.read().unwrap();
+    let inner = Arc::clone(&lock);
+    let (reading, read_taken) = mpsc::channel();
+    let (done, may_go) = mpsc::channel::<()>();
+    let second = spawn(move || {
+        let _r = inner.read().unwrap();
+        reading.send(()).unwrap();
+        may_go.recv_timeout(LIMIT).unwrap();
+    });
+    read_taken.recv_timeout(LIMIT).unwrap();
+    shows("reading_threads: 2, writing: false");
+    done.send(()).unwrap();
+    second.value();
+    drop(first);
+    let write = lock.write().unwrap();
+    shows("reading_threads: 0, writing: true");
+    let read = lock.read().unwrap();
+    shows("reading_threads: 1, writing: true");
+    drop((read, write));
+    shows("reading_threads: 0, writing: false");
+}
+
 /// Entries belong to threads, and a thread's identity is never reused: a
 /// thread that ends while holding entries taken by hand leaves the lock
 /// held (as in Python), and no later thread can pass for it.
