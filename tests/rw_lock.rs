@@ -799,6 +799,37 @@ fn introspection_reports_the_caller_and_the_lock() {
     assert!(text.contains("ReaderWriterLock"), "{text}");
 }
 
+/// A reader that gives up waiting leaves the others' wake-up in place: the
+/// reader still queued gets in when the writer releases.
+#[test]
+fn a_timed_out_reader_leaves_the_other_waiting_reader_its_wake_up() {
+    let lock = Arc::new(ReaderWriterLock::new());
+    let write = lock.write().unwrap();
+    let inner = Arc::clone(&lock);
+    let (reading, read_taken) = mpsc::channel();
+    let patient = spawn(move || {
+        let _r = inner.read().unwrap();
+        reading.send(()).unwrap();
+    });
+    wait_until("the patient reader waits", || lock.waiting_readers() == 1);
+    let inner = Arc::clone(&lock);
+    let impatient = spawn(move || {
+        inner
+            .try_read_for(Duration::from_millis(100))
+            .map(drop)
+            .unwrap_err()
+            .kind()
+    });
+    wait_until("both readers wait", || lock.waiting_readers() == 2);
+    assert_eq!(impatient.value(), ErrorKind::TimedOut);
+    assert_eq!(lock.waiting_readers(), 1);
+    drop(write);
+    read_taken
+        .recv_timeout(Duration::from_secs(2))
+        .expect("the patient reader gets in within 2 s of the release");
+    patient.value();
+}
+
 /// `Debug` shows who holds the lock: how many threads read, whether one
 /// writes (a writer that also reads counts as reading too).
 #[test]
