@@ -7,7 +7,8 @@
 #   bash scripts/mutants.sh [SET...] [-- extra cargo-mutants options]
 #
 # Sets (all of them when none is named):
-#   rw_lock     fasteners/src/rw_lock/ against tests/rw_lock.rs and tests/try_lock.rs
+#   rw_lock     fasteners/src/rw_lock/ against the crate's unit tests, tests/rw_lock.rs
+#               and tests/try_lock.rs
 #   macros      fasteners-macros/src/ against the macro behaviour tests
 #               (tests/macros_*.rs; the compile-fail tests are left out:
 #               trybuild rebuilds everything per mutant)
@@ -79,7 +80,7 @@ status=0
 for set in "${sets[@]}"; do
     case "$set" in
     rw_lock)
-        mutate rw_lock 'fasteners/src/rw_lock/*.rs' fasteners-workspace rw_lock try_lock
+        mutate rw_lock 'fasteners/src/rw_lock/*.rs' fasteners-workspace,fasteners lib rw_lock try_lock
         ;;
     macros)
         mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace \
