@@ -537,6 +537,20 @@ fn reader_preference_lets_new_readers_pass_waiting_writers() {
     assert!(writer.value());
 }
 
+/// A thread that takes the read side of `lock` and says so on the channel
+/// returned, then lets go.
+fn reader_that_says_when_it_reads(
+    lock: &Arc<ReaderWriterLock>,
+) -> (Bounded<()>, mpsc::Receiver<()>) {
+    let inner = Arc::clone(lock);
+    let (reading, read_taken) = mpsc::channel();
+    let reader = spawn(move || {
+        let _r = inner.read().unwrap();
+        reading.send(()).unwrap();
+    });
+    (reader, read_taken)
+}
+
 /// Readers first, a reader that waited for the writer holding the lock
 /// starts reading once no writer holds it, even with a writer still queued:
 /// here the holder downgrades to reading (so the queued writer cannot take
@@ -545,12 +559,7 @@ fn reader_preference_lets_new_readers_pass_waiting_writers() {
 fn reader_preference_a_waiting_reader_joins_a_downgrade_before_the_queued_writer() {
     let lock = Arc::new(ReaderWriterLock::with_preference(Preference::Reader));
     let write = lock.write().unwrap();
-    let inner = Arc::clone(&lock);
-    let (reading, read_taken) = mpsc::channel();
-    let reader = spawn(move || {
-        let _r = inner.read().unwrap();
-        reading.send(()).unwrap();
-    });
+    let (reader, read_taken) = reader_that_says_when_it_reads(&lock);
     wait_until("the reader waits", || lock.waiting_readers() == 1);
     let inner = Arc::clone(&lock);
     let writer = spawn(move || inner.write().map(drop).is_ok());
@@ -805,12 +814,7 @@ fn introspection_reports_the_caller_and_the_lock() {
 fn a_timed_out_reader_leaves_the_other_waiting_reader_its_wake_up() {
     let lock = Arc::new(ReaderWriterLock::new());
     let write = lock.write().unwrap();
-    let inner = Arc::clone(&lock);
-    let (reading, read_taken) = mpsc::channel();
-    let patient = spawn(move || {
-        let _r = inner.read().unwrap();
-        reading.send(()).unwrap();
-    });
+    let (patient, read_taken) = reader_that_says_when_it_reads(&lock);
     wait_until("the patient reader waits", || lock.waiting_readers() == 1);
     let inner = Arc::clone(&lock);
     let impatient = spawn(move || {
