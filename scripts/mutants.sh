@@ -10,8 +10,10 @@
 #   rw_lock     fasteners/src/rw_lock/ against the crate's unit tests, tests/rw_lock.rs
 #               and tests/try_lock.rs
 #   macros      fasteners-macros/src/ against the macro behaviour tests
-#               (tests/macros_*.rs; the compile-fail tests are left out:
-#               trybuild rebuilds everything per mutant)
+#               (tests/macros_*.rs) and the macro crate's unit tests, then
+#               the mutants those miss against the compile-fail tests
+#               (tests/compiletest.rs: trybuild rebuilds the crates at each
+#               mutant, about 40 s, so only the misuse paths go to it)
 #   arbiter     fasteners/src/arbiter/ (the shared holder/waiter state machine)
 #               against the process-lock tests (its loom models, in
 #               arbiter/models.rs, need a `--cfg loom` build: see CONTRIBUTING.md)
@@ -43,6 +45,8 @@ fi
 
 # mutate SET FILE-GLOB TEST-PACKAGES TEST-TARGET...
 # (TEST-PACKAGES: comma-separated; a target `lib` is the packages' unit tests)
+# With `iterate=1` before it, tests only the mutants the set's last run
+# (its report in target/mutants/SET) did not catch.
 mutate() {
     local set="$1" files="$2" package="$3"
     shift 3
@@ -66,11 +70,15 @@ mutate() {
     # tests take 30 s themselves on 2 cores (the waits' 200 timed waiters).
     local timeout=60
     [[ "$set" == lock_file ]] && timeout=150
+    # trybuild builds its crates again at each mutant (about 40 s here).
+    [[ "$set" == macros ]] && timeout=120
     # The rw_lock tests run in 3 s; a mutant that makes one of them spin
     # (a compare-and-swap loop that never succeeds) is not worth a minute.
     [[ "$set" == rw_lock ]] && timeout=20
+    local again=()
+    [[ "${iterate:-0}" == 1 ]] && again=(--iterate)
     # Code under #[cfg(test)] (the unit tests' own helpers) is not mutated.
-    cargo mutants --workspace "${file_args[@]}" --test-workspace=false --test-package "$package" \
+    cargo mutants "${again[@]}" --workspace "${file_args[@]}" --test-workspace=false --test-package "$package" \
         --exclude-re 'tests::' \
         --baseline skip --timeout "$timeout" --output "target/mutants/$set" "${targets[@]}" "${extra[@]}" ||
         status=1
@@ -83,9 +91,10 @@ for set in "${sets[@]}"; do
         mutate rw_lock 'fasteners/src/rw_lock/*.rs' fasteners-workspace,fasteners lib rw_lock try_lock
         ;;
     macros)
-        mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace \
+        mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace,fasteners-macros lib \
             macros_behaviour macros_rw_lock macros_signatures macros_hygiene macros_async \
             macros_interprocess
+        iterate=1 mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace compiletest
         ;;
     arbiter)
         mutate arbiter 'fasteners/src/arbiter/{mod,task}.rs' fasteners-workspace \

@@ -64,5 +64,9 @@ mod tests {
         assert_eq!(did_you_mean("path", KEYS), None);
         assert_eq!(did_you_mean("wait", KEYS), None);
         assert_eq!(did_you_mean("ab", KEYS), None);
+        // Two edits from `lock`: too far for a word of two letters, or of
+        // four, to be a slip (and an insertion is an edit).
+        assert_eq!(did_you_mean("lk", KEYS), None);
+        assert_eq!(did_you_mean("loop", KEYS), None);
     }
 }
