@@ -10,7 +10,7 @@
 #   rw_lock     fasteners/src/rw_lock/ against the crate's unit tests, tests/rw_lock.rs
 #               and tests/try_lock.rs
 #   macros      fasteners-macros/src/ against the macro behaviour tests
-#               (tests/macros_*.rs) and the macro crate's unit tests, then
+#               (tests/macros_*.rs, tests/test_lints.rs) and the macro crate's unit tests, then
 #               the mutants those miss against the compile-fail tests
 #               (tests/compiletest.rs: trybuild rebuilds the crates at each
 #               mutant, about 40 s, so only the misuse paths go to it)
@@ -93,7 +93,8 @@ for set in "${sets[@]}"; do
     macros)
         mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace,fasteners-macros lib \
             macros_behaviour macros_rw_lock macros_signatures macros_hygiene macros_async \
-            macros_interprocess
+            macros_async_lints macros_interprocess macros_module macros_named macros_paths \
+            macros_serial test_lints
         iterate=1 mutate macros 'fasteners-macros/src/*.rs' fasteners-workspace compiletest
         ;;
     arbiter)

@@ -560,3 +560,214 @@ fn exclusive(span: Span, kind: LockKind) -> syn::Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use LockKind::{InterprocessLocked, Locked};
+
+    const KINDS: [LockKind; 6] = [
+        LockKind::Locked,
+        LockKind::ReadLocked,
+        LockKind::WriteLocked,
+        LockKind::InterprocessLocked,
+        LockKind::InterprocessReadLocked,
+        LockKind::InterprocessWriteLocked,
+    ];
+
+    fn parse(kind: LockKind, args: &str) -> Result<Args> {
+        Args::parse(kind, args.parse().unwrap(), Span::call_site())
+    }
+
+    /// The message of the error `#[kind(args)]` is.
+    fn error(kind: LockKind, args: &str) -> String {
+        match parse(kind, args) {
+            Ok(_) => panic!("#[{}({args})] was taken", kind.name()),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    /// What the arguments name: `file <path>`, `key <name>`, `fields <a, b>`
+    /// or `self.lock`.
+    fn lock_of(kind: LockKind, args: &str) -> String {
+        let parsed =
+            parse(kind, args).unwrap_or_else(|err| panic!("#[{}({args})]: {err}", kind.name()));
+        match parsed.locks {
+            Locks::File(path) => format!("file {}", path.to_token_stream()),
+            Locks::Key(name) => format!("key {}", name.to_token_stream()),
+            Locks::Named(paths) => {
+                let names: Vec<String> = paths.iter().map(lock_identity).collect();
+                format!("fields {}", names.join(", "))
+            }
+            Locks::DefaultField(_) => "self.lock".to_owned(),
+        }
+    }
+
+    #[test]
+    fn each_attribute_is_known_by_its_name() {
+        for kind in KINDS {
+            assert!(LockKind::from_name(kind.name()) == Some(kind));
+        }
+        assert!(LockKind::from_name("lock").is_none());
+    }
+
+    #[test]
+    fn a_file_locks_first_argument_is_its_path_unless_it_is_an_option() {
+        let cases = [
+            (r#""/tmp/a.lock""#, r#"file "/tmp/a.lock""#),
+            (r#""/tmp/a.lock", returns_result"#, r#"file "/tmp/a.lock""#),
+            ("lock_path(\"a\"), timeout = t", "file lock_path (\"a\")"),
+            // A path that merely starts with the flag's name.
+            ("returns_result::PATH", "file returns_result :: PATH"),
+            ("returns_result.path()", "file returns_result . path ()"),
+            (r#"name = "db""#, r#"key "db""#),
+            (r#"timeout = t, name = "db""#, r#"key "db""#),
+        ];
+        for (args, expected) in cases {
+            assert_eq!(lock_of(InterprocessLocked, args), expected, "{args}");
+        }
+        let no_path = "needs the lock file's path first";
+        for args in ["", "returns_result", "returns_result, timeout = t"] {
+            assert!(error(InterprocessLocked, args).contains(no_path), "{args}");
+        }
+    }
+
+    #[test]
+    fn an_in_process_lock_takes_no_path() {
+        assert_eq!(lock_of(Locked, ""), "self.lock");
+        assert_eq!(lock_of(Locked, "lock = [a, self::B]"), "fields a, B");
+        assert!(error(Locked, "LOCK").starts_with("unknown argument `LOCK` in #[locked]"));
+    }
+
+    #[test]
+    fn each_option_is_taken_once() {
+        let options = [
+            (Locked, "lock", "lock = a"),
+            (Locked, "timeout", "timeout = t"),
+            (Locked, "blocking", "blocking = true"),
+            (Locked, "returns_result", "returns_result"),
+            (Locked, "crate", "crate = ::fasteners"),
+            (InterprocessLocked, "name", r#"name = "a""#),
+            (InterprocessLocked, "on_wait", "on_wait = report"),
+        ];
+        for (kind, key, option) in options {
+            let message = error(kind, &format!("{option}, {option}"));
+            assert!(
+                message.starts_with(&format!("duplicate `{key}`")),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_keep_their_values() {
+        let args = parse(
+            InterprocessLocked,
+            r#"name = "db", crate = ::my::fasteners, on_wait = report, returns_result"#,
+        )
+        .unwrap();
+        assert!(matches!(&args.locks, Locks::Key(_)));
+        let krate = args
+            .krate
+            .as_ref()
+            .map(|path| path.to_token_stream().to_string());
+        assert_eq!(krate.as_deref(), Some(":: my :: fasteners"));
+        let on_wait = args
+            .on_wait
+            .as_ref()
+            .map(|expr| expr.to_token_stream().to_string());
+        assert_eq!(on_wait.as_deref(), Some("report"));
+        assert!(args.returns_result.is_some());
+        let quoted = parse(Locked, r#"crate = "my::fasteners""#).unwrap();
+        let krate = quoted.krate.map(|path| path.to_token_stream().to_string());
+        assert_eq!(krate.as_deref(), Some("my :: fasteners"));
+    }
+
+    #[test]
+    fn a_timeout_excludes_not_blocking_in_either_order() {
+        for args in [
+            "timeout = t, blocking = false",
+            "blocking = false, timeout = t",
+        ] {
+            assert!(error(Locked, args).contains("exclude each other"), "{args}");
+        }
+        let blocking = parse(Locked, "timeout = t, blocking = true").unwrap();
+        assert!(matches!(blocking.wait, Wait::Timeout(..)));
+        let non_blocking = parse(Locked, "blocking = false").unwrap();
+        assert!(matches!(non_blocking.wait, Wait::NonBlocking(_)));
+    }
+
+    #[test]
+    fn a_key_without_equals_is_shown_how_to_write_it() {
+        let keys = [
+            (Locked, "lock", "lock = name"),
+            (Locked, "timeout", "timeout = Duration::from_secs(1)"),
+            (Locked, "blocking", "blocking = false"),
+            (Locked, "crate", "crate = ::fasteners"),
+            (InterprocessLocked, "name", "name = \"app\""),
+            (InterprocessLocked, "on_wait", "on_wait = |path|"),
+        ];
+        for (kind, key, example) in keys {
+            // (A file lock's first argument without `=` is its path.)
+            let path = if kind.is_interprocess() {
+                r#""/a", "#
+            } else {
+                ""
+            };
+            for args in [
+                format!("{path}{key}"),
+                format!("{path}{key} x"),
+                format!("{path}{key} == x"),
+            ] {
+                let message = error(kind, &args);
+                let expected = format!(
+                    "expected `=` after `{key}`, as in #[{}({example}",
+                    kind.name()
+                );
+                assert!(message.starts_with(&expected), "{args}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_option_of_the_other_attributes_says_where_it_belongs() {
+        let cases = [
+            (
+                InterprocessLocked,
+                r#""/a", lock = x"#,
+                "names an in-process lock",
+            ),
+            (
+                Locked,
+                r#"name = "a""#,
+                "belongs to the file-lock attributes",
+            ),
+            (Locked, "on_wait = f", "belongs to the file-lock attributes"),
+            (
+                InterprocessLocked,
+                r#"path = "/a""#,
+                "give the path alone, first",
+            ),
+            (
+                InterprocessLocked,
+                r#"file = "/a""#,
+                "give the path alone, first",
+            ),
+        ];
+        for (kind, args, hint) in cases {
+            assert!(error(kind, args).contains(hint), "{args}");
+        }
+    }
+
+    #[test]
+    fn a_misuse_lists_the_valid_forms() {
+        let message = error(Locked, "lokc = a");
+        assert!(message.contains("did you mean `lock`?"), "{message}");
+        assert!(message.contains("#[locked(lock = field)], #[locked(lock = [a, b])]"));
+        let message = error(InterprocessLocked, r#""/a", 42"#);
+        assert!(
+            message.contains(r#"#[interprocess_locked("/tmp/app.lock")] or"#),
+            "{message}"
+        );
+    }
+}

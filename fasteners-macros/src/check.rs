@@ -409,3 +409,50 @@ pub(crate) fn not_an_item(kind: LockKind, tokens: TokenStream) -> syn::Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_that_is_not_a_function_is_named_in_the_error() {
+        let items = [
+            ("const C: u8 = 1;", "a constant"),
+            ("enum E {}", "an enum"),
+            ("extern crate std;", "an `extern crate`"),
+            ("extern \"C\" {}", "an `extern` block"),
+            (
+                "impl S {}",
+                "an `impl` block; put it on each method instead",
+            ),
+            ("m!();", "a macro"),
+            ("static S: u8 = 1;", "a static"),
+            ("struct S;", "a struct"),
+            ("trait T {}", "a trait; put it on each method instead"),
+            ("trait A = B;", "a trait alias"),
+            ("type T = u8;", "a type alias"),
+            ("union U { a: u8 }", "a union"),
+            ("use std::io;", "a `use`"),
+            ("mod m;", "this item"),
+        ];
+        for (source, what) in items {
+            let item: Item = syn::parse_str(source).unwrap();
+            let message = not_a_function(LockKind::Locked, &item).to_string();
+            assert!(
+                message.ends_with(&format!("not on {what}")),
+                "{source}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_method_without_a_body_is_told_so() {
+        let without = verbatim_item(LockKind::Locked, "fn run(&self);".parse().unwrap());
+        assert!(
+            without.to_string().contains("`run` has none here"),
+            "{without}"
+        );
+        let with = verbatim_item(LockKind::Locked, "fn run(&self) {}".parse().unwrap());
+        assert!(!with.to_string().contains("has none"), "{with}");
+    }
+}
