@@ -53,6 +53,17 @@ impl Three {
         macros_support::record("body");
         Ok(())
     }
+
+    // A body that ends in a block of its own, as the body an attribute
+    // above leaves does: the attribute must not take the statements before
+    // the block for that attribute's guards.
+    #[locked(lock = a)]
+    fn statements_then_a_block(&self) {
+        macros_support::record("statement");
+        {
+            macros_support::record("block");
+        }
+    }
 }
 
 /// Stacked attributes nest: the outer one takes its lock first.
@@ -93,6 +104,17 @@ fn several_locks_are_taken_in_order_and_released_in_reverse() {
     assert_eq!(
         take_events(),
         events(&["lock b", "lock a", "body", "unlock a", "unlock b"])
+    );
+}
+
+#[test]
+fn a_body_ending_in_a_block_runs_under_the_lock_from_its_first_statement() {
+    let three = Three::new();
+    take_events();
+    three.statements_then_a_block();
+    assert_eq!(
+        take_events(),
+        events(&["lock a", "statement", "block", "unlock a"])
     );
 }
 

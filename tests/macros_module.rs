@@ -83,6 +83,31 @@ fn every_function_directly_in_the_module_runs_under_its_lock_and_nothing_else_do
     assert!(!in_process::nested::untouched());
 }
 
+/// The two locks of `two_locks`, used by no other test.
+static FIRST: Mutex<()> = Mutex::new(());
+static SECOND: Mutex<()> = Mutex::new(());
+
+#[fasteners::locked(lock = [FIRST, SECOND])]
+mod two_locks {
+    /// Whether another thread finds each of the two locks taken.
+    pub fn both_taken_elsewhere() -> (bool, bool) {
+        std::thread::spawn(|| {
+            (
+                super::FIRST.try_lock().is_err(),
+                super::SECOND.try_lock().is_err(),
+            )
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+#[test]
+fn a_module_takes_every_lock_of_its_list() {
+    assert_eq!(two_locks::both_taken_elsewhere(), (true, true));
+    assert!(FIRST.try_lock().is_ok() && SECOND.try_lock().is_ok());
+}
+
 /// Not imported into the modules below: their paths are evaluated where the
 /// attribute is written.
 fn module_lock_path(name: &str) -> PathBuf {
