@@ -414,6 +414,49 @@ pub(crate) fn not_an_item(kind: LockKind, tokens: TokenStream) -> syn::Error {
 mod tests {
     use super::*;
 
+    /// The error `static_expressions` finds in `#[interprocess_locked(args)]`
+    /// on a function with signature `sig`, if any.
+    fn static_error(args: &str, sig: &str) -> Option<String> {
+        let kind = LockKind::InterprocessLocked;
+        let args = Args::parse(kind, args.parse().unwrap(), Span::call_site()).unwrap();
+        let sig: Signature = syn::parse_str(sig).unwrap();
+        static_expressions(kind, &args, Some(&sig))
+            .err()
+            .map(|err| err.to_string())
+    }
+
+    #[test]
+    fn a_file_locks_expressions_use_nothing_of_the_call() {
+        let sig = "fn run<T>(user: &str)";
+        let fine = [
+            r#""/a""#,
+            "LOCK_PATH",
+            r#"paths::lock_path("a")"#,
+            r#"name = APP"#,
+            r#""/a", on_wait = report"#,
+            r#""/a", on_wait = |path| drop(path)"#,
+        ];
+        for args in fine {
+            assert_eq!(static_error(args, sig), None, "{args}");
+        }
+        let refused = [
+            ("lock_path(user)", "cannot use the parameter `user`"),
+            ("scratch", "`scratch` looks like one"),
+            ("_scratch", "`_scratch` looks like one"),
+            (r#""/a", on_wait = user"#, "the `on_wait` callback once"),
+            (
+                "name = user",
+                r#"as in #[interprocess_locked(name = "app")] or"#,
+            ),
+            ("Self::PATH", "cannot use `Self`"),
+            ("T::PATH", "the generic parameter `T`"),
+        ];
+        for (args, message) in refused {
+            let error = static_error(args, sig).unwrap_or_else(|| panic!("{args} was taken"));
+            assert!(error.contains(message), "{args}: {error}");
+        }
+    }
+
     #[test]
     fn an_item_that_is_not_a_function_is_named_in_the_error() {
         let items = [
