@@ -834,6 +834,17 @@ fn a_timed_out_reader_leaves_the_other_waiting_reader_its_wake_up() {
     patient.value();
 }
 
+#[test]
+fn a_lock_says_which_side_it_prefers() {
+    assert_eq!(ReaderWriterLock::new().preference(), Preference::Writer);
+    for preference in [Preference::Reader, Preference::Writer] {
+        assert_eq!(
+            ReaderWriterLock::with_preference(preference).preference(),
+            preference
+        );
+    }
+}
+
 /// `Debug` shows who holds the lock: how many threads read, whether one
 /// writes (a writer that also reads counts as reading too).
 #[test]
