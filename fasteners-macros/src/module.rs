@@ -148,7 +148,7 @@ pub(crate) fn expand(kind: LockKind, args: &Args, module: ItemMod) -> syn::Resul
     };
 
     let mut content = TokenStream::new();
-    let mut wrapped = 0;
+    let mut any_wrapped = false;
     for item in items {
         match item {
             Item::Fn(func) if func.sig.constness.is_none() => {
@@ -163,12 +163,12 @@ pub(crate) fn expand(kind: LockKind, args: &Args, module: ItemMod) -> syn::Resul
                     reentry: Some(beside(&holders)),
                 };
                 content.extend(wrap(&plan, func.clone()));
-                wrapped += 1;
+                any_wrapped = true;
             }
             other => content.extend(other.to_token_stream()),
         }
     }
-    if wrapped == 0 {
+    if !any_wrapped {
         hidden = TokenStream::new();
     }
 

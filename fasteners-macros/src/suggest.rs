@@ -57,6 +57,9 @@ mod tests {
         assert_eq!(did_you_mean("lok", KEYS), Some("lock"));
         assert_eq!(did_you_mean("return_result", KEYS), Some("returns_result"));
         assert_eq!(did_you_mean("timeout", KEYS), Some("timeout"));
+        // A swap of neighbours is one edit, at the start or the end.
+        assert_eq!(did_you_mean("olck", KEYS), Some("lock"));
+        assert_eq!(did_you_mean("craet", KEYS), Some("crate"));
     }
 
     #[test]
@@ -68,5 +71,7 @@ mod tests {
         // four, to be a slip (and an insertion is an edit).
         assert_eq!(did_you_mean("lk", KEYS), None);
         assert_eq!(did_you_mean("loop", KEYS), None);
+        // A swap and a substitution are two edits.
+        assert_eq!(did_you_mean("xcok", KEYS), None);
     }
 }
