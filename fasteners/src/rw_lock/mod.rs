@@ -770,14 +770,14 @@ impl ReaderWriterLock {
         })
     }
 
+    /// The rest of [`Self::acquire_read`]: the fast path refused, so the
+    /// caller holds no read entry on this lock (a re-entrant read never
+    /// gets here: the fast path counts it in the favourite slot or the table).
     #[cold]
     fn acquire_read_slow(&self, mode: Mode) -> Result<()> {
         let raw = &self.raw;
         held::with_reads(self.id(), |reads| {
-            if *reads > 0 {
-                *reads += 1;
-                return Ok(());
-            }
+            debug_assert_eq!(*reads, 0, "a re-entrant read reached the slow path");
             if self.is_writer() {
                 raw.writer_add_read();
             } else if !raw.lock_read(mode.wait()) {
