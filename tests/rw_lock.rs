@@ -834,6 +834,46 @@ fn a_timed_out_reader_leaves_the_other_waiting_reader_its_wake_up() {
     patient.value();
 }
 
+/// A thread that reads two locks at once holds an entry on each, and gives
+/// each back to its own lock.
+#[test]
+fn a_thread_reads_two_locks_at_once() {
+    let (a, b) = (ReaderWriterLock::new(), ReaderWriterLock::new());
+    let read_a = a.read().unwrap();
+    let read_b = b.read().unwrap();
+    assert!(a.is_reader() && b.is_reader());
+    drop(read_a);
+    assert!(!a.is_reader() && b.is_reader());
+    drop(read_b);
+    assert!(!b.is_reader());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            assert!(a.try_write().is_ok(), "a is free");
+            assert!(b.try_write().is_ok(), "b is free");
+        });
+    });
+}
+
+/// A thread that has read more locks at once than its inline slots hold,
+/// then given back all but the last: taking that last one again is still a
+/// re-entrant read, served at once although a writer is queued on it.
+#[test]
+fn a_read_taken_again_on_a_lock_kept_past_the_inline_slots_does_not_queue() {
+    let locks: Vec<ReaderWriterLock> = (0..6).map(|_| ReaderWriterLock::new()).collect();
+    let mut reads: Vec<_> = locks.iter().map(|lock| lock.read().unwrap()).collect();
+    let last = &locks[5];
+    thread::scope(|s| {
+        let writer = s.spawn(|| last.write().map(drop));
+        wait_until("the writer waits", || last.has_pending_writers());
+        let kept = reads.pop().unwrap();
+        drop(reads);
+        let again = last.try_read();
+        assert!(again.is_ok(), "{:?}", again.err());
+        drop((again, kept));
+        join(writer, "the writer").unwrap();
+    });
+}
+
 #[test]
 fn a_lock_says_which_side_it_prefers() {
     assert_eq!(ReaderWriterLock::new().preference(), Preference::Writer);
