@@ -874,6 +874,22 @@ fn a_read_taken_again_on_a_lock_kept_past_the_inline_slots_does_not_queue() {
     });
 }
 
+/// A lock kept past the inline slots, read again once a slot is free, is
+/// still counted in one place: once all its entries are given back, the
+/// thread no longer reads it.
+#[test]
+fn a_lock_kept_past_the_inline_slots_and_read_again_is_given_back_whole() {
+    let locks: Vec<ReaderWriterLock> = (0..6).map(|_| ReaderWriterLock::new()).collect();
+    let mut reads: Vec<_> = locks.iter().map(|lock| lock.read().unwrap()).collect();
+    // Frees the second lock's inline slot.
+    drop(reads.remove(1));
+    drop(locks[5].read().unwrap());
+    drop(reads);
+    for (i, lock) in locks.iter().enumerate() {
+        assert!(!lock.is_reader(), "the thread still reads lock {i}");
+    }
+}
+
 #[test]
 fn a_lock_says_which_side_it_prefers() {
     assert_eq!(ReaderWriterLock::new().preference(), Preference::Writer);
