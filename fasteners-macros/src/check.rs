@@ -442,6 +442,10 @@ mod tests {
         let refused = [
             ("lock_path(user)", "cannot use the parameter `user`"),
             ("scratch", "`scratch` looks like one"),
+            (
+                "scratch",
+                r#"as in #[interprocess_locked(std::env::temp_dir().join("app.lock"))]"#,
+            ),
             ("_scratch", "`_scratch` looks like one"),
             (r#""/a", on_wait = user"#, "the `on_wait` callback once"),
             (
