@@ -639,18 +639,46 @@ mod tests {
         assert!(error(Locked, "LOCK").starts_with("unknown argument `LOCK` in #[locked]"));
     }
 
+    /// Each option: the attribute that takes it, its key, one use, and
+    /// the example its message gives after a missing `=` (if it takes a value).
+    const OPTIONS: [(LockKind, &str, &str, Option<&str>); 7] = [
+        (Locked, "lock", "lock = a", Some("lock = name")),
+        (
+            Locked,
+            "timeout",
+            "timeout = t",
+            Some("timeout = Duration::from_secs(1)"),
+        ),
+        (
+            Locked,
+            "blocking",
+            "blocking = true",
+            Some("blocking = false"),
+        ),
+        (Locked, "returns_result", "returns_result", None),
+        (
+            Locked,
+            "crate",
+            "crate = ::fasteners",
+            Some("crate = ::fasteners"),
+        ),
+        (
+            InterprocessLocked,
+            "name",
+            r#"name = "a""#,
+            Some(r#"name = "app""#),
+        ),
+        (
+            InterprocessLocked,
+            "on_wait",
+            "on_wait = report",
+            Some("on_wait = |path|"),
+        ),
+    ];
+
     #[test]
     fn each_option_is_taken_once() {
-        let options = [
-            (Locked, "lock", "lock = a"),
-            (Locked, "timeout", "timeout = t"),
-            (Locked, "blocking", "blocking = true"),
-            (Locked, "returns_result", "returns_result"),
-            (Locked, "crate", "crate = ::fasteners"),
-            (InterprocessLocked, "name", r#"name = "a""#),
-            (InterprocessLocked, "on_wait", "on_wait = report"),
-        ];
-        for (kind, key, option) in options {
+        for (kind, key, option, _) in OPTIONS {
             let message = error(kind, &format!("{option}, {option}"));
             assert!(
                 message.starts_with(&format!("duplicate `{key}`")),
@@ -699,14 +727,9 @@ mod tests {
 
     #[test]
     fn a_key_without_equals_is_shown_how_to_write_it() {
-        let keys = [
-            (Locked, "lock", "lock = name"),
-            (Locked, "timeout", "timeout = Duration::from_secs(1)"),
-            (Locked, "blocking", "blocking = false"),
-            (Locked, "crate", "crate = ::fasteners"),
-            (InterprocessLocked, "name", "name = \"app\""),
-            (InterprocessLocked, "on_wait", "on_wait = |path|"),
-        ];
+        let keys = OPTIONS
+            .iter()
+            .filter_map(|&(kind, key, _, example)| Some((kind, key, example?)));
         for (kind, key, example) in keys {
             // (A file lock's first argument without `=` is its path.)
             let path = if kind.is_interprocess() {
