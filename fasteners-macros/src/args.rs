@@ -47,18 +47,19 @@ impl LockKind {
         }
     }
 
+    /// Every attribute.
+    const ALL: [LockKind; 6] = [
+        LockKind::Locked,
+        LockKind::ReadLocked,
+        LockKind::WriteLocked,
+        LockKind::InterprocessLocked,
+        LockKind::InterprocessReadLocked,
+        LockKind::InterprocessWriteLocked,
+    ];
+
     /// The attribute named `name` (the last segment of its path), if it is one of ours.
     pub(crate) fn from_name(name: &str) -> Option<LockKind> {
-        [
-            LockKind::Locked,
-            LockKind::ReadLocked,
-            LockKind::WriteLocked,
-            LockKind::InterprocessLocked,
-            LockKind::InterprocessReadLocked,
-            LockKind::InterprocessWriteLocked,
-        ]
-        .into_iter()
-        .find(|kind| kind.name() == name)
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
     pub(crate) fn side(self) -> Side {
@@ -566,15 +567,6 @@ mod tests {
     use super::*;
     use LockKind::{InterprocessLocked, Locked};
 
-    const KINDS: [LockKind; 6] = [
-        LockKind::Locked,
-        LockKind::ReadLocked,
-        LockKind::WriteLocked,
-        LockKind::InterprocessLocked,
-        LockKind::InterprocessReadLocked,
-        LockKind::InterprocessWriteLocked,
-    ];
-
     fn parse(kind: LockKind, args: &str) -> Result<Args> {
         Args::parse(kind, args.parse().unwrap(), Span::call_site())
     }
@@ -605,7 +597,7 @@ mod tests {
 
     #[test]
     fn each_attribute_is_known_by_its_name() {
-        for kind in KINDS {
+        for kind in LockKind::ALL {
             assert!(LockKind::from_name(kind.name()) == Some(kind));
         }
         assert!(LockKind::from_name("lock").is_none());
