@@ -450,3 +450,35 @@ impl Entry {
         Ok(same)
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::lock_file::test_support::temp_path;
+
+    /// A recorded stamp matches the same `fstat` only: another link count,
+    /// or a change time that differs in its seconds or in its nanoseconds
+    /// alone (two changes within one second), is a change of the file.
+    #[test]
+    fn a_stamp_matches_only_the_same_links_and_change_time() {
+        let path = temp_path("stamp.lock");
+        let seen = Seen::of(&File::create(&path).unwrap()).unwrap();
+        let stamp = Stamp::new();
+        stamp.nlink.store(seen.nlink, Ordering::Relaxed);
+        stamp.ctime.store(seen.ctime, Ordering::Relaxed);
+        stamp.ctime_nsec.store(seen.ctime_nsec, Ordering::Relaxed);
+        let same = |nlink, ctime, ctime_nsec| {
+            stamp.matches(&Seen {
+                id: seen.id,
+                nlink,
+                ctime,
+                ctime_nsec,
+            })
+        };
+        assert!(same(seen.nlink, seen.ctime, seen.ctime_nsec));
+        assert!(!same(seen.nlink + 1, seen.ctime, seen.ctime_nsec));
+        assert!(!same(seen.nlink, seen.ctime + 1, seen.ctime_nsec));
+        assert!(!same(seen.nlink, seen.ctime, seen.ctime_nsec + 1));
+        std::fs::remove_file(&path).unwrap();
+    }
+}
