@@ -105,7 +105,7 @@ for set in "${sets[@]}"; do
     lock_file)
         mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace,fasteners lib \
             process_lock process_rw_lock process_identity process_identity_rename async_lock \
-            fd_leaks fork aliases first_lock deleted_file read_only waits wait_signals \
+            fd_leaks fork aliases first_lock deleted_file read_only bad_paths waits wait_signals \
             wait_fallback try_lock
         ;;
     *)
