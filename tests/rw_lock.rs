@@ -846,7 +846,7 @@ fn a_thread_reads_two_locks_at_once() {
     assert!(!a.is_reader() && b.is_reader());
     drop(read_b);
     assert!(!b.is_reader());
-    std::thread::scope(|s| {
+    thread::scope(|s| {
         s.spawn(|| {
             assert!(a.try_write().is_ok(), "a is free");
             assert!(b.try_write().is_ok(), "b is free");
@@ -854,12 +854,18 @@ fn a_thread_reads_two_locks_at_once() {
     });
 }
 
+/// Six locks: read all at once, the first takes a thread's favourite slot,
+/// the next four its inline slots, and the last goes past them.
+fn more_locks_than_the_inline_slots() -> Vec<ReaderWriterLock> {
+    (0..6).map(|_| ReaderWriterLock::new()).collect()
+}
+
 /// A thread that has read more locks at once than its inline slots hold,
 /// then given back all but the last: taking that last one again is still a
 /// re-entrant read, served at once although a writer is queued on it.
 #[test]
 fn a_read_taken_again_on_a_lock_kept_past_the_inline_slots_does_not_queue() {
-    let locks: Vec<ReaderWriterLock> = (0..6).map(|_| ReaderWriterLock::new()).collect();
+    let locks = more_locks_than_the_inline_slots();
     let mut reads: Vec<_> = locks.iter().map(|lock| lock.read().unwrap()).collect();
     let last = &locks[5];
     thread::scope(|s| {
@@ -879,7 +885,7 @@ fn a_read_taken_again_on_a_lock_kept_past_the_inline_slots_does_not_queue() {
 /// thread no longer reads it.
 #[test]
 fn a_lock_kept_past_the_inline_slots_and_read_again_is_given_back_whole() {
-    let locks: Vec<ReaderWriterLock> = (0..6).map(|_| ReaderWriterLock::new()).collect();
+    let locks = more_locks_than_the_inline_slots();
     let mut reads: Vec<_> = locks.iter().map(|lock| lock.read().unwrap()).collect();
     // Frees the second lock's inline slot.
     drop(reads.remove(1));
