@@ -259,6 +259,8 @@ pub(super) fn open_and_try(
             let opened_at = WallClock::now();
             // Dropped on every `continue`, which gives back a lock taken.
             let (file, read_only) = open_path(path)?;
+            #[cfg(test)]
+            AFTER_OPEN.with(|hook| hook.take().map(|hook| hook(path)));
             let tried = try_lock(&file, read_only)?;
             let seen = Seen::of(&file).map_err(|err| ("stat", err))?;
             if seen.nlink == 0 {
@@ -304,6 +306,9 @@ pub(super) fn open_and_try(
 thread_local! {
     /// The calling thread's `stat(path)` checks (unit tests).
     pub(super) static PATH_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// Run once, with the path, right after the calling thread's next open
+    /// in [`open_and_try`] (unit tests: a cleaner acting in that window).
+    static AFTER_OPEN: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
 }
 
 /// Whether the file at `path` is the file `id` (`stat(path)`).
@@ -479,6 +484,33 @@ mod tests {
         assert!(!same(seen.nlink + 1, seen.ctime, seen.ctime_nsec));
         assert!(!same(seen.nlink, seen.ctime + 1, seen.ctime_nsec));
         assert!(!same(seen.nlink, seen.ctime, seen.ctime_nsec + 1));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A file deleted by a cleaner between the open and the `fstat`, with a
+    /// new file made at the path, is opened afresh: only the same deleted
+    /// file found twice at the path is an error.
+    #[test]
+    fn a_file_deleted_once_behind_the_open_is_opened_afresh() {
+        let path = temp_path("cleaned.lock");
+        File::create(&path).unwrap();
+        AFTER_OPEN.with(|hook| {
+            hook.set(Some(|path: &Path| {
+                std::fs::remove_file(path).unwrap();
+                File::create(path).unwrap();
+            }))
+        });
+        let (opened, tried) = open_and_try(&path, Some((Mechanism::Flock, Mode::Exclusive)))
+            .expect("the new file at the path");
+        assert_eq!(tried, Some(true));
+        let meta = std::fs::metadata(&path).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (opened.id.dev, opened.id.ino),
+            (meta.dev(), meta.ino()),
+            "the file opened is the one now at the path"
+        );
+        drop(opened);
         std::fs::remove_file(&path).unwrap();
     }
 }
