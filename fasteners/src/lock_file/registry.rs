@@ -3,6 +3,7 @@
 //! file (`..`, symlinks, hard links, bind mounts) shares one entry; and the
 //! lock objects' handles on the entries.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::Path;
@@ -88,13 +89,19 @@ pub(super) fn entry_for(
     held: Option<(Mode, Holder)>,
 ) -> (Handle, bool) {
     let key = (mechanism, opened.id);
+    // Declared before the registry's guard, so dropped after it: if this is
+    // the last reference to a stale entry, its drop takes the registry.
+    let _stale: Option<Arc<Entry>>;
     let mut map = registry().lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(entry) = map.get(&key).and_then(Weak::upgrade) {
+        #[cfg(test)]
+        tests::AFTER_UPGRADE.with(|hook| hook.take().map(|hook| hook()));
         let identity = *entry.identity();
         if identity.open && identity.id == opened.id {
             entry.backend.handles.fetch_add(1, Ordering::AcqRel);
             return (Handle(entry), false);
         }
+        _stale = Some(entry);
     }
     let mut state = State::new(FileState {
         file: Some(Arc::new(opened)),
@@ -143,13 +150,14 @@ impl Entry {
             open: true,
         };
         let new = (self.mechanism(), file.id);
-        let taken = map
-            .get(&new)
-            .and_then(Weak::upgrade)
-            .is_some_and(|other| other.identity().open);
-        if !taken {
+        let other = map.get(&new).and_then(Weak::upgrade);
+        if !other.as_ref().is_some_and(|other| other.identity().open) {
             map.insert(new, self.backend.me.clone());
         }
+        // The registry first: if `other` is the last reference to its entry,
+        // its drop takes the registry.
+        drop((identity, map));
+        drop(other);
     }
 }
 
@@ -163,11 +171,10 @@ impl Drop for Files {
             .unwrap_or_else(PoisonError::into_inner);
         let key = (self.mechanism, identity.id);
         // Another entry may already have taken the key.
-        if map
-            .get(&key)
-            .is_some_and(|weak| weak.as_ptr() == self.me.as_ptr())
-        {
-            map.remove(&key);
+        if let Slot::Occupied(found) = map.entry(key) {
+            if found.get().as_ptr() == self.me.as_ptr() {
+                found.remove();
+            }
         }
     }
 }
@@ -177,6 +184,53 @@ mod tests {
     use super::*;
     use crate::lock_file::test_support::temp_path;
     use crate::lock_file::LockFile;
+    use std::cell::{Cell, RefCell};
+    use std::time::Duration;
+
+    thread_local! {
+        /// Run once in [`entry_for`], right after it found an entry in the
+        /// registry and took a reference to it.
+        pub(super) static AFTER_UPGRADE: Cell<Option<fn()>> = const { Cell::new(None) };
+        static DROPPED_THERE: RefCell<Option<LockFile>> = const { RefCell::new(None) };
+    }
+
+    /// A new lock object finds in the registry an entry that has closed its
+    /// file, and while it looks, the last other object of that entry goes:
+    /// the reference the lookup took is then the entry's last, and dropping
+    /// it drops the entry, which takes the registry's mutex. It must not be
+    /// dropped while that mutex is held (a self-deadlock).
+    #[test]
+    fn the_last_reference_to_a_stale_entry_goes_after_the_registry() {
+        let path = temp_path("stale.lock");
+        let done = std::sync::mpsc::channel();
+        let worker = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let first = LockFile::new(&path, Mechanism::Flock);
+                let stale = Arc::downgrade(first.entry().unwrap());
+                // As after a failed identity check: the file closed, the
+                // entry still registered under it.
+                stale.upgrade().unwrap().identity().open = false;
+                DROPPED_THERE.with(|slot| *slot.borrow_mut() = Some(first));
+                AFTER_UPGRADE
+                    .with(|hook| hook.set(Some(|| DROPPED_THERE.with(|slot| drop(slot.take())))));
+                let second = LockFile::new(&path, Mechanism::Flock);
+                let fresh = Arc::downgrade(second.entry().unwrap());
+                let _ = done
+                    .0
+                    .send((stale.upgrade().is_none(), fresh.upgrade().is_some()));
+                drop(second);
+            })
+        };
+        let (stale_gone, fresh_made) = done
+            .1
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the second lock object resolved its entry (no deadlock on the registry)");
+        assert!(stale_gone, "the stale entry was dropped");
+        assert!(fresh_made, "the new object has an entry of its own");
+        worker.join().unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn objects_for_one_file_share_one_entry_per_mechanism() {
