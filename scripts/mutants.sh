@@ -19,7 +19,8 @@
 #               arbiter/models.rs, need a `--cfg loom` build: see CONTRIBUTING.md)
 #   lock_file   fasteners/src/lock_file/ against the crate's unit tests and the
 #               process-lock tests (with fork, aliases, deleted files,
-#               read-only files and the waits)
+#               read-only files, the waits and their notices, named locks,
+#               owned guards and "who holds it?")
 #
 # Each set's report goes to target/mutants/<set>/mutants.out (caught.txt,
 # missed.txt, timeout.txt, unviable.txt). Not run by CI: on 2 cores a set
@@ -106,7 +107,7 @@ for set in "${sets[@]}"; do
         mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace,fasteners lib \
             process_lock process_rw_lock process_identity process_identity_rename async_lock \
             fd_leaks fork aliases first_lock deleted_file read_only bad_paths waits wait_signals \
-            wait_fallback try_lock
+            wait_fallback try_lock introspection named_locks owned_guards wait_notice
         ;;
     *)
         echo "unknown set $set (rw_lock, macros, arbiter, lock_file)" >&2
