@@ -3,7 +3,6 @@
 //! file (`..`, symlinks, hard links, bind mounts) shares one entry; and the
 //! lock objects' handles on the entries.
 
-use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::Path;
@@ -170,10 +169,12 @@ impl Drop for Files {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner);
         let key = (self.mechanism, identity.id);
-        // Another entry may already have taken the key.
-        if let Slot::Occupied(found) = map.entry(key) {
-            if found.get().as_ptr() == self.me.as_ptr() {
-                found.remove();
+        // One lookup: the key is nearly always this entry's. Another entry
+        // may have taken it since; then it goes back (into the slot just
+        // freed, so the table never grows here).
+        if let Some(weak) = map.remove(&key) {
+            if weak.as_ptr() != self.me.as_ptr() {
+                map.insert(key, weak);
             }
         }
     }
