@@ -308,7 +308,7 @@ thread_local! {
     pub(super) static PATH_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// Run once, with the path, right after the calling thread's next open
     /// in [`open_and_try`] (unit tests: a cleaner acting in that window).
-    static AFTER_OPEN: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
+    pub(super) static AFTER_OPEN: std::cell::Cell<Option<fn(&Path)>> = const { std::cell::Cell::new(None) };
 }
 
 /// Whether the file at `path` is the file `id` (`stat(path)`).

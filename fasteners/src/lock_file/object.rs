@@ -658,6 +658,66 @@ mod tests {
     }
 
     #[test]
+    fn the_object_keeps_its_mechanism_and_shows_its_path() {
+        let path = temp_path("shown.lock");
+        let lock = LockFile::new(&path, Mechanism::Flock);
+        assert_eq!(lock.mechanism(), Mechanism::Flock);
+        let shown = format!("{lock:?}");
+        assert!(shown.starts_with("LockFile {"), "{shown}");
+        assert!(shown.contains(&format!("{path:?}")), "{shown}");
+        assert!(shown.contains("Flock"), "{shown}");
+    }
+
+    /// Two threads resolve one object's entry at once, and the file at the
+    /// path changes between them: the thread whose first try took the lock
+    /// on an entry the object did not keep gives it back there and takes it
+    /// through the entry the object keeps, so that the file at the path ends
+    /// up locked, and the guard's release finds its hold.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_first_lock_that_lost_the_race_for_the_objects_entry_holds_through_the_winner() {
+        use crate::lock_file::identity::AFTER_OPEN;
+        use std::path::PathBuf;
+        static PATH: OnceLock<PathBuf> = OnceLock::new();
+        static RACED: OnceLock<LockFile> = OnceLock::new();
+        let path = PATH.get_or_init(|| temp_path("raced.lock"));
+        let aside = path.with_extension("aside");
+        std::fs::File::create(path).unwrap();
+        let lock = RACED.get_or_init(|| LockFile::new(path, Mechanism::Ofd));
+        // Right after this thread's open of the file: it is moved aside, a
+        // new file takes its place, another thread resolves the object's
+        // entry (to the new file), and the first file is moved back.
+        AFTER_OPEN.with(|hook| {
+            hook.set(Some(|path: &Path| {
+                let aside = path.with_extension("aside");
+                std::fs::rename(path, &aside).unwrap();
+                std::fs::File::create(path).unwrap();
+                thread::spawn(|| drop(RACED.get().unwrap().entry().unwrap()))
+                    .join()
+                    .unwrap();
+                std::fs::rename(&aside, path).unwrap();
+            }))
+        });
+        let held = lock.acquire(Mode::Exclusive, Wait::Try).unwrap();
+        assert!(AFTER_OPEN.with(|hook| hook.get().is_none()), "the hook ran");
+        let other = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        assert!(
+            !Mechanism::Ofd.try_lock(&other, Mode::Shared).unwrap(),
+            "the file at the path is locked"
+        );
+        held.release()
+            .expect("the hold is found where it is released");
+        assert!(Mechanism::Ofd.try_lock(&other, Mode::Exclusive).unwrap());
+        drop(other);
+        assert!(!aside.exists());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
     fn an_empty_path_is_an_io_error() {
         let err = LockFile::new(Path::new(""), Mechanism::default())
             .acquire(Mode::Shared, Wait::Forever)
