@@ -82,6 +82,28 @@ fn timed_and_python_style_acquires_are_noticed() {
 }
 
 #[test]
+fn an_acquire_refused_at_once_is_not_noticed() {
+    let dir = TempDir::new("notice-refused");
+    let path = dir.join("a.lock");
+    let (notice, notices) = recorder();
+    let lock = InterProcessLock::new(&path).on_wait(notice);
+    let held = lock.lock().unwrap();
+    // The same thread asking again would wait for itself: refused, not waited for.
+    let again = lock.lock().unwrap_err();
+    assert_eq!(again.kind(), ErrorKind::WouldDeadlock);
+    let timed = lock.try_lock_for(Duration::from_secs(5)).unwrap_err();
+    assert_eq!(timed.kind(), ErrorKind::WouldDeadlock);
+    assert!(notices.try_recv().is_err(), "noticed a wait that never began");
+    drop(held);
+    // A path that cannot be opened fails before any wait.
+    let (notice, notices) = recorder();
+    let missing = InterProcessLock::new(dir.join("not-a-dir").join("a.lock")).on_wait(notice);
+    std::fs::write(dir.join("not-a-dir"), b"").unwrap();
+    assert_eq!(missing.lock().unwrap_err().kind(), ErrorKind::Io);
+    assert!(notices.try_recv().is_err(), "noticed a failed open");
+}
+
+#[test]
 fn another_thread_of_this_process_holding_it_is_noticed_too() {
     let dir = TempDir::new("notice-thread");
     let path = dir.join("a.lock");
