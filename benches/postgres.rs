@@ -179,16 +179,59 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-fn row(name: &str, samples: &mut [f64], floor: Option<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    let p50 = percentile(samples, 0.5);
-    let ratio = floor.map_or("1.00x".to_owned(), |floor| format!("{:.2}x", p50 / floor));
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    percentile(values, 0.5)
+}
+
+/// One case's samples, and the median of each round's, for paired ratios.
+#[derive(Default)]
+struct Samples {
+    all: Vec<f64>,
+    rounds: Vec<f64>,
+}
+
+impl Samples {
+    /// Times `per_round` runs of `f`, as one round.
+    fn round(&mut self, per_round: usize, mut f: impl FnMut()) {
+        let mut round: Vec<f64> = (0..per_round)
+            .map(|_| {
+                let start = Instant::now();
+                f();
+                micros(start.elapsed())
+            })
+            .collect();
+        self.add_round(&mut round);
+    }
+
+    fn add_round(&mut self, round: &mut [f64]) {
+        self.rounds.push(median(round));
+        self.all.extend_from_slice(round);
+    }
+
+    /// This case ÷ `floor`, round by round (medians), the median over the rounds.
+    fn paired(&self, floor: &Samples) -> f64 {
+        let mut ratios: Vec<f64> = self
+            .rounds
+            .iter()
+            .zip(&floor.rounds)
+            .map(|(case, floor)| case / floor)
+            .collect();
+        median(&mut ratios)
+    }
+}
+
+/// A table row: percentiles over every round, and the paired ratio to `floor`.
+fn row(name: &str, samples: &mut Samples, floor: Option<&Samples>) -> f64 {
+    let ratio = floor.map_or(1.0, |floor| samples.paired(floor));
+    let all = &mut samples.all;
+    let p50 = median(all);
     println!(
-        "| {name} | {p50:.1} | {:.1} | {:.1} | {ratio} |",
-        percentile(samples, 0.9),
-        percentile(samples, 0.99),
+        "| {name} | {p50:.1} | {:.1} | {:.1} | {ratio:.2}x |",
+        percentile(all, 0.9),
+        percentile(all, 0.99),
     );
-    p50
+    ratio
 }
 
 fn micros(elapsed: Duration) -> f64 {
@@ -222,62 +265,72 @@ fn main() {
     let relay = Relay::start(&url);
 
     let per_round = options.iterations / options.rounds;
-    let (mut floor, mut relayed, mut sync, mut floor_async, mut ours_async) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let [mut floor, mut relayed, mut sync, mut floor_async, mut relayed_async, mut ours_async] =
+        std::array::from_fn(|_| Samples::default());
     for _ in 0..options.rounds {
-        for _ in 0..per_round {
-            let start = Instant::now();
+        floor.round(per_round, || {
             raw.run(&lock_sql);
             raw.run(&unlock_sql);
-            floor.push(micros(start.elapsed()));
-        }
-        for _ in 0..per_round {
-            let start = Instant::now();
+        });
+        relayed.round(per_round, || {
             relay.run(&lock_sql);
             relay.run(&unlock_sql);
-            relayed.push(micros(start.elapsed()));
-        }
-        for _ in 0..per_round {
-            let start = Instant::now();
-            lock.lock().unwrap().release().unwrap();
-            sync.push(micros(start.elapsed()));
-        }
+        });
+        sync.round(per_round, || lock.lock().unwrap().release().unwrap());
         async_runtime.block_on(async {
+            let mut round = Vec::with_capacity(per_round);
             for _ in 0..per_round {
                 let start = Instant::now();
                 async_client.simple_query(&lock_sql).await.unwrap();
                 async_client.simple_query(&unlock_sql).await.unwrap();
-                floor_async.push(micros(start.elapsed()));
+                round.push(micros(start.elapsed()));
             }
+            floor_async.add_round(&mut round);
+            // The relay's connection runs on its own runtime thread: each
+            // query and its answer cross between the two threads.
+            round.clear();
+            for _ in 0..per_round {
+                let start = Instant::now();
+                relay.client.simple_query(&lock_sql).await.unwrap();
+                relay.client.simple_query(&unlock_sql).await.unwrap();
+                round.push(micros(start.elapsed()));
+            }
+            relayed_async.add_round(&mut round);
+            round.clear();
             for _ in 0..per_round {
                 let start = Instant::now();
                 let guard = lock.lock_async().await.unwrap();
                 guard.release_async().await.unwrap();
-                ours_async.push(micros(start.elapsed()));
+                round.push(micros(start.elapsed()));
             }
+            ours_async.add_round(&mut round);
         });
     }
     println!(
         "## Uncontended acquire + release ({} each)\n",
         per_round * options.rounds
     );
-    println!("| scenario | p50 µs | p90 µs | p99 µs | p50 vs its floor |");
+    println!("| scenario | p50 µs | p90 µs | p99 µs | vs its floor (paired) |");
     println!("|---|---|---|---|---|");
-    let p50 = row("floor: two simple queries, block_on", &mut floor, None);
-    let sync_floor = p50;
+    row("floor: two simple queries, block_on", &mut floor, None);
     let handed_over = row(
         "floor + hand-over: each query run on a runtime thread, caller waiting",
         &mut relayed,
-        Some(p50),
+        Some(&floor),
     );
-    let sync_p50 = row("PgLock::lock + release", &mut sync, Some(p50));
-    let p50 = row("floor: two simple queries, awaited", &mut floor_async, None);
-    let async_floor = p50;
-    let async_p50 = row(
+    let sync_ratio = row("PgLock::lock + release", &mut sync, Some(&floor));
+    row("floor: two simple queries, awaited", &mut floor_async, None);
+    let handed_over_async = row(
+        "floor + hand-over, awaited: the connection on a runtime thread of its own",
+        &mut relayed_async,
+        Some(&floor_async),
+    );
+    let async_ratio = row(
         "PgLock::lock_async + release_async",
         &mut ours_async,
-        Some(p50),
+        Some(&floor_async),
     );
+    let async_over_handed = ours_async.paired(&relayed_async);
 
     // Handoffs, the floor and the lock in alternating rounds.
     let observer = Raw::connect(&url);
@@ -286,7 +339,7 @@ fn main() {
          AND objsubid = 1 AND NOT granted"
     );
     let per_round = options.handoffs / options.rounds;
-    let (mut floor, mut ours) = (Vec::new(), Vec::new());
+    let (mut floor, mut ours) = (Samples::default(), Samples::default());
     for _ in 0..options.rounds {
         for raw_side in [true, false] {
             let mut helper = Helper::start(
@@ -294,6 +347,7 @@ fn main() {
                 &url,
                 per_round,
             );
+            let mut round = Vec::with_capacity(per_round);
             for _ in 0..per_round {
                 assert_eq!(helper.line(), "ready");
                 let guard = if raw_side {
@@ -318,12 +372,12 @@ fn main() {
                     .strip_prefix("got ")
                     .and_then(|t| t.parse().ok())
                     .expect("got <ns>");
-                let latency = got.saturating_sub(released) as f64 / 1000.0;
-                if raw_side {
-                    floor.push(latency);
-                } else {
-                    ours.push(latency);
-                }
+                round.push(got.saturating_sub(released) as f64 / 1000.0);
+            }
+            if raw_side {
+                floor.add_round(&mut round);
+            } else {
+                ours.add_round(&mut round);
             }
         }
     }
@@ -331,17 +385,17 @@ fn main() {
         "\n## Handoff to a waiter in another process ({} each)\n",
         per_round * options.rounds
     );
-    println!("| scenario | p50 µs | p90 µs | p99 µs | p50 vs its floor |");
+    println!("| scenario | p50 µs | p90 µs | p99 µs | vs its floor (paired) |");
     println!("|---|---|---|---|---|");
-    let p50 = row(
+    row(
         "floor: pg_advisory_unlock → pg_advisory_lock returns",
         &mut floor,
         None,
     );
-    let handoff_p50 = row(
+    let handoff_ratio = row(
         "PgLock guard release → PgLock::lock returns",
         &mut ours,
-        Some(p50),
+        Some(&floor),
     );
     let verdict = |ratio: f64| if ratio <= 1.2 { "met" } else { "**missed**" };
     println!("\n| target | this run | status |");
@@ -349,23 +403,25 @@ fn main() {
     for (what, ratio) in [
         (
             "`PgLock::lock` + release within 1.2x of the same SQL on tokio-postgres",
-            sync_p50 / sync_floor,
+            sync_ratio,
         ),
         (
             "`PgLock::lock_async` + `release_async` within 1.2x of the same SQL awaited",
-            async_p50 / async_floor,
+            async_ratio,
         ),
         (
             "handoff to a waiter in another process within 1.2x of tokio-postgres'",
-            handoff_p50 / p50,
+            handoff_ratio,
         ),
     ] {
         println!("| {what} | {ratio:.2}x | {} |", verdict(ratio));
     }
     println!(
-        "\nThe hand-over floor (each query handed to a runtime thread and its answer back) is {:.2}x \
-         of the direct floor in this run; `PgLock::lock` + release is {:.2}x of it.",
-        handed_over / sync_floor,
-        sync_p50 / handed_over
+        "\nThe hand-over floor (each query handed to a runtime thread and its answer back) is \
+         {handed_over:.2}x of the direct floor for a sync caller and {handed_over_async:.2}x for an \
+         awaiting task, in this run. `PgLock::lock` + release is {:.2}x of the sync hand-over \
+         floor, and `lock_async` + `release_async` {async_over_handed:.2}x of the awaited one \
+         (paired, as above).",
+        sync.paired(&relayed),
     );
 }

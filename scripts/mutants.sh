@@ -20,7 +20,8 @@
 #   lock_file   fasteners/src/lock_file/ against the crate's unit tests and the
 #               process-lock tests (with fork, aliases, deleted files,
 #               read-only files, the waits and their notices, named locks,
-#               owned guards and "who holds it?")
+#               owned guards, "who holds it?" and the Python interop test,
+#               whose package it installs)
 #
 # Each set's report goes to target/mutants/<set>/mutants.out (caught.txt,
 # missed.txt, timeout.txt, unviable.txt). Not run by CI: on 2 cores a set
@@ -104,10 +105,15 @@ for set in "${sets[@]}"; do
             aliases
         ;;
     lock_file)
+        # The Python interop test names a `lockf` holder by its pid, through
+        # the kernel's answer (`name_holder`, `held_elsewhere`).
+        python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+            -r requirements-test.txt
         mutate lock_file 'fasteners/src/lock_file/*.rs' fasteners-workspace,fasteners lib \
             process_lock process_rw_lock process_identity process_identity_rename async_lock \
             fd_leaks fork aliases first_lock deleted_file read_only bad_paths waits wait_signals \
-            wait_fallback try_lock introspection named_locks owned_guards wait_notice
+            wait_fallback try_lock introspection named_locks owned_guards wait_notice \
+            interop_python
         ;;
     *)
         echo "unknown set $set (rw_lock, macros, arbiter, lock_file)" >&2

@@ -56,7 +56,7 @@ fn python(command: &str, kind: &str, path: &Path) -> Helper {
     Helper::spawn(cmd, format!("python {command} {kind}"))
 }
 
-fn python_fasteners_available() -> bool {
+fn python_fasteners_available(test: &str) -> bool {
     let ok = python3()
         .args([
             "-c",
@@ -67,7 +67,7 @@ fn python_fasteners_available() -> bool {
         .is_ok_and(|status| status.success());
     if !ok {
         skip(
-            "python_and_rust_exclude_each_other",
+            test,
             "Python's fasteners is not importable (pip install -r requirements-test.txt)",
         );
     }
@@ -87,7 +87,7 @@ fn python_try(kind: &str, path: &Path) -> bool {
 
 #[test]
 fn python_and_rust_exclude_each_other() {
-    if !python_fasteners_available() {
+    if !python_fasteners_available("python_and_rust_exclude_each_other") {
         return;
     }
     let dir = TempDir::new("interop");
@@ -140,7 +140,7 @@ fn python_and_rust_exclude_each_other() {
 
 #[test]
 fn a_python_holder_is_named_by_its_pid() {
-    if !python_fasteners_available() {
+    if !python_fasteners_available("a_python_holder_is_named_by_its_pid") {
         return;
     }
     let dir = TempDir::new("interop-holder");

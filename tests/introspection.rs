@@ -138,6 +138,21 @@ fn contention_errors_name_this_process_when_one_of_its_threads_holds_the_lock() 
         });
         drop(guard);
 
+        // A reader thread of this process keeps a writer out: this process again.
+        let rw = InterProcessReaderWriterLock::with_mechanism(&path, mechanism);
+        let reading = rw.read().unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let other = InterProcessReaderWriterLock::with_mechanism(&path, mechanism);
+                let err = other.try_write().unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::WouldBlock);
+                assert_eq!(err.holder_pid(), Some(std::process::id()), "{mechanism:?}");
+                // Another reader is let in: no contention to name.
+                drop(other.try_read().unwrap());
+            });
+        });
+        drop(reading);
+
         // Another Rust process: the kernel does not say who (OFD and flock).
         let mut holder = Helper::start("hold", mechanism, &path, &["ex"]);
         holder.expect("locked");
@@ -150,5 +165,41 @@ fn contention_errors_name_this_process_when_one_of_its_threads_holds_the_lock() 
         holder.send("release");
         holder.expect("released");
         assert!(holder.finish().success());
+    }
+}
+
+/// A lock object that has used its file asks about the file now at the
+/// path: one deleted since is held by nobody, a new one made there may be
+/// held by another process, and one that cannot be opened is an error,
+/// not "nobody".
+#[test]
+fn held_elsewhere_asks_about_the_file_now_at_the_path() {
+    for mechanism in mechanisms() {
+        let dir = TempDir::new("held-elsewhere-gone");
+        let path = dir.join("a.lock");
+        let lock = InterProcessLock::with_mechanism(&path, mechanism);
+        drop(lock.lock().unwrap());
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(lock.held_elsewhere().unwrap(), None, "{mechanism:?}");
+        assert!(!path.exists(), "the query created the file");
+
+        let mut holder = Helper::start("hold", mechanism, &path, &["ex"]);
+        holder.expect("locked");
+        let found = lock.held_elsewhere().unwrap();
+        assert_eq!(
+            found.map(|found| found.mode()),
+            Some(LockMode::Exclusive),
+            "{mechanism:?}: the new file's holder"
+        );
+        holder.send("release");
+        holder.expect("released");
+        assert!(holder.finish().success());
+
+        // A symbolic link to itself: the open fails with ELOOP.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&path, &path).unwrap();
+        let err = lock.held_elsewhere().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Io, "{mechanism:?}: {err}");
+        std::fs::remove_file(&path).unwrap();
     }
 }

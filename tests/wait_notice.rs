@@ -93,7 +93,10 @@ fn an_acquire_refused_at_once_is_not_noticed() {
     assert_eq!(again.kind(), ErrorKind::WouldDeadlock);
     let timed = lock.try_lock_for(Duration::from_secs(5)).unwrap_err();
     assert_eq!(timed.kind(), ErrorKind::WouldDeadlock);
-    assert!(notices.try_recv().is_err(), "noticed a wait that never began");
+    assert!(
+        notices.try_recv().is_err(),
+        "noticed a wait that never began"
+    );
     drop(held);
     // A path that cannot be opened fails before any wait.
     let (notice, notices) = recorder();

@@ -313,7 +313,7 @@ thread_local! {
 
 /// Whether the file at `path` is the file `id` (`stat(path)`).
 #[cfg(unix)]
-fn at_path(path: &Path, id: FileId) -> std::result::Result<bool, OsError> {
+pub(super) fn at_path(path: &Path, id: FileId) -> std::result::Result<bool, OsError> {
     #[cfg(test)]
     PATH_CHECKS.with(|checks| checks.set(checks.get() + 1));
     match rustix::fs::stat(path) {

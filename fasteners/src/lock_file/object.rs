@@ -303,7 +303,8 @@ impl LockFile {
     /// (where the kernel says) which process; acquires nothing.
     ///
     /// OFD: `F_OFD_GETLK` through the entry's description (whose own lock
-    /// never counts), or a fresh read-only one if the entry has none open.
+    /// never counts) if its file is still the one at the path, else through
+    /// a fresh read-only one.
     /// Flock: a non-blocking exclusive, then shared, attempt through a fresh
     /// description, released at once; while this process holds the kernel
     /// lock it cannot tell other readers from its own hold and says `None`.
@@ -321,7 +322,14 @@ impl LockFile {
         let fail = |err| Error::io(&self.path, "query the holder of", err);
         #[cfg(target_os = "linux")]
         if self.mechanism == Mechanism::Ofd {
-            if let Some(open) = &state.local.file {
+            // The entry's description, while its file is the one at the path
+            // (a file replaced since is asked about afresh).
+            let current = state
+                .local
+                .file
+                .as_ref()
+                .filter(|open| identity::at_path(&self.path, open.id).unwrap_or(false));
+            if let Some(open) = current {
                 return crate::sys::ofd_conflicting(&open.file).map_err(fail);
             }
             return match open_existing(&self.path).map_err(fail)? {
@@ -646,6 +654,8 @@ mod tests {
     fn dropping_the_object_gives_back_an_unreleased_acquire() {
         let path = temp_path("unreleased.lock");
         let keeper = LockFile::new(&path, Mechanism::default());
+        // Resolved now, so that the entry outlives `lock`.
+        keeper.entry().unwrap();
         let lock = LockFile::new(&path, Mechanism::default());
         assert!(lock
             .acquire_unguarded(Mode::Exclusive, false, None)
@@ -692,9 +702,11 @@ mod tests {
                 let aside = path.with_extension("aside");
                 std::fs::rename(path, &aside).unwrap();
                 std::fs::File::create(path).unwrap();
-                thread::spawn(|| drop(RACED.get().unwrap().entry().unwrap()))
-                    .join()
-                    .unwrap();
+                thread::spawn(|| {
+                    RACED.get().unwrap().entry().unwrap();
+                })
+                .join()
+                .unwrap();
                 std::fs::rename(&aside, path).unwrap();
             }))
         });
