@@ -396,8 +396,9 @@ impl InterProcessLock {
     ///   then finds it busy. No pid. While this process holds the lock, other
     ///   readers cannot be told from its own hold: it then returns `None`.
     ///
-    /// A lock file that does not exist is held by nobody; the query does not
-    /// create it.
+    /// It asks about the file now at the path (a file replaced since the
+    /// lock was last used is asked about afresh). A lock file that does not
+    /// exist is held by nobody; the query does not create it.
     ///
     /// # Examples
     ///
