@@ -23,8 +23,9 @@
 # Usage: bash scripts/bench.sh [OUTPUT]   (default BENCHMARKS.md)
 # Installs what it needs on a fresh Debian machine (valgrind, strace, Python
 # fasteners 0.20, PostgreSQL through with-postgres.sh). Takes about 8
-# minutes on a 2-core virtual machine once built; a first build (with and
-# without the `postgres` feature) adds about 5.
+# minutes on a 2-core virtual machine once built (the handoffs, 3000 per
+# scenario in 30 rounds so that their medians settle, take 2 of them); a
+# first build (with and without the `postgres` feature) adds about 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -181,8 +182,8 @@ if command -v strace >/dev/null; then
     } >>"$work/first_lock.md"
 fi
 
-timed cross_process cargo bench --bench cross_process -- --iterations 1000 --python-iterations 100 \
-    --rounds 10 --duration-ms 300 --throughput-rounds 3 --guarantees "$work/guarantees"
+timed cross_process cargo bench --bench cross_process -- --iterations 3000 --python-iterations 100 \
+    --rounds 30 --duration-ms 300 --throughput-rounds 3 --guarantees "$work/guarantees"
 
 # The in-process locks: a harness that prints its own markdown section, or
 # (while it is a criterion bench) criterion's estimates made into a table.
