@@ -2,7 +2,10 @@
 //! with tokio-postgres on one connection (one round trip each).
 //!
 //! `scripts/with-postgres.sh cargo bench --features postgres --bench postgres`,
-//! optionally with `-- --iterations 2000 --handoffs 300 --rounds 5`.
+//! optionally with `-- --iterations 6000 --handoffs 600 --rounds 20` (what
+//! `scripts/bench.sh` runs: the round-trip times are bimodal on a shared VM, so
+//! a round's median moves between the modes, and the paired ratio needs many
+//! rounds to settle).
 //!
 //! - Uncontended: acquire + release of a free lock, `PgLock::lock` + guard
 //!   release (sync, and `lock_async` + `release_async` in a tokio
@@ -15,8 +18,10 @@
 //!   from the system clock in both processes. The floor: both sides making
 //!   the SQL calls directly.
 //!
-//! Rounds interleave the floor and the lock; the table gives percentiles
-//! over all rounds.
+//! Rounds interleave the floors and the lock; the table gives percentiles
+//! over all rounds, and each case against its floor paired by round (the
+//! case's median in a round ÷ the floor's in the same round, the median of
+//! those).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

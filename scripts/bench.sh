@@ -212,7 +212,7 @@ timed macros cargo bench --bench macros -- --rounds 21 $(instr_arg "$work/macros
 if [ "$postgres_built" -eq 0 ]; then
     echo "Skipped: the bench did not build with \`--features postgres\` (see \`target/bench-run/build.log\`)." >"$work/postgres.md"
 elif ! timed postgres scripts/with-postgres.sh cargo bench --features postgres --bench postgres -- \
-    --iterations 3000 --handoffs 300 --rounds 5 2>"$work/postgres.err"; then
+    --iterations 6000 --handoffs 600 --rounds 20 2>"$work/postgres.err"; then
     echo "Skipped: no PostgreSQL server could be started here ($(grep -v '^==>' "$work/postgres.err" | tail -n 1))." \
         >"$work/postgres.md"
 fi
