@@ -23,6 +23,7 @@
 //! case's median in a round ÷ the floor's in the same round, the median of
 //! those).
 
+use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -209,6 +210,21 @@ impl Samples {
         self.add_round(&mut round);
     }
 
+    /// [`Samples::round`] for async work: times `per_round` awaits of what `f` makes.
+    async fn round_async<F: Future<Output = ()>>(
+        &mut self,
+        per_round: usize,
+        mut f: impl FnMut() -> F,
+    ) {
+        let mut round = Vec::with_capacity(per_round);
+        for _ in 0..per_round {
+            let start = Instant::now();
+            f().await;
+            round.push(micros(start.elapsed()));
+        }
+        self.add_round(&mut round);
+    }
+
     fn add_round(&mut self, round: &mut [f64]) {
         self.rounds.push(median(round));
         self.all.extend_from_slice(round);
@@ -282,33 +298,29 @@ fn main() {
             relay.run(&unlock_sql);
         });
         sync.round(per_round, || lock.lock().unwrap().release().unwrap());
+        let (client, relayed_client, lock) = (&async_client, &*relay.client, &lock);
+        let (lock_sql, unlock_sql) = (&lock_sql, &unlock_sql);
         async_runtime.block_on(async {
-            let mut round = Vec::with_capacity(per_round);
-            for _ in 0..per_round {
-                let start = Instant::now();
-                async_client.simple_query(&lock_sql).await.unwrap();
-                async_client.simple_query(&unlock_sql).await.unwrap();
-                round.push(micros(start.elapsed()));
-            }
-            floor_async.add_round(&mut round);
+            floor_async
+                .round_async(per_round, move || async move {
+                    client.simple_query(lock_sql).await.unwrap();
+                    client.simple_query(unlock_sql).await.unwrap();
+                })
+                .await;
             // The relay's connection runs on its own runtime thread: each
             // query and its answer cross between the two threads.
-            round.clear();
-            for _ in 0..per_round {
-                let start = Instant::now();
-                relay.client.simple_query(&lock_sql).await.unwrap();
-                relay.client.simple_query(&unlock_sql).await.unwrap();
-                round.push(micros(start.elapsed()));
-            }
-            relayed_async.add_round(&mut round);
-            round.clear();
-            for _ in 0..per_round {
-                let start = Instant::now();
-                let guard = lock.lock_async().await.unwrap();
-                guard.release_async().await.unwrap();
-                round.push(micros(start.elapsed()));
-            }
-            ours_async.add_round(&mut round);
+            relayed_async
+                .round_async(per_round, move || async move {
+                    relayed_client.simple_query(lock_sql).await.unwrap();
+                    relayed_client.simple_query(unlock_sql).await.unwrap();
+                })
+                .await;
+            ours_async
+                .round_async(per_round, move || async move {
+                    let guard = lock.lock_async().await.unwrap();
+                    guard.release_async().await.unwrap();
+                })
+                .await;
         });
     }
     println!(
