@@ -279,7 +279,7 @@ impl Locker {
                 match check {
                     Check::None => {}
                     Check::Fstat => {
-                        std::hint::black_box(raw::fstat_nlink(file));
+                        std::hint::black_box(support::fstat_nlink(file));
                     }
                     Check::Watch(watch) => {
                         std::hint::black_box(watch.pending());
@@ -380,15 +380,6 @@ mod raw {
             "raw try-lock failed: {err}"
         );
         false
-    }
-
-    /// The link count of the open file (`fstat`), as an identity check reads it.
-    pub fn fstat_nlink(file: &File) -> u64 {
-        // SAFETY: `stat` is a plain C struct of integers; all-zero is a valid value.
-        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: `file` is open; `stat` is a valid out-parameter.
-        assert_eq!(unsafe { libc::fstat(file.as_raw_fd(), &mut stat) }, 0);
-        stat.st_nlink as u64
     }
 
     pub fn lock(file: &File, ofd: bool, acquire: bool) {

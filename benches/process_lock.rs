@@ -28,9 +28,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,15 +37,6 @@ use support::peers::{Handle, Kind};
 use support::{arg, median, paired, verdict};
 
 use fasteners::{InterProcessLock, InterProcessReaderWriterLock};
-
-/// A plain `fstat` of the descriptor, as the crate's identity check makes.
-fn raw_fstat(file: &File) -> u64 {
-    // SAFETY: `stat` is plain integers; all-zero is a valid value.
-    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: the descriptor is open and `stat` is a valid buffer.
-    assert_eq!(unsafe { libc::fstat(file.as_raw_fd(), &mut stat) }, 0);
-    stat.st_nlink
-}
 
 /// How a case runs its cycles.
 enum Run {
@@ -132,7 +121,7 @@ fn cases(dir: &Path) -> Vec<Case> {
                 floor_id(kind, false),
                 false,
                 Run::Rust(Box::new(move || {
-                    handle.with(true, || raw_fstat(&file));
+                    handle.with(true, || support::fstat_nlink(&file));
                 })),
             );
         }
@@ -206,7 +195,7 @@ fn cases(dir: &Path) -> Vec<Case> {
         "reused/raw-ofd",
         false,
         Run::Rust(Box::new(move || {
-            std::hint::black_box(raw_fstat(&stat_file));
+            std::hint::black_box(support::fstat_nlink(&stat_file));
         })),
     );
     let watched = lock_file(dir, "syscall/inotify");
