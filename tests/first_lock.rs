@@ -10,8 +10,13 @@ mod process_common;
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{granted_locks, join, mechanisms, one_at_a_time, Helper, TempDir};
 
+/// The tests here count the kernel's locks on their file, so they take turns
+/// with the test that starts a helper process: a process being spawned holds
+/// a copy of every descriptor of this one until it execs, so a description
+/// closed meanwhile keeps its lock a moment longer.
 #[test]
 fn a_first_read_beside_a_reader_of_the_process_is_told_it_would_deadlock() {
+    let _turn = one_at_a_time();
     for mechanism in mechanisms() {
         let dir = TempDir::new("first-read-same-thread");
         let path = dir.join("a.lock");
@@ -37,6 +42,7 @@ fn a_first_read_beside_a_reader_of_the_process_is_told_it_would_deadlock() {
 
 #[test]
 fn a_first_read_beside_a_reader_of_another_thread_joins_its_lock() {
+    let _turn = one_at_a_time();
     for mechanism in mechanisms() {
         let dir = TempDir::new("first-read-other-thread");
         let path = dir.join("a.lock");
