@@ -129,7 +129,7 @@ log "callgrind: first_lock cases"
 : >"$work/first_lock.instructions"
 if [ "$have_valgrind" -eq 1 ]; then
     base="$(instructions_of "$first_lock" --syscalls 0 0)"
-    for case in 0 1 2 3 4 5; do
+    for case in 0 1 2 3 4 5 7 8; do
         total="$(instructions_of "$first_lock" --syscalls "$case" 2000)"
         awk -v id="$case" -v t="$total" -v b="$base" 'BEGIN { printf "%s %.1f\n", id, (t - b) / 2000 }' \
             >>"$work/first_lock.instructions"
