@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock};
 use process_common::{
-    crate_threads, current_thread_runtime, inode, mechanisms, only_the_timer, open_descriptors,
-    queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
+    crate_threads, crate_threads_gone, current_thread_runtime, inode, mechanisms, only_the_timer,
+    open_descriptors, queued_in_kernel, watchdog, within, Helper, TempDir, STEP,
 };
 
 extern "C" fn application_handler(_: libc::c_int) {}
@@ -97,6 +97,9 @@ fn async_waits_poll_without_a_free_signal_and_leave_nothing_behind() {
         let mut holder = Helper::start("hold", mechanism, &path, &["ex"]);
         holder.expect("locked");
         let inodes = [inode(&path)];
+        // The background waiter of the previous mechanism's last wait may
+        // still be on its way out, with its descriptor.
+        crate_threads_gone();
         let descriptors = open_descriptors();
         runtime.block_on(async {
             let lock = InterProcessLock::with_mechanism(&path, mechanism);

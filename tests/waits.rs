@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock, Mechanism};
 use process_common::{
-    crate_threads, current_thread_runtime, inode, mechanisms, one_at_a_time, only_the_timer,
-    open_descriptors, queued_in_kernel, threads, watchdog, within, Helper, TempDir, STEP,
+    crate_threads, crate_threads_gone, current_thread_runtime, inode, mechanisms, one_at_a_time,
+    only_the_timer, open_descriptors, queued_in_kernel, threads, watchdog, within, Helper, TempDir,
+    STEP,
 };
 
 /// How soon everything a wait used must be gone once it has given up (the
@@ -37,7 +38,9 @@ struct Baseline {
 }
 
 impl Baseline {
+    /// Taken once the crate's threads of earlier waits have gone.
     fn now() -> Baseline {
+        crate_threads_gone();
         Baseline {
             descriptors: open_descriptors(),
             other_threads: threads() - crate_threads().len(),

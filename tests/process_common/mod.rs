@@ -501,6 +501,19 @@ pub fn crate_threads() -> Vec<String> {
     names
 }
 
+/// Waits (at most 5 s) until the crate runs no thread but the process timer,
+/// and fails the test if it still does then. Called before counting this
+/// process's descriptors as a baseline: a background waiter of an earlier
+/// wait exits shortly after its last job, closing the descriptor it holds,
+/// and on a loaded machine that can come after the next count.
+pub fn crate_threads_gone() {
+    assert!(
+        within(Duration::from_secs(5), || only_the_timer(&crate_threads())),
+        "the crate's threads of earlier waits are still running: {:?}",
+        crate_threads()
+    );
+}
+
 /// Whether `names` holds nothing but the timer thread.
 pub fn only_the_timer(names: &[String]) -> bool {
     names.iter().all(|name| name == "fasteners-timer")
