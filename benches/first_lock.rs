@@ -6,7 +6,8 @@
 //! [--instructions FILE]`; `... -- --syscalls <case> <count>` runs one case
 //! without timing, for `strace -c -f` and `valgrind --tool=callgrind` (as
 //! `scripts/bench.sh` does; FILE holds the instructions per cycle it
-//! counted, one `case count` a line). Linux only: the floors are raw Linux
+//! counted, one `case count` a line); `... -- --list` prints each case's
+//! number and name, a tab between them. Linux only: the floors are raw Linux
 //! system calls.
 
 mod support;
@@ -16,7 +17,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{arg, median, open, paired, raw_ofd_pair, verdict};
+use support::{arg, median, open, paired, raw_flock_pair, raw_ofd_pair, verdict};
 
 use fasteners::{InterProcessLock, Mechanism};
 
@@ -99,16 +100,14 @@ impl Cases {
     }
 }
 
-/// The kernel floor for `flock`: an exclusive lock, then unlock.
-fn raw_flock_pair(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: the descriptor is open.
-    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
-    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) }, 0);
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--list") {
+        for (case, name) in CASES.iter().enumerate() {
+            println!("{case}\t{name}");
+        }
+        return;
+    }
     let dir = std::env::temp_dir().join(format!("fasteners-first-lock-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let smoke = !args.iter().any(|a| a == "--bench");

@@ -170,11 +170,8 @@ if command -v strace >/dev/null; then
         echo
         echo "| case | system calls per cycle |"
         echo "|---|---|"
-        names=("raw OFD pair on an open file" "open + raw OFD pair + close (by hand)" "fs4 on a fresh open (flock)"
-            "InterProcessLock::new(p).lock() (OFD)" "InterProcessLock::with_mechanism(p, Flock).lock()"
-            "reused object, file settled" "reused object, file changed 100 ms before"
-            "open + raw OFD pair + fstat + close (by hand: the floor of a lock that reads its file's identity)"
-            "open + raw flock pair + fstat + close (by hand: the same floor with flock)")
+        names=()
+        while IFS=$'\t' read -r id name; do names[id]="$name"; done < <("$first_lock" --list)
         for case in 0 1 3 4 5 6 7 8; do
             strace -f -c -o "$work/strace-$case.txt" "$first_lock" --syscalls "$case" 1000
             calls="$(awk '$NF ~ /^[a-z_0-9]+$/ && $(NF-1) ~ /^[0-9]+$/ && $(NF-1) >= 900 \

@@ -3,6 +3,11 @@
 //! that file already: then the lock taken on the new description must be
 //! given back, and the acquisition must go through the existing entry, as
 //! any later one does.
+//!
+//! The tests count the kernel's locks on their file, so they take turns
+//! (`one_at_a_time`) with the test that starts a helper process: a process
+//! being spawned holds a copy of every descriptor of this one until it execs,
+//! so a description closed meanwhile keeps its lock a moment longer.
 #![cfg(target_os = "linux")]
 
 mod process_common;
@@ -10,10 +15,6 @@ mod process_common;
 use fasteners::{ErrorKind, InterProcessLock, InterProcessReaderWriterLock};
 use process_common::{granted_locks, join, mechanisms, one_at_a_time, Helper, TempDir};
 
-/// The tests here count the kernel's locks on their file, so they take turns
-/// with the test that starts a helper process: a process being spawned holds
-/// a copy of every descriptor of this one until it execs, so a description
-/// closed meanwhile keeps its lock a moment longer.
 #[test]
 fn a_first_read_beside_a_reader_of_the_process_is_told_it_would_deadlock() {
     let _turn = one_at_a_time();

@@ -32,6 +32,16 @@ pub fn fstat_nlink(file: &File) -> u64 {
     stat.st_nlink as u64
 }
 
+/// The kernel floor for `flock`: an exclusive lock, then unlock.
+#[cfg(unix)]
+pub fn raw_flock_pair(file: &File) {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: the descriptor is open for the lifetime of `file`.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }, 0);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) }, 0);
+}
+
 /// The kernel floor for OFD locks: `F_OFD_SETLK` write lock, then unlock.
 #[cfg(target_os = "linux")]
 pub fn raw_ofd_pair(file: &File) {
