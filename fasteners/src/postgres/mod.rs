@@ -101,6 +101,8 @@ mod key;
 mod lock;
 mod raw;
 mod runtime;
+#[cfg(unix)]
+mod socket;
 mod session;
 mod traits;
 

@@ -3,20 +3,43 @@
 //! take (try, wait, wait at most), give back, and the watch over the session
 //! that tells when a held lock is lost.
 //!
-//! Everything here runs on the backend's runtime ([`super::runtime`]).
+//! The calls run in the backend runtime's context ([`super::runtime`]), on
+//! its thread or on a caller's.
+//!
+//! # Who drives the connection
+//!
+//! A tokio-postgres connection is a future that must be polled for its
+//! queries to be sent and their answers read. The session keeps it in a
+//! slot that anyone may poll: the session's watch task on the backend's
+//! runtime, which serves sync callers, background waits and the heartbeat,
+//! and an async caller's own task, which drives it while it awaits a call of
+//! its own ([`Foreground`]): its query goes out from its own poll, and its
+//! answer wakes it without a hand-over to the backend's thread. Whoever
+//! polls last is the one woken when something comes, so a task that is done
+//! with the connection hands it back: it polls it once more for the watch
+//! task (which then hears what comes next), and a task dropped mid-call
+//! leaves the rest of its call to the backend's runtime.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::task::Poll;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{CancelToken, Client, Config, NoTls, SimpleQueryMessage};
+#[cfg(not(unix))]
+use tokio_postgres::NoTls;
+use tokio_postgres::{CancelToken, Client, Config, SimpleQueryMessage};
+
+use super::runtime;
+#[cfg(unix)]
+use super::socket::{self, ConnectFailure, Peer};
 
 use super::PgLockKey;
 use crate::sys::Mode;
@@ -70,6 +93,9 @@ pub(crate) struct Target {
     config: std::result::Result<Config, String>,
     pub(crate) key: PgLockKey,
     heartbeat: Mutex<Heartbeat>,
+    /// Async calls drive the connection on the awaiting task's runtime
+    /// (`with_callers_runtime`).
+    callers_runtime: std::sync::atomic::AtomicBool,
 }
 
 /// How long a take may wait on the server.
@@ -106,6 +132,7 @@ impl Target {
                 config: Err(describe(&err)),
                 key,
                 heartbeat: Mutex::default(),
+                callers_runtime: Default::default(),
             },
         }
     }
@@ -116,7 +143,16 @@ impl Target {
             config: Ok(config),
             key,
             heartbeat: Mutex::default(),
+            callers_runtime: Default::default(),
         }
+    }
+
+    pub(crate) fn set_callers_runtime(&self, on: bool) {
+        self.callers_runtime.store(on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn callers_runtime(&self) -> bool {
+        self.callers_runtime.load(Ordering::Relaxed)
     }
 
     pub(crate) fn set_heartbeat(&self, heartbeat: Heartbeat) {
@@ -242,13 +278,203 @@ pub(crate) fn describe(err: &tokio_postgres::Error) -> String {
     text
 }
 
+/// A tokio-postgres connection, boxed: the socket type differs by platform.
+type ConnectionFuture =
+    Pin<Box<dyn Future<Output = std::result::Result<(), tokio_postgres::Error>> + Send>>;
+
+/// A session's connection and what tells that it ended, shared by the
+/// session and its watch task (see the module docs).
+struct Driven {
+    /// `None` once the connection ended or was closed.
+    connection: Mutex<Option<ConnectionFuture>>,
+    /// The watch task's waker, for hand-backs.
+    watch: Mutex<Option<Waker>>,
+    /// `None` while the connection lives; why it ended, once it has.
+    ended: watch::Sender<Option<String>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Driven {
+    /// Polls the connection for `cx`'s task: `Ready` once it has ended.
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slot = lock(&self.connection);
+        let Some(connection) = slot.as_mut() else {
+            return Poll::Ready(());
+        };
+        let Poll::Ready(outcome) = connection.as_mut().poll(cx) else {
+            return Poll::Pending;
+        };
+        let connection = slot.take();
+        drop(slot);
+        drop(connection);
+        self.end(match outcome {
+            Ok(()) => "the server closed the connection".to_owned(),
+            Err(err) => describe(&err),
+        });
+        Poll::Ready(())
+    }
+
+    /// Records why the connection ended (the first cause only) and tells
+    /// the watch task.
+    fn end(&self, cause: String) {
+        self.ended
+            .send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
+        if let Some(watch) = lock(&self.watch).as_ref() {
+            watch.wake_by_ref();
+        }
+    }
+
+    /// Closes the connection: dropping it closes the socket.
+    fn close(&self, cause: String) {
+        let connection = lock(&self.connection).take();
+        drop(connection);
+        self.end(cause);
+    }
+
+    /// Polls the connection once for the watch task, so that it is the one
+    /// woken when something comes next.
+    fn hand_back(&self) {
+        let watch = lock(&self.watch).clone();
+        if let Some(watch) = watch {
+            let _ = self.poll(&mut Context::from_waker(&watch));
+        }
+    }
+}
+
+/// The watch task of a session, on the backend's runtime: drives the
+/// connection whenever nobody else does, until it ends.
+async fn watch(driven: Arc<Driven>) {
+    std::future::poll_fn(|cx| {
+        let mut watch = lock(&driven.watch);
+        if !watch.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+            *watch = Some(cx.waker().clone());
+        }
+        drop(watch);
+        driven.poll(cx)
+    })
+    .await;
+}
+
+/// A call of an async caller's on a session: a future that the awaiting
+/// task polls together with the session's connection, in the backend
+/// runtime's context (its timers), with the socket registered with the
+/// caller's runtime if the lock object says so and the task runs on one,
+/// else with the backend's. Done, it hands the connection back to the watch
+/// task; dropped before that, it leaves the rest of the call to the
+/// backend's runtime, so that a call sent is always seen through.
+pub(crate) struct Foreground<T: Send + 'static> {
+    session: Arc<Session>,
+    callers_runtime: bool,
+    call: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+}
+
+impl<T: Send + 'static> std::fmt::Debug for Foreground<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Foreground")
+            .field("done", &self.call.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static> Foreground<T> {
+    pub(crate) fn new(
+        session: Arc<Session>,
+        target: &Target,
+        call: impl Future<Output = T> + Send + 'static,
+    ) -> Self {
+        Foreground {
+            session,
+            callers_runtime: target.callers_runtime(),
+            call: Some(Box::pin(call)),
+        }
+    }
+}
+
+impl<T: Send + 'static> Future for Foreground<T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = self.get_mut();
+        let Some(call) = this.call.as_mut() else {
+            return Poll::Pending;
+        };
+        let Ok(backend) = runtime::handle() else {
+            // A session exists, so the runtime started: cannot happen.
+            return Poll::Pending;
+        };
+        let caller = if this.callers_runtime {
+            Handle::try_current().ok()
+        } else {
+            None
+        };
+        let home = caller.as_ref().unwrap_or(backend);
+        let driven = &this.session.driven;
+        let _context = backend.enter();
+        let polled = in_io_home(home, || {
+            if let Poll::Ready(output) = call.as_mut().poll(cx) {
+                return Poll::Ready(output);
+            }
+            // Sends what the call asked, reads what came, and wakes this
+            // task for what comes next.
+            let _ = driven.poll(cx);
+            call.as_mut().poll(cx)
+        });
+        match polled {
+            Poll::Ready(output) => {
+                this.call = None;
+                in_io_home(home, || driven.hand_back());
+                Poll::Ready(output)
+            }
+            Poll::Pending => {
+                if caller.is_none() {
+                    // The backend's reactor hears the answer: see that it runs.
+                    runtime::wake_driver();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<T: Send + 'static> Drop for Foreground<T> {
+    fn drop(&mut self) {
+        let Some(call) = self.call.take() else {
+            return;
+        };
+        if let Ok(backend) = runtime::handle() {
+            // The backend takes the socket back for the rest of the call.
+            in_io_home(backend, || self.session.driven.hand_back());
+        }
+        // The runtime runs (a session exists), so the spawn cannot fail.
+        let _ = runtime::spawn(async move {
+            let _ = call.await;
+        });
+    }
+}
+
+#[cfg(unix)]
+fn in_io_home<R>(home: &Handle, f: impl FnOnce() -> R) -> R {
+    socket::io_home(home, f)
+}
+
+/// Elsewhere the socket is tokio-postgres' own, on the backend's runtime.
+#[cfg(not(unix))]
+fn in_io_home<R>(_: &Handle, f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// One connection to the server, dedicated to one lock object.
 pub(crate) struct Session {
     client: Client,
     cancel: CancelToken,
-    /// `None` while the connection lives; why it ended, once it has.
-    ended: Arc<watch::Sender<Option<String>>>,
-    connection: AbortHandle,
+    /// Where the connection goes, for cancel requests.
+    #[cfg(unix)]
+    peer: Peer,
+    driven: Arc<Driven>,
+    watch: AbortHandle,
     /// The holders counted on the session.
     holds: Mutex<usize>,
     /// Whether anyone holds a lock on the session: the heartbeat beats then.
@@ -260,32 +486,73 @@ pub(crate) struct Session {
     cancelled_at: Mutex<Option<std::time::Instant>>,
 }
 
+/// A connection made, before it is a session.
+struct Opened {
+    client: Client,
+    connection: ConnectionFuture,
+    #[cfg(unix)]
+    peer: Peer,
+}
+
+/// Connects as `config` says, with the crate's socket ([`socket`]).
+#[cfg(unix)]
+async fn open(target: &Target, config: &Config) -> Result<Opened> {
+    match socket::connect(config).await {
+        Ok(connected) => Ok(Opened {
+            client: connected.client,
+            connection: Box::pin(connected.connection),
+            peer: connected.peer,
+        }),
+        Err(ConnectFailure::Postgres(err)) => {
+            Err(target.error(ErrorKind::Server, "connect", err))
+        }
+        Err(ConnectFailure::Io(err, peer)) => {
+            let at = peer.map(|peer| format!(" at {peer}")).unwrap_or_default();
+            Err(Error::server(
+                ErrorKind::Server,
+                &target.name,
+                "connect",
+                format!("error connecting to server{at}: {err}"),
+                Some(Box::new(err)),
+            ))
+        }
+    }
+}
+
+/// Connects with tokio-postgres' own socket.
+#[cfg(not(unix))]
+async fn open(target: &Target, config: &Config) -> Result<Opened> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|err| target.error(ErrorKind::Server, "connect", err))?;
+    Ok(Opened {
+        client,
+        connection: Box::pin(connection),
+    })
+}
+
 impl Session {
     /// Connects, applies [`SESSION_SETTINGS`], and watches the connection.
     pub(crate) async fn connect(target: &Target) -> Result<Arc<Session>> {
         let config = target.config()?;
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|err| target.error(ErrorKind::Server, "connect", err))?;
-        let ended = Arc::new(watch::channel(None).0);
-        let watcher = Arc::clone(&ended);
-        let connection = tokio::spawn(async move {
-            let cause = match connection.await {
-                Ok(()) => "the server closed the connection".to_owned(),
-                Err(err) => describe(&err),
-            };
-            watcher.send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
-        })
-        .abort_handle();
+        let opened = open(target, &config).await?;
+        let driven = Arc::new(Driven {
+            connection: Mutex::new(Some(opened.connection)),
+            watch: Mutex::new(None),
+            ended: watch::channel(None).0,
+        });
+        let watching = tokio::spawn(watch(Arc::clone(&driven))).abort_handle();
         let holding = watch::channel(false).0;
         let beating = holding.subscribe();
         let heartbeat = target.heartbeat();
         let session = Arc::new_cyclic(|session| Session {
-            cancel: client.cancel_token(),
-            client,
-            ended,
-            connection,
+            cancel: opened.client.cancel_token(),
+            client: opened.client,
+            #[cfg(unix)]
+            peer: opened.peer,
+            driven,
+            watch: watching,
             holds: Mutex::new(0),
             holding,
             heartbeat: tokio::spawn(beat(session.clone(), beating, heartbeat)).abort_handle(),
@@ -322,12 +589,12 @@ impl Session {
 
     /// Why the session ended, if it has.
     pub(crate) fn ended(&self) -> Option<String> {
-        self.ended.borrow().clone()
+        self.driven.ended.borrow().clone()
     }
 
     /// Waits until the session ends; returns why.
     pub(crate) async fn wait_ended(&self) -> String {
-        let mut ended = self.ended.subscribe();
+        let mut ended = self.driven.ended.subscribe();
         let cause = match ended.wait_for(Option::is_some).await {
             Ok(cause) => cause.clone().unwrap_or_default(),
             Err(_) => "the session was closed".to_owned(),
@@ -338,14 +605,13 @@ impl Session {
     /// Closes the connection (the server then releases whatever the session
     /// holds and forgets what it waits for).
     pub(crate) fn close(&self, cause: String) {
-        self.ended
-            .send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
-        self.connection.abort();
+        self.driven.close(cause);
+        self.watch.abort();
         self.heartbeat.abort();
     }
 
-    fn holds(&self) -> std::sync::MutexGuard<'_, usize> {
-        self.holds.lock().unwrap_or_else(PoisonError::into_inner)
+    fn holds(&self) -> MutexGuard<'_, usize> {
+        lock(&self.holds)
     }
 
     /// Counts a holder on the session; the first starts the heartbeat.
@@ -493,10 +759,8 @@ impl Session {
             .cancelled_at
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(std::time::Instant::now());
-        match tokio::time::timeout(CANCEL_WAIT, self.cancel.cancel_query(NoTls)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => return self.close(describe(&err)),
-            Err(_) => return self.close("a cancel request could not be sent".into()),
+        if let Err(cause) = self.send_cancel().await {
+            return self.close(cause);
         }
         match tokio::time::timeout(CANCEL_WAIT, query).await {
             Ok(Err(err)) if err.code() == Some(&SqlState::QUERY_CANCELED) => {}
@@ -523,6 +787,21 @@ impl Session {
             }
         }
         self.close("the give-back after a cancel was cancelled twice".into());
+    }
+
+    /// Sends a cancel request for the query the session runs now.
+    #[cfg(unix)]
+    async fn send_cancel(&self) -> std::result::Result<(), String> {
+        socket::cancel(&self.peer, &self.cancel, CANCEL_WAIT).await
+    }
+
+    #[cfg(not(unix))]
+    async fn send_cancel(&self) -> std::result::Result<(), String> {
+        match tokio::time::timeout(CANCEL_WAIT, self.cancel.cancel_query(NoTls)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(describe(&err)),
+            Err(_) => Err("a cancel request could not be sent".into()),
+        }
     }
 
     /// Gives the key's lock in `mode` back to the server. If that fails or
@@ -589,8 +868,7 @@ impl std::fmt::Debug for Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.connection.abort();
-        self.heartbeat.abort();
+        self.close("the lock object was dropped".into());
     }
 }
 
