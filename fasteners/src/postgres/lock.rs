@@ -12,8 +12,8 @@ use super::guard::{
     AsyncPgLockGuard, AsyncPgReadGuard, AsyncPgWriteGuard, Held, PgLockGuard, PgReadGuard,
     PgWriteGuard, Share,
 };
-use super::raw::{Pg, PgArbiter};
-use super::session::{Heartbeat, Target};
+use super::raw::{self, Pg, PgArbiter};
+use super::session::{Foreground, Heartbeat, Target};
 use super::PgLockKey;
 use crate::arbiter::{Holder, Progress, Wait};
 use crate::sys::Mode;
@@ -69,6 +69,7 @@ impl Object {
         let acquiring = Acquiring {
             arbiter: &self.arbiter,
             progress: Progress::new(mode, wait),
+            wait: None,
         };
         let holder = acquiring.progress.holder;
         acquiring.await?;
@@ -163,10 +164,12 @@ impl Drop for Object {
 
 /// An async acquisition in the arbitration; cancel-safe: dropped before it
 /// is ready, it leaves (and a background wait nobody needs any more ends on
-/// the server).
+/// the server). A background wait it starts, it drives itself while it
+/// waits ([`raw::polled_by_task`]).
 struct Acquiring<'a> {
     arbiter: &'a Arc<PgArbiter>,
     progress: Progress,
+    wait: Option<Foreground<()>>,
 }
 
 impl Future for Acquiring<'_> {
@@ -175,7 +178,30 @@ impl Future for Acquiring<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         let this = self.get_mut();
         let name = &this.arbiter.backend.target.name;
-        this.arbiter.poll_acquire(name, &mut this.progress, cx)
+        loop {
+            if let Some(wait) = &mut this.wait {
+                if Pin::new(wait).poll(cx).is_ready() {
+                    this.wait = None;
+                }
+            }
+            let polled = raw::polled_by_task(|| {
+                this.arbiter.poll_acquire(name, &mut this.progress, cx)
+            });
+            if polled.is_ready() {
+                // A wait still under way (the acquisition timed out) goes
+                // on on the backend's runtime for the other waiters, or
+                // ends there.
+                this.wait = None;
+                return polled;
+            }
+            if this.wait.is_some() {
+                return polled;
+            }
+            match this.arbiter.take_parked() {
+                Some(wait) => this.wait = Some(wait),
+                None => return polled,
+            }
+        }
     }
 }
 
@@ -276,7 +302,7 @@ pub struct PgReaderWriterLock {
 
 /// The constructors and settings both lock types share.
 macro_rules! common {
-    ($lock:ident) => {
+    ($lock:ident, $async_lock:ident) => {
         impl $lock {
             /// Makes a lock on `key` on the server that the connection string
             /// `conn` names (a `postgres://` URL or `key=value` pairs, as
@@ -344,6 +370,47 @@ macro_rules! common {
                 self
             }
 
+            /// Has async calls drive the lock's connection on the awaiting
+            /// task's own tokio runtime, which must have I/O enabled (as
+            /// `#[tokio::main]`, `Runtime::new` and `Builder::enable_all`
+            /// give): the call's queries go out from the task's poll and
+            /// their answers wake the task through that runtime's reactor,
+            /// as queries made directly with tokio-postgres on that runtime
+            /// do. By default the socket stays with the backend's own
+            /// runtime, whose thread hears each answer and wakes the task: a
+            /// thread wake-up per round trip (`BENCHMARKS.md` has both).
+            /// It is not the default because tokio offers no way to ask
+            /// whether a runtime has I/O enabled.
+            ///
+            /// The backend's runtime takes the socket back whenever it needs
+            /// it: for sync calls, the heartbeat, a wait that a dropped
+            /// future left, and when the caller's runtime shuts down. A
+            /// call awaited outside any tokio runtime works as by default.
+            ///
+            /// # Panics
+            ///
+            /// An async call awaited on a tokio runtime built without I/O
+            /// panics, as tokio's own sockets do there; the connection is
+            /// then closed (the server releases what it held).
+            ///
+            /// # Examples
+            ///
+            /// ```no_run
+            #[doc = concat!("use fasteners::postgres::", stringify!($lock), ";")]
+            ///
+            /// #[tokio::main]
+            /// async fn main() -> fasteners::Result<()> {
+            #[doc = concat!("    let lock = ", stringify!($lock), "::new(\"postgres://app@db.example/app\", 1).with_callers_runtime();")]
+            #[doc = concat!("    let guard = lock.", stringify!($async_lock), "().await?;")]
+            ///     guard.release_async().await
+            /// }
+            /// ```
+            #[must_use]
+            pub fn with_callers_runtime(self) -> Self {
+                self.object.arbiter.backend.target.set_callers_runtime(true);
+                self
+            }
+
             /// The lock's key.
             ///
             /// # Examples
@@ -397,8 +464,8 @@ macro_rules! common {
     };
 }
 
-common!(PgLock);
-common!(PgReaderWriterLock);
+common!(PgLock, lock_async);
+common!(PgReaderWriterLock, write_async);
 
 /// The errors every acquisition may return, for the docs.
 macro_rules! errors_doc {

@@ -12,6 +12,7 @@
 //! only if the state is free at once, and reports from a blocking-pool
 //! thread otherwise.
 
+use std::cell::Cell;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
@@ -19,7 +20,7 @@ use std::time::Instant;
 use tokio::sync::Notify;
 
 use super::runtime;
-use super::session::{NotTaken, ServerWait, Session, Target};
+use super::session::{Foreground, NotTaken, ServerWait, Session, Target};
 use crate::arbiter::{sync, Arbiter, Holder, Raw, RawLock, Refusal, State};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
@@ -46,6 +47,33 @@ pub(crate) struct PgState {
     holding: Option<Arc<Session>>,
     /// Ends the background wait under way.
     stop: Option<Arc<Notify>>,
+    /// A background wait just started by the task being polled, for that
+    /// task to drive (see [`polled_by_task`]).
+    parked: Option<Foreground<()>>,
+}
+
+thread_local! {
+    /// Set while an async acquisition's task polls the arbitration.
+    static POLLED_BY_TASK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `poll` (a poll of the arbitration by an async acquisition's task)
+/// so that a background wait it starts is parked for the task to drive
+/// itself ([`PgArbiter::take_parked`]), connection included, rather than
+/// spawned on the backend's runtime: the wait's query and its answer then
+/// need no hand-over to the backend's thread. The task leaves the wait to
+/// the backend if it goes before the wait ends (other tasks may wait for
+/// it), as a dropped [`Foreground`] does.
+pub(crate) fn polled_by_task<R>(poll: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            POLLED_BY_TASK.with(|flag| flag.set(false));
+        }
+    }
+    POLLED_BY_TASK.with(|flag| flag.set(true));
+    let _reset = Reset;
+    poll()
 }
 
 impl Pg {
@@ -133,6 +161,67 @@ fn granted(state: &mut State<Pg>, mode: Mode, session: Arc<Session>) {
     state.raw = Raw::Held(mode);
 }
 
+/// The background wait for `mode` on `session` on behalf of the waiting
+/// tasks, until granted or `stop`ped, and its report to the arbiter. It runs
+/// on the backend's runtime or in the task that started it, never where the
+/// state's holders may wait for it: it takes the state only if it is free
+/// at once, and reports from a blocking-pool thread otherwise.
+fn background_wait(
+    arbiter: Arc<PgArbiter>,
+    session: Arc<Session>,
+    mode: Mode,
+    stop: &Arc<Notify>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let stopped = Arc::clone(stop);
+    async move {
+        // A stop that comes before this wait starts is kept by `Notify`.
+        let stopped = pin!(stopped.notified());
+        let taken = session
+            .take(&arbiter.backend.target, mode, ServerWait::Forever, stopped)
+            .await;
+        // A grant that waiters are there for is handed over from here, if
+        // the state is free at once: it needs no round trip, and it saves
+        // the waiting task a thread wake-up.
+        if taken.is_ok() {
+            if let Some(mut state) = arbiter.try_state().filter(|state| state.waiters > 0) {
+                state.local.stop = None;
+                granted(&mut state, mode, session);
+                let wakeups = arbiter.background_done(&mut state, mode, Ok(true));
+                drop(state);
+                wakeups.wake();
+                return;
+            }
+        }
+        // Otherwise from a blocking-pool thread, which may wait for the
+        // state, and may give the grant back or wait again (round trips).
+        let report = runtime::spawn_blocking(move || {
+            let mut state = arbiter.state();
+            state.local.stop = None;
+            let outcome = match taken {
+                Ok(()) => {
+                    granted(&mut state, mode, session);
+                    Ok(true)
+                }
+                // Stopped, and tasks wait again since: wait for them.
+                Err(NotTaken::Busy | NotTaken::Abandoned) if state.waiters > 0 => {
+                    match Pg::start_wait(&arbiter, &mut state, mode) {
+                        Ok(()) => return,
+                        Err(err) => Err(err),
+                    }
+                }
+                Err(NotTaken::Busy | NotTaken::Abandoned) => Ok(false),
+                Err(NotTaken::Failed(err)) => Err(err),
+            };
+            let wakeups = arbiter.background_done(&mut state, mode, outcome);
+            drop(state);
+            wakeups.wake();
+        });
+        if let Ok(report) = report {
+            let _ = report.await;
+        }
+    }
+}
+
 impl RawLock for Pg {
     type Local = PgState;
     type Failure = Error;
@@ -211,55 +300,12 @@ impl RawLock for Pg {
         let pg = &arbiter.backend;
         let session = pg.session()?;
         let stop = Arc::new(Notify::new());
-        let stopped = Arc::clone(&stop);
-        let waiting = Arc::clone(arbiter);
-        runtime::spawn(async move {
-            let arbiter = waiting;
-            // A stop that comes before this wait starts is kept by `Notify`.
-            let stopped = pin!(stopped.notified());
-            let taken = session
-                .take(&arbiter.backend.target, mode, ServerWait::Forever, stopped)
-                .await;
-            // A grant that waiters are there for is handed over from here,
-            // if the state is free at once: it needs no round trip, and it
-            // saves the waiting task a thread wake-up.
-            if taken.is_ok() {
-                if let Some(mut state) = arbiter.try_state().filter(|state| state.waiters > 0) {
-                    state.local.stop = None;
-                    granted(&mut state, mode, session);
-                    let wakeups = arbiter.background_done(&mut state, mode, Ok(true));
-                    drop(state);
-                    wakeups.wake();
-                    return;
-                }
-            }
-            // Otherwise from a blocking-pool thread, which may wait for the
-            // state, and may give the grant back or wait again (round trips).
-            let report = tokio::task::spawn_blocking(move || {
-                let mut state = arbiter.state();
-                state.local.stop = None;
-                let outcome = match taken {
-                    Ok(()) => {
-                        granted(&mut state, mode, session);
-                        Ok(true)
-                    }
-                    // Stopped, and tasks wait again since: wait for them.
-                    Err(NotTaken::Busy | NotTaken::Abandoned) if state.waiters > 0 => {
-                        match Pg::start_wait(&arbiter, &mut state, mode) {
-                            Ok(()) => return,
-                            Err(err) => Err(err),
-                        }
-                    }
-                    Err(NotTaken::Busy | NotTaken::Abandoned) => Ok(false),
-                    Err(NotTaken::Failed(err)) => Err(err),
-                };
-                let wakeups = arbiter.background_done(&mut state, mode, outcome);
-                drop(state);
-                wakeups.wake();
-            });
-            let _ = report.await;
-        })
-        .map_err(|err| pg.runtime_error(err))?;
+        let wait = background_wait(Arc::clone(arbiter), Arc::clone(&session), mode, &stop);
+        if POLLED_BY_TASK.with(Cell::get) {
+            state.local.parked = Some(Foreground::new(session, &pg.target, wait));
+        } else {
+            runtime::spawn(wait).map_err(|err| pg.runtime_error(err))?;
+        }
         state.local.stop = Some(stop);
         state.raw = Raw::Acquiring(mode);
         Ok(())
@@ -315,11 +361,12 @@ impl RawLock for Pg {
 
 impl PgArbiter {
     /// Gives back `holder`'s share for an async caller: the last holder's
-    /// unlock is a task on the backend's runtime, where the connection runs,
-    /// so that its query and answer cost no thread wake-up of their own and
-    /// a dropped caller still has it completed. The task reports on the
-    /// runtime's thread if the state is free at once, else from a
-    /// blocking-pool thread (the runtime's thread never waits for the state).
+    /// unlock is a call that the awaiting task drives, connection included
+    /// ([`Foreground`]), so that its query and answer cost no hand-over to
+    /// the backend's thread; a dropped caller leaves it to the backend's
+    /// runtime, which completes it. It reports at once if the state is free,
+    /// else from a blocking-pool thread (the backend's thread never waits
+    /// for the state).
     pub(crate) async fn release_async(self: &Arc<Self>, mode: Mode, holder: Holder) -> Result<()> {
         let name = &self.backend.target.name;
         let holding = self.release_holder(name, mode, holder, |state, _| {
@@ -337,22 +384,19 @@ impl PgArbiter {
             return Ok(());
         };
         let arbiter = Arc::clone(self);
-        let task = runtime::spawn(async move {
+        let target = &self.backend.target;
+        Foreground::new(Arc::clone(&session), target, async move {
             let given_back = session.give_back(&arbiter.backend.target, mode).await;
             arbiter.report_given_back();
             given_back
-        });
-        match task {
-            Ok(task) => task
-                .await
-                .unwrap_or_else(|_| Err(self.backend.runtime_gone())),
-            Err(err) => {
-                // No runtime: the unlock cannot be sent. Closing the session
-                // releases the server lock; free the lock here.
-                self.report_given_back();
-                Err(self.backend.runtime_error(err))
-            }
-        }
+        })
+        .await
+    }
+
+    /// A background wait that the task being polled just started, for it
+    /// to drive (see [`polled_by_task`]).
+    pub(crate) fn take_parked(&self) -> Option<Foreground<()>> {
+        self.state().local.parked.take()
     }
 
     /// The end of an async give-back: the lock is free, the waiters hear.
