@@ -267,6 +267,8 @@ fn main() {
     let options = options();
     let raw = Raw::connect(&url);
     let lock = PgLock::new(&url, KEY);
+    // The same lock with its async calls' socket on the awaiting runtime.
+    let lock_here = PgLock::new(&url, KEY).with_callers_runtime();
     // The async floor's connection runs on the runtime that awaits it.
     let async_runtime = runtime();
     let async_client = async_runtime.block_on(async {
@@ -281,12 +283,13 @@ fn main() {
         raw.run(&lock_sql);
         raw.run(&unlock_sql);
         lock.lock().unwrap().release().unwrap();
+        lock_here.lock().unwrap().release().unwrap();
     }
 
     let relay = Relay::start(&url);
 
     let per_round = options.iterations / options.rounds;
-    let [mut floor, mut relayed, mut sync, mut floor_async, mut relayed_async, mut ours_async] =
+    let [mut floor, mut relayed, mut sync, mut floor_async, mut relayed_async, mut ours_async, mut ours_here] =
         std::array::from_fn(|_| Samples::default());
     for _ in 0..options.rounds {
         floor.round(per_round, || {
@@ -298,7 +301,8 @@ fn main() {
             relay.run(&unlock_sql);
         });
         sync.round(per_round, || lock.lock().unwrap().release().unwrap());
-        let (client, relayed_client, lock) = (&async_client, &*relay.client, &lock);
+        let (client, relayed_client, lock, lock_here) =
+            (&async_client, &*relay.client, &lock, &lock_here);
         let (lock_sql, unlock_sql) = (&lock_sql, &unlock_sql);
         async_runtime.block_on(async {
             floor_async
@@ -318,6 +322,12 @@ fn main() {
             ours_async
                 .round_async(per_round, move || async move {
                     let guard = lock.lock_async().await.unwrap();
+                    guard.release_async().await.unwrap();
+                })
+                .await;
+            ours_here
+                .round_async(per_round, move || async move {
+                    let guard = lock_here.lock_async().await.unwrap();
                     guard.release_async().await.unwrap();
                 })
                 .await;
@@ -345,6 +355,11 @@ fn main() {
     let async_ratio = row(
         "PgLock::lock_async + release_async",
         &mut ours_async,
+        Some(&floor_async),
+    );
+    let here_ratio = row(
+        "PgLock::with_callers_runtime(): lock_async + release_async",
+        &mut ours_here,
         Some(&floor_async),
     );
     let async_over_handed = ours_async.paired(&relayed_async);
@@ -426,6 +441,7 @@ fn main() {
             "`PgLock::lock_async` + `release_async` within 1.2x of the same SQL awaited",
             async_ratio,
         ),
+        ("the same with `with_callers_runtime()`", here_ratio),
         (
             "handoff to a waiter in another process within 1.2x of tokio-postgres'",
             handoff_ratio,

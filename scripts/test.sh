@@ -43,7 +43,7 @@ run cargo nextest run --test macros_serial --no-fail-fast
 run cargo test -p fasteners --features postgres --lib postgres --no-fail-fast
 run cargo test -p fasteners --features postgres --doc postgres --no-fail-fast
 # (postgres_restart restarts the server: cargo runs test binaries one at a time.)
-run bash scripts/with-postgres.sh cargo test --features postgres --test postgres --test postgres_restart --no-fail-fast
+run bash scripts/with-postgres.sh cargo test --features postgres --test postgres --test postgres_restart --test postgres_callers_runtime --no-fail-fast
 # The loom model of the in-process ReaderWriterLock: its own target directory,
 # since `--cfg loom` changes every crate's build.
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -23,78 +23,9 @@ use std::time::{Duration, Instant};
 
 use fasteners::postgres::{PgLock, PgLockKey, PgReaderWriterLock};
 use fasteners::ErrorKind;
-use postgres_common::runtime;
+use postgres_common::{first_value, runtime, Observer};
 use process_common::{Helper, TempDir, STEP};
-use tokio_postgres::{Config, NoTls, SimpleQueryMessage};
-
-/// A connection of the test's own, to look at the server's lock table.
-struct Observer {
-    runtime: tokio::runtime::Runtime,
-    client: tokio_postgres::Client,
-}
-
-impl Observer {
-    fn new(url: &str) -> Observer {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let (client, connection) = runtime
-            .block_on(tokio_postgres::connect(url, NoTls))
-            .expect("observer connects");
-        runtime.spawn(connection);
-        Observer { runtime, client }
-    }
-
-    fn value(&self, sql: &str) -> String {
-        let rows = self
-            .runtime
-            .block_on(self.client.simple_query(sql))
-            .unwrap_or_else(|err| panic!("{sql}: {err}"));
-        first_value(&rows)
-    }
-
-    fn number(&self, sql: &str) -> i64 {
-        self.value(sql).parse().unwrap()
-    }
-
-    /// Requests for `key` in `mode` (`ExclusiveLock` or `ShareLock`), granted or not.
-    fn requests(&self, key: i64, mode: &str, granted: bool) -> i64 {
-        self.number(&format!(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
-             AND classid = 0 AND objid = {key} AND mode = '{mode}' AND granted = {granted}"
-        ))
-    }
-
-    /// Waits (at most [`STEP`]) until `done` holds.
-    fn until(&self, what: &str, done: impl Fn(&Observer) -> bool) {
-        let deadline = Instant::now() + STEP;
-        while !done(self) {
-            assert!(
-                Instant::now() < deadline,
-                "not seen within {STEP:?}: {what}"
-            );
-            thread::sleep(Duration::from_millis(2));
-        }
-    }
-
-    fn terminate(&self, pid: &str) {
-        assert_eq!(
-            self.value(&format!("SELECT pg_terminate_backend({pid})")),
-            "t"
-        );
-    }
-}
-
-fn first_value(messages: &[SimpleQueryMessage]) -> String {
-    messages
-        .iter()
-        .find_map(|message| match message {
-            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
+use tokio_postgres::Config;
 
 /// Starts `fasteners-pg-helper <command> <kind> <url> <key> <args...>`.
 fn helper(command: &str, kind: &str, url: &str, key: i64, args: &[&str]) -> Helper {
@@ -629,20 +560,45 @@ fn poll_once<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     future.poll(&mut Context::from_waker(&waker))
 }
 
+/// A `PgLock` on `config`, with its async calls' socket on the awaiting
+/// runtime if `callers_runtime`.
+fn pg_lock(config: Config, key: i64, callers_runtime: bool) -> PgLock {
+    let lock = PgLock::from_config(config, key);
+    if callers_runtime {
+        lock.with_callers_runtime()
+    } else {
+        lock
+    }
+}
+
 #[test]
 fn a_thousand_cancelled_async_waits_leave_nothing_behind() {
+    cancelled_async_waits_leave_nothing_behind(false, 14_050);
+}
+
+#[test]
+fn a_thousand_cancelled_async_waits_on_the_callers_runtime_leave_nothing_behind() {
+    cancelled_async_waits_leave_nothing_behind(true, 14_051);
+}
+
+fn cancelled_async_waits_leave_nothing_behind(callers_runtime: bool, key: i64) {
     let url = server!();
-    let key = 14_050;
     let observer = Observer::new(&url);
     let (mut holder, _) = holder("ex", &url, key);
     let mut config = config(&url);
-    config.application_name("fasteners-test-cancelled");
-    let lock = PgLock::from_config(config, key);
+    let application = format!("fasteners-test-cancelled-{key}");
+    config.application_name(&application);
+    let lock = pg_lock(config, key, callers_runtime);
+    // Polled in a runtime's context (which nobody drives: the polls write
+    // the request, and the drops hand the socket back to the backend).
+    let runtime = runtime();
+    let _context = runtime.enter();
     // Connected (and refused) once: the baseline is its one session (other
     // tests open and close sessions of their own meanwhile).
     assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
-    let sessions = "SELECT count(*) FROM pg_stat_activity \
-                    WHERE application_name = 'fasteners-test-cancelled'";
+    let sessions =
+        format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{application}'");
+    let sessions = sessions.as_str();
     let baseline = observer.number(sessions);
     assert_eq!(baseline, 1);
     for i in 0..1000 {
@@ -670,18 +626,29 @@ fn a_thousand_cancelled_async_waits_leave_nothing_behind() {
 
 #[test]
 fn a_dropped_async_release_still_gives_the_lock_back() {
+    a_dropped_async_release_gives_the_lock_back(false, 14_062);
+}
+
+#[test]
+fn a_dropped_async_release_on_the_callers_runtime_still_gives_the_lock_back() {
+    a_dropped_async_release_gives_the_lock_back(true, 14_063);
+}
+
+fn a_dropped_async_release_gives_the_lock_back(callers_runtime: bool, key: i64) {
     let url = server!();
-    let key = 14_060;
     let observer = Observer::new(&url);
-    let lock = PgLock::new(&url, key);
+    let lock = pg_lock(config(&url), key, callers_runtime);
     let runtime = runtime();
     for _ in 0..20 {
         let guard = runtime.block_on(lock.lock_async()).unwrap();
         assert_eq!(observer.requests(key, "ExclusiveLock", true), 1);
-        // Polled once (the unlock is under way on the backend's runtime),
-        // then dropped.
+        // Polled once in the runtime's context (the unlock is sent), then
+        // dropped: the backend's runtime sees it through.
         let mut release = Box::pin(guard.release_async());
-        let _ = poll_once(release.as_mut());
+        {
+            let _context = runtime.enter();
+            let _ = poll_once(release.as_mut());
+        }
         drop(release);
         observer.until("the server lock given back", |o| {
             o.requests(key, "ExclusiveLock", true) == 0
@@ -705,9 +672,17 @@ fn a_dropped_async_release_still_gives_the_lock_back() {
 
 #[test]
 fn an_async_release_hands_the_lock_to_a_waiting_thread() {
+    an_async_release_hands_over_to_a_waiting_thread(false, 14_061);
+}
+
+#[test]
+fn an_async_release_on_the_callers_runtime_hands_the_lock_to_a_waiting_thread() {
+    an_async_release_hands_over_to_a_waiting_thread(true, 14_064);
+}
+
+fn an_async_release_hands_over_to_a_waiting_thread(callers_runtime: bool, key: i64) {
     let url = server!();
-    let key = 14_061;
-    let lock = PgLock::new(&url, key);
+    let lock = pg_lock(config(&url), key, callers_runtime);
     let runtime = runtime();
     for _ in 0..10 {
         let guard = runtime.block_on(lock.lock_async()).unwrap();
@@ -731,6 +706,170 @@ fn an_async_release_hands_the_lock_to_a_waiting_thread() {
         });
     }
     assert!(!lock.is_held());
+}
+
+/// Tasks of a multi-thread runtime counting with a read, a yield and a
+/// write, `under_lock` or not: what the count comes to.
+fn count_in_tasks(lock: &'static PgLock, under_lock: bool) -> u64 {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let count = Arc::clone(&count);
+                tokio::spawn(async move {
+                    for _ in 0..50 {
+                        let guard = if under_lock {
+                            Some(lock.lock_async().await.unwrap())
+                        } else {
+                            None
+                        };
+                        let seen = count.load(Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        count.store(seen + 1, Ordering::SeqCst);
+                        if let Some(guard) = guard {
+                            guard.release_async().await.unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    count.load(Ordering::SeqCst)
+}
+
+#[test]
+fn tasks_of_a_multi_thread_runtime_exclude_each_other_in_both_socket_modes() {
+    let url = server!();
+    for (key, callers_runtime) in [(14_065, false), (14_066, true)] {
+        let lock: &'static PgLock =
+            Box::leak(Box::new(pg_lock(config(&url), key, callers_runtime)));
+        assert_eq!(
+            count_in_tasks(lock, true),
+            200,
+            "callers_runtime {callers_runtime}"
+        );
+        assert!(!lock.is_held());
+        assert_eq!(try_elsewhere("ex", &url, key), "got");
+    }
+    // The control: the same counting without the lock loses updates.
+    let lock: &'static PgLock = Box::leak(Box::new(PgLock::new(&url, 14_067)));
+    assert!(count_in_tasks(lock, false) < 200);
+}
+
+#[test]
+fn sync_and_async_calls_on_the_callers_runtime_take_turns_on_one_session() {
+    let url = server!();
+    let key = 14_068;
+    let observer = Observer::new(&url);
+    let mut config = config(&url);
+    config.application_name("fasteners-test-turns");
+    let lock = pg_lock(config, key, true);
+    let runtime = runtime();
+    for i in 0..30 {
+        // Async on a runtime (the socket moves there), sync from a plain
+        // thread and from inside the runtime (the backend takes it back).
+        runtime.block_on(async {
+            let guard = lock.lock_async().await.unwrap();
+            assert_eq!(observer_requests_granted(&url, key), 1);
+            guard.release_async().await.unwrap();
+        });
+        let guard = lock.lock().unwrap();
+        assert_eq!(observer.requests(key, "ExclusiveLock", true), 1);
+        if i % 2 == 0 {
+            guard.release().unwrap();
+        } else {
+            runtime.block_on(guard.release_async()).unwrap();
+        }
+        runtime.block_on(async {
+            lock.lock().unwrap().release().unwrap();
+        });
+    }
+    assert_eq!(
+        observer.number(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fasteners-test-turns'"
+        ),
+        1
+    );
+    assert_eq!(try_elsewhere("ex", &url, key), "got");
+}
+
+/// Granted requests for `key`, seen on a connection made for the look (for
+/// use inside a runtime, where the observer's own runtime cannot run).
+fn observer_requests_granted(url: &str, key: i64) -> i64 {
+    let url = url.to_owned();
+    thread::spawn(move || Observer::new(&url).requests(key, "ExclusiveLock", true))
+        .join()
+        .unwrap()
+}
+
+/// Polls `future` once in the current task's context.
+async fn poll_here<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    std::future::poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut *future).poll(cx))).await
+}
+
+#[test]
+fn a_thread_that_waits_finishes_the_wait_its_own_task_was_driving() {
+    let url = server!();
+    for (key, callers_runtime) in [(14_069, false), (14_070, true)] {
+        let lock = pg_lock(config(&url), key, callers_runtime);
+        let (holder, _) = holder("ex", &url, key);
+        // Connected (the first poll of an acquisition would only connect).
+        assert_eq!(lock.try_lock().unwrap_err().kind(), ErrorKind::WouldBlock);
+        let got = runtime().block_on(async {
+            // A task's wait, driven by the task: its request is queued on
+            // the server (the holder holds).
+            let mut waiting = Box::pin(lock.lock_async());
+            assert!(poll_here(&mut waiting).await.is_pending());
+            // The holder lets go once this thread waits too.
+            thread::scope(|s| {
+                s.spawn(|| {
+                    let mut holder = holder;
+                    let deadline = Instant::now() + STEP;
+                    while lock.waiting_in_process() < 2 {
+                        assert!(Instant::now() < deadline, "the thread never waited");
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    holder.send("release");
+                    holder.expect("released");
+                });
+                // This thread now blocks: it never polls the task again, so
+                // the backend must finish the wait for the grant to come.
+                let guard = lock.try_lock_for(STEP);
+                guard.map(|guard| guard.release())
+            })
+        });
+        got.expect("the thread got the lock").unwrap();
+        assert!(!lock.is_held());
+        assert_eq!(try_elsewhere("ex", &url, key), "got");
+    }
+}
+
+#[test]
+fn a_thread_that_waits_finishes_the_release_its_own_task_was_driving() {
+    let url = server!();
+    for (key, callers_runtime) in [(14_071, false), (14_072, true)] {
+        let lock = pg_lock(config(&url), key, callers_runtime);
+        runtime().block_on(async {
+            let guard = lock.lock_async().await.unwrap();
+            // The unlock is sent from this task's poll...
+            let mut releasing = Box::pin(guard.release_async());
+            assert!(poll_here(&mut releasing).await.is_pending());
+            // ...and this thread then blocks in a wait for the lock.
+            let guard = lock.try_lock_for(STEP).expect("the thread got the lock");
+            guard.release().unwrap();
+            assert!(releasing.await.is_ok());
+        });
+        assert!(!lock.is_held());
+        assert_eq!(try_elsewhere("ex", &url, key), "got");
+    }
 }
 
 static ORDERS: LazyLock<PgLock> = LazyLock::new(|| {

@@ -156,6 +156,13 @@ pub(crate) trait RawLock: Sized + Send + Sync + 'static {
     /// Ends the background wait under way, if any: nobody waits any more.
     fn stop_wait(state: &State<Self>);
 
+    /// A thread of this process is about to wait for the lock (with the
+    /// state locked): whatever of the backend's that tasks drive must go on
+    /// without them, since the thread may be the one that polls them.
+    fn thread_waits(state: &mut State<Self>) {
+        let _ = state;
+    }
+
     /// Gives the raw lock (held in `mode`) back and sets `state.raw` to
     /// `Unlocked`, also if that fails (the backend then makes sure the lock
     /// goes: it closes what holds it).
@@ -424,6 +431,7 @@ impl<B: RawLock> Arbiter<B> {
         }
         Self::enter(&mut state, mode);
         state.sync_waiters += 1;
+        B::thread_waits(&mut state);
         let (mut state, result) =
             self.acquire_as_waiter(state, name, mode, wait, deadline, holder, refused);
         state.sync_waiters -= 1;

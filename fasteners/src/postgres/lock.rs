@@ -184,9 +184,8 @@ impl Future for Acquiring<'_> {
                     this.wait = None;
                 }
             }
-            let polled = raw::polled_by_task(|| {
-                this.arbiter.poll_acquire(name, &mut this.progress, cx)
-            });
+            let polled =
+                raw::polled_by_task(|| this.arbiter.poll_acquire(name, &mut this.progress, cx));
             if polled.is_ready() {
                 // A wait still under way (the acquisition timed out) goes
                 // on on the backend's runtime for the other waiters, or

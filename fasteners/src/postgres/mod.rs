@@ -101,9 +101,9 @@ mod key;
 mod lock;
 mod raw;
 mod runtime;
+mod session;
 #[cfg(unix)]
 mod socket;
-mod session;
 mod traits;
 
 pub use guard::{

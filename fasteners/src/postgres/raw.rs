@@ -14,13 +14,13 @@
 
 use std::cell::Cell;
 use std::pin::pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
 
 use tokio::sync::Notify;
 
 use super::runtime;
-use super::session::{Foreground, NotTaken, ServerWait, Session, Target};
+use super::session::{Foreground, NotTaken, Rescue, ServerWait, Session, Target};
 use crate::arbiter::{sync, Arbiter, Holder, Raw, RawLock, Refusal, State};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
@@ -50,6 +50,17 @@ pub(crate) struct PgState {
     /// A background wait just started by the task being polled, for that
     /// task to drive (see [`polled_by_task`]).
     parked: Option<Foreground<()>>,
+    /// The calls that tasks drive, to rescue when a thread waits.
+    in_flight: Vec<Weak<dyn Rescue>>,
+}
+
+impl PgState {
+    /// Counts `call` in flight, while no thread waits (a call that a task
+    /// drives is made only then).
+    fn in_flight<T: Send + 'static>(&mut self, call: &Foreground<T>) {
+        self.in_flight.retain(|call| call.strong_count() > 0);
+        self.in_flight.push(call.rescuer());
+    }
 }
 
 thread_local! {
@@ -301,14 +312,28 @@ impl RawLock for Pg {
         let session = pg.session()?;
         let stop = Arc::new(Notify::new());
         let wait = background_wait(Arc::clone(arbiter), Arc::clone(&session), mode, &stop);
-        if POLLED_BY_TASK.with(Cell::get) {
-            state.local.parked = Some(Foreground::new(session, &pg.target, wait));
+        // A waiting thread may be the one that should poll the task.
+        if POLLED_BY_TASK.with(Cell::get) && state.sync_waiters == 0 {
+            let wait = Foreground::new(session, &pg.target, true, wait);
+            state.local.in_flight(&wait);
+            state.local.parked = Some(wait);
         } else {
             runtime::spawn(wait).map_err(|err| pg.runtime_error(err))?;
         }
         state.local.stop = Some(stop);
         state.raw = Raw::Acquiring(mode);
         Ok(())
+    }
+
+    /// A thread is about to wait: calls in flight that tasks drive go to
+    /// the backend's runtime, which finishes them whether or not the tasks
+    /// are polled (this thread may be the one that polls them).
+    fn thread_waits(state: &mut State<Pg>) {
+        for call in state.local.in_flight.drain(..) {
+            if let Some(call) = call.upgrade() {
+                call.rescue();
+            }
+        }
     }
 
     fn stop_wait(state: &State<Pg>) {
@@ -369,28 +394,34 @@ impl PgArbiter {
     /// for the state).
     pub(crate) async fn release_async(self: &Arc<Self>, mode: Mode, holder: Holder) -> Result<()> {
         let name = &self.backend.target.name;
-        let holding = self.release_holder(name, mode, holder, |state, _| {
-            let session = state.local.holding.take();
-            if let Some(session) = &session {
-                session.unhold();
+        let target = &self.backend.target;
+        let call = self.release_holder(name, mode, holder, |state, _| {
+            let session = state.local.holding.take()?;
+            session.unhold();
+            let arbiter = Arc::clone(self);
+            let unlocking = Arc::clone(&session);
+            let give_back = async move {
+                let given_back = unlocking.give_back(&arbiter.backend.target, mode).await;
+                arbiter.report_given_back();
+                given_back
+            };
+            // Driven by this task unless a thread waits (see `thread_waits`).
+            let here = state.sync_waiters == 0;
+            let call = Foreground::new(session, target, here, give_back);
+            if here {
+                state.local.in_flight(&call);
             }
-            session
+            Some(call)
         })?;
-        let Some(Some(session)) = holding else {
-            if holding.is_some() {
+        match call {
+            Some(Some(call)) => call.await,
+            Some(None) => {
                 // Held without a session cannot happen; free it all the same.
                 self.report_given_back();
+                Ok(())
             }
-            return Ok(());
-        };
-        let arbiter = Arc::clone(self);
-        let target = &self.backend.target;
-        Foreground::new(Arc::clone(&session), target, async move {
-            let given_back = session.give_back(&arbiter.backend.target, mode).await;
-            arbiter.report_given_back();
-            given_back
-        })
-        .await
+            None => Ok(()),
+        }
     }
 
     /// A background wait that the task being polled just started, for it

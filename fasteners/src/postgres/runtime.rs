@@ -132,13 +132,41 @@ pub(super) fn wake_driver() {
     }
 }
 
+/// Work of the backend's under way: sync calls, tasks spawned on its
+/// runtime, heartbeats, work on a lock's session.
+static WORK: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts work of the backend's as under way until dropped.
+pub(super) struct Work(());
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        WORK.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+pub(super) fn work() -> Work {
+    WORK.fetch_add(1, Ordering::SeqCst);
+    Work(())
+}
+
+/// Whether work of the backend's is under way, which may need a session's
+/// connection driven on the backend's runtime (see `session::Foreground`).
+pub(super) fn busy() -> bool {
+    WORK.load(Ordering::SeqCst) > 0
+}
+
 /// Spawns `future` on the backend's runtime, and sees that it is driven.
 pub(super) fn spawn<F>(future: F) -> io::Result<JoinHandle<F::Output>>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let handle = handle()?.spawn(future);
+    let work = work();
+    let handle = handle()?.spawn(async move {
+        let _work = work;
+        future.await
+    });
     wake_driver();
     Ok(handle)
 }
@@ -149,7 +177,11 @@ where
     F: FnOnce() -> R + Send + 'static,
     R: Send + 'static,
 {
-    let handle = handle()?.spawn_blocking(f);
+    let work = work();
+    let handle = handle()?.spawn_blocking(move || {
+        let _work = work;
+        f()
+    });
     wake_driver();
     Ok(handle)
 }
@@ -188,6 +220,7 @@ pub(super) fn block_on<F: Future>(future: F) -> F::Output {
 /// the runtime meanwhile unless the thread is inside a tokio runtime already.
 pub(super) fn run<F: Future>(future: F) -> io::Result<F::Output> {
     let backend = backend()?;
+    let _work = work();
     if Handle::try_current().is_ok() {
         let _context = backend.runtime.enter();
         wake_driver();

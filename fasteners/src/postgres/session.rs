@@ -322,9 +322,7 @@ impl Driven {
     fn end(&self, cause: String) {
         self.ended
             .send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());
-        if let Some(watch) = lock(&self.watch).as_ref() {
-            watch.wake_by_ref();
-        }
+        self.wake_watch();
     }
 
     /// Closes the connection: dropping it closes the socket.
@@ -332,6 +330,14 @@ impl Driven {
         let connection = lock(&self.connection).take();
         drop(connection);
         self.end(cause);
+    }
+
+    /// Wakes the watch task, which then polls the connection on the
+    /// backend's runtime.
+    fn wake_watch(&self) {
+        if let Some(watch) = lock(&self.watch).as_ref() {
+            watch.wake_by_ref();
+        }
     }
 
     /// Polls the connection once for the watch task, so that it is the one
@@ -349,7 +355,10 @@ impl Driven {
 async fn watch(driven: Arc<Driven>) {
     std::future::poll_fn(|cx| {
         let mut watch = lock(&driven.watch);
-        if !watch.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+        if !watch
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
             *watch = Some(cx.waker().clone());
         }
         drop(watch);
@@ -358,38 +367,112 @@ async fn watch(driven: Arc<Driven>) {
     .await;
 }
 
-/// A call of an async caller's on a session: a future that the awaiting
-/// task polls together with the session's connection, in the backend
-/// runtime's context (its timers), with the socket registered with the
-/// caller's runtime if the lock object says so and the task runs on one,
-/// else with the backend's. Done, it hands the connection back to the watch
-/// task; dropped before that, it leaves the rest of the call to the
-/// backend's runtime, so that a call sent is always seen through.
-pub(crate) struct Foreground<T: Send + 'static> {
+/// A call of an async caller's on a session (a query and what follows from
+/// its answer), driven by the awaiting task together with the session's
+/// connection ([`Foreground`]) until it is rescued: moved to the backend's
+/// runtime, which then finishes it. A call is rescued when its task drops
+/// it, and when a thread of the process starts to wait for the lock object
+/// (that thread may be the one that should poll the task).
+pub(crate) struct Call<T> {
     session: Arc<Session>,
+    state: Mutex<CallState<T>>,
+}
+
+enum CallState<T> {
+    /// Driven by the awaiting task.
+    Here(Pin<Box<dyn Future<Output = T> + Send>>),
+    /// On the backend's runtime; the awaiting task's waker, if it waits.
+    Rescued(Option<Waker>),
+    /// Finished on the backend's runtime.
+    Done(T),
+    /// Its output handed to the awaiting task.
+    Taken,
+}
+
+/// A call in flight that can be rescued, whatever its output.
+pub(crate) trait Rescue: Send + Sync {
+    fn rescue(self: Arc<Self>);
+}
+
+impl<T: Send + 'static> Rescue for Call<T> {
+    /// Moves the call to the backend's runtime if the awaiting task still
+    /// drives it; the backend's runtime takes the socket back too.
+    fn rescue(self: Arc<Self>) {
+        let mut state = lock(&self.state);
+        if !matches!(*state, CallState::Here(_)) {
+            return;
+        }
+        let CallState::Here(call) = std::mem::replace(&mut *state, CallState::Rescued(None)) else {
+            return;
+        };
+        drop(state);
+        let Ok(backend) = runtime::handle() else {
+            return;
+        };
+        in_io_home(backend, || self.session.driven.hand_back());
+        // The runtime runs (a session exists), so the spawn cannot fail.
+        let _ = runtime::spawn(async move {
+            let output = call.await;
+            let mut state = lock(&self.state);
+            if let CallState::Rescued(waker) =
+                std::mem::replace(&mut *state, CallState::Done(output))
+            {
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+        });
+    }
+}
+
+/// An async caller's [`Call`], as the awaiting task sees it: it polls the
+/// call with the session's connection, in the backend runtime's context
+/// (its timers), with the socket registered with the caller's runtime if
+/// the lock object says so and the task runs on one, else with the
+/// backend's. Done, it hands the connection back to the watch task;
+/// dropped before that, it rescues the call, so that a call sent is always
+/// seen through.
+pub(crate) struct Foreground<T: Send + 'static> {
+    call: Arc<Call<T>>,
     callers_runtime: bool,
-    call: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+    /// Polled before: the connection was taken from the watch task.
+    polled: bool,
 }
 
 impl<T: Send + 'static> std::fmt::Debug for Foreground<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Foreground")
-            .field("done", &self.call.is_none())
-            .finish_non_exhaustive()
+        f.debug_struct("Foreground").finish_non_exhaustive()
     }
 }
 
 impl<T: Send + 'static> Foreground<T> {
+    /// `call` on `session`, driven by the awaiting task, or on the backend's
+    /// runtime from the start unless `here`.
     pub(crate) fn new(
         session: Arc<Session>,
         target: &Target,
+        here: bool,
         call: impl Future<Output = T> + Send + 'static,
     ) -> Self {
-        Foreground {
+        let call = Arc::new(Call {
             session,
-            callers_runtime: target.callers_runtime(),
-            call: Some(Box::pin(call)),
+            state: Mutex::new(CallState::Here(Box::pin(call))),
+        });
+        if !here {
+            Arc::clone(&call).rescue();
         }
+        Foreground {
+            call,
+            callers_runtime: target.callers_runtime(),
+            polled: false,
+        }
+    }
+
+    /// The call, to be rescued while it is in flight.
+    pub(crate) fn rescuer(&self) -> Weak<dyn Rescue> {
+        let call: Arc<dyn Rescue> = self.call.clone();
+        Arc::downgrade(&call)
     }
 }
 
@@ -398,8 +481,26 @@ impl<T: Send + 'static> Future for Foreground<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
-        let Some(call) = this.call.as_mut() else {
-            return Poll::Pending;
+        let mut state = lock(&this.call.state);
+        let call = match &mut *state {
+            CallState::Here(call) => call,
+            CallState::Rescued(waker) => {
+                if !waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    *waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            CallState::Done(_) => {
+                let CallState::Done(output) = std::mem::replace(&mut *state, CallState::Taken)
+                else {
+                    return Poll::Pending;
+                };
+                return Poll::Ready(output);
+            }
+            CallState::Taken => return Poll::Pending,
         };
         let Ok(backend) = runtime::handle() else {
             // A session exists, so the runtime started: cannot happen.
@@ -411,9 +512,16 @@ impl<T: Send + 'static> Future for Foreground<T> {
             None
         };
         let home = caller.as_ref().unwrap_or(backend);
-        let driven = &this.session.driven;
+        let driven = &this.call.session.driven;
+        let first = !std::mem::replace(&mut this.polled, true);
         let _context = backend.enter();
         let polled = in_io_home(home, || {
+            if first {
+                // Takes the connection from the watch task before the call
+                // asks anything of it: the request then wakes this task
+                // (already running), not the backend's thread.
+                let _ = driven.poll(cx);
+            }
             if let Poll::Ready(output) = call.as_mut().poll(cx) {
                 return Poll::Ready(output);
             }
@@ -424,8 +532,15 @@ impl<T: Send + 'static> Future for Foreground<T> {
         });
         match polled {
             Poll::Ready(output) => {
-                this.call = None;
+                *state = CallState::Taken;
+                drop(state);
                 in_io_home(home, || driven.hand_back());
+                if caller.is_some() && runtime::busy() {
+                    // Work of the backend's may wait for an answer that the
+                    // hand-back had this runtime's reactor listen for: the
+                    // watch task takes the socket to the backend's reactor.
+                    driven.wake_watch();
+                }
                 Poll::Ready(output)
             }
             Poll::Pending => {
@@ -441,17 +556,7 @@ impl<T: Send + 'static> Future for Foreground<T> {
 
 impl<T: Send + 'static> Drop for Foreground<T> {
     fn drop(&mut self) {
-        let Some(call) = self.call.take() else {
-            return;
-        };
-        if let Ok(backend) = runtime::handle() {
-            // The backend takes the socket back for the rest of the call.
-            in_io_home(backend, || self.session.driven.hand_back());
-        }
-        // The runtime runs (a session exists), so the spawn cannot fail.
-        let _ = runtime::spawn(async move {
-            let _ = call.await;
-        });
+        Arc::clone(&self.call).rescue();
     }
 }
 
@@ -503,9 +608,7 @@ async fn open(target: &Target, config: &Config) -> Result<Opened> {
             connection: Box::pin(connected.connection),
             peer: connected.peer,
         }),
-        Err(ConnectFailure::Postgres(err)) => {
-            Err(target.error(ErrorKind::Server, "connect", err))
-        }
+        Err(ConnectFailure::Postgres(err)) => Err(target.error(ErrorKind::Server, "connect", err)),
         Err(ConnectFailure::Io(err, peer)) => {
             let at = peer.map(|peer| format!(" at {peer}")).unwrap_or_default();
             Err(Error::server(
@@ -635,7 +738,7 @@ impl Session {
     /// Marks user work on the session as under way until the returned value drops.
     pub(crate) fn busy(&self) -> Busy<'_> {
         self.busy.fetch_add(1, Ordering::SeqCst);
-        Busy(self)
+        Busy(self, runtime::work())
     }
 
     /// Takes the key's lock in `mode`, waiting as `wait` says. If
@@ -873,7 +976,7 @@ impl Drop for Session {
 }
 
 /// User work on a session under way (see [`Session::busy`]).
-pub(crate) struct Busy<'a>(&'a Session);
+pub(crate) struct Busy<'a>(&'a Session, runtime::Work);
 
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
@@ -900,6 +1003,7 @@ async fn beat(session: Weak<Session>, mut holding: watch::Receiver<bool>, heartb
         if session.busy.load(Ordering::SeqCst) > 0 {
             continue;
         }
+        let _work = runtime::work();
         match tokio::time::timeout(heartbeat.timeout, session.client.simple_query("SELECT 1")).await
         {
             Ok(Ok(_)) => {}

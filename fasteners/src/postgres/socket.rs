@@ -15,8 +15,8 @@
 //! tokio-postgres applies them; then tokio-postgres' handshake on the socket.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::future::poll_fn;
+use std::future::Future;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
@@ -254,15 +254,15 @@ pub(crate) async fn connect(config: &Config) -> Result<Connected, ConnectFailure
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         let peers = match (hostaddrs.get(i), hosts.get(i)) {
             (Some(ip), _) => vec![Peer::Tcp(SocketAddr::new(*ip, port))],
-            (None, Some(Host::Tcp(name))) => match tokio::net::lookup_host((name.as_str(), port))
-                .await
-            {
-                Ok(addrs) => addrs.map(Peer::Tcp).collect(),
-                Err(err) => {
-                    failure = ConnectFailure::Io(err, None);
-                    continue;
+            (None, Some(Host::Tcp(name))) => {
+                match tokio::net::lookup_host((name.as_str(), port)).await {
+                    Ok(addrs) => addrs.map(Peer::Tcp).collect(),
+                    Err(err) => {
+                        failure = ConnectFailure::Io(err, None);
+                        continue;
+                    }
                 }
-            },
+            }
             (None, Some(Host::Unix(dir))) => {
                 vec![Peer::Unix(dir.join(format!(".s.PGSQL.{port}")))]
             }
@@ -316,9 +316,9 @@ async fn connect_once(config: &Config, peer: Peer) -> Result<Connected, ConnectF
             query.as_mut().poll(cx).map_err(ConnectFailure::Postgres)
         })
         .await?;
-        let read_only = answer.iter().any(|message| {
-            matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("on"))
-        });
+        let read_only = answer.iter().any(
+            |message| matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("on")),
+        );
         if read_only != (wanted == TargetSessionAttrs::ReadOnly) {
             let why = if read_only {
                 "the server does not allow writes (target_session_attrs=read-write)"
