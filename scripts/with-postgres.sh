@@ -5,7 +5,8 @@
 # temporary directory (initdb), starts it on a free loopback port (pg_ctl),
 # exports FASTENERS_PG_URL (postgres://fasteners:PASSWORD@127.0.0.1:PORT/postgres,
 # a superuser with a random password, password-checked on TCP) and
-# FASTENERS_PG_RESTART (a command that restarts the server), runs CMD, then
+# FASTENERS_PG_RESTART (a command that restarts the server) and
+# FASTENERS_PG_SOCKET_DIR (the directory of its Unix socket, trusted), runs CMD, then
 # stops the cluster and removes the directory, also when CMD fails or the
 # script is interrupted. Exits with CMD's status.
 #
@@ -111,6 +112,7 @@ chmod 755 "$dir/restart"
 
 export FASTENERS_PG_URL="postgres://fasteners:$password@127.0.0.1:$port/postgres"
 export FASTENERS_PG_RESTART="$dir/restart"
+export FASTENERS_PG_SOCKET_DIR="$dir"
 echo "==> PostgreSQL $("$bin/pg_ctl" --version | awk "{print \$3}") on 127.0.0.1:$port (data in $data)"
 
 set +e

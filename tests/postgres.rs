@@ -872,6 +872,127 @@ fn a_thread_that_waits_finishes_the_release_its_own_task_was_driving() {
     }
 }
 
+/// A configuration of the server's user, password and database, without
+/// hosts or ports.
+fn credentials(url: &str) -> Config {
+    let base = config(url);
+    let mut config = Config::new();
+    config
+        .user(base.get_user().unwrap())
+        .password(base.get_password().unwrap())
+        .dbname(base.get_dbname().unwrap());
+    config
+}
+
+#[test]
+fn the_connect_tries_each_host_and_address_in_turn() {
+    let url = server!();
+    let port = config(&url).get_ports()[0];
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // A host that refuses, then one whose name resolves to addresses that
+    // the server may not all listen on (it listens on 127.0.0.1 only).
+    let mut hosts = credentials(&url);
+    hosts
+        .host("127.0.0.1")
+        .port(dead)
+        .host("localhost")
+        .port(port);
+    PgLock::from_config(hosts, 14_073)
+        .lock()
+        .unwrap()
+        .release()
+        .unwrap();
+    // `hostaddr` is connected to without resolving the host's name.
+    let mut addressed = credentials(&url);
+    addressed
+        .host("db.invalid")
+        .hostaddr(std::net::Ipv4Addr::LOCALHOST.into())
+        .port(port);
+    PgLock::from_config(addressed, 14_073)
+        .lock()
+        .unwrap()
+        .release()
+        .unwrap();
+    // All refuse: the error names the last address tried and the cause.
+    let mut refusing = credentials(&url);
+    refusing.host("127.0.0.1").port(dead);
+    let err = PgLock::from_config(refusing, 14_073).lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{dead}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_connect_keeps_to_target_session_attrs() {
+    use tokio_postgres::config::TargetSessionAttrs;
+    let url = server!();
+    let mut writable = config(&url);
+    writable.target_session_attrs(TargetSessionAttrs::ReadWrite);
+    PgLock::from_config(writable, 14_074)
+        .lock()
+        .unwrap()
+        .release()
+        .unwrap();
+    let mut read_only = config(&url);
+    read_only.target_session_attrs(TargetSessionAttrs::ReadOnly);
+    let err = PgLock::from_config(read_only, 14_074).lock().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server);
+    assert!(err.to_string().contains("allows writes"), "{err}");
+}
+
+#[test]
+fn a_lock_over_a_unix_socket_waits_times_out_and_cancels_on_its_session() {
+    let url = server!();
+    let Some(dir) = postgres_common::from_script("FASTENERS_PG_SOCKET_DIR") else {
+        return;
+    };
+    let key = 14_075;
+    let observer = Observer::new(&url);
+    let port = config(&url).get_ports()[0];
+    for callers_runtime in [false, true] {
+        let mut unix = credentials(&url);
+        let application = format!("fasteners-test-unix-{callers_runtime}");
+        unix.host_path(&dir)
+            .port(port)
+            .application_name(&application);
+        let lock = pg_lock(unix, key, callers_runtime);
+        lock.lock().unwrap().release().unwrap();
+        let runtime = runtime();
+        runtime
+            .block_on(async { lock.lock_async().await?.release_async().await })
+            .unwrap();
+        let pid = observer.value(&format!(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = '{application}'"
+        ));
+        // An async wait that times out is cancelled on the server with a
+        // cancel request (sent over the socket's path), which keeps the
+        // session: the same backend serves the lock afterwards.
+        let (mut holder, _) = holder("ex", &url, key);
+        let err = runtime
+            .block_on(lock.lock_async_for(Duration::from_millis(200)))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        observer.until("no request left queued", |o| {
+            o.requests(key, "ExclusiveLock", false) == 0
+        });
+        holder.send("release");
+        holder.expect("released");
+        lock.lock().unwrap().release().unwrap();
+        assert_eq!(
+            observer.value(&format!(
+                "SELECT pid FROM pg_stat_activity WHERE application_name = '{application}'"
+            )),
+            pid
+        );
+    }
+}
+
 static ORDERS: LazyLock<PgLock> = LazyLock::new(|| {
     PgLock::new(
         &std::env::var("FASTENERS_PG_URL").unwrap_or_default(),

@@ -308,11 +308,15 @@ macro_rules! common {
             /// libpq takes); nothing connects until the first acquire. A
             /// string that does not parse is reported by the first acquire.
             ///
-            /// Connections are made without TLS. The lock adds to the
-            /// configuration: a connect timeout of 10 s unless one is given,
-            /// TCP keepalives (2 s idle, 1 s apart, 2 probes), a TCP user
-            /// timeout of 4 s unless one is given, and the application name
-            /// `fasteners` unless one is given.
+            /// Connections are made without TLS, to the hosts (or `hostaddr`
+            /// addresses, or Unix socket directories) of the configuration in
+            /// turn, shuffled if `load_balance_hosts=random`, keeping to
+            /// `target_session_attrs`. The lock adds to the configuration: a
+            /// connect timeout of 10 s unless one is given (for each address
+            /// tried, handshake included), TCP keepalives (2 s idle, 1 s
+            /// apart, 2 probes), a TCP user timeout of 4 s unless one is
+            /// given, and the application name `fasteners` unless one is
+            /// given.
             ///
             /// # Examples
             ///

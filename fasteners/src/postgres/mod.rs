@@ -51,23 +51,36 @@
 //! (2 s idle, 1 s apart, 2 probes) and a 4 s TCP user timeout. Connections
 //! use no TLS.
 //!
-//! # How sync code drives an async client
+//! # Who drives the connection
 //!
 //! tokio-postgres needs a tokio runtime. The backend owns one, a
 //! current-thread runtime started with the first connection of the process,
-//! which runs the connections. A sync lock call drives that runtime itself
-//! on the caller's thread while it waits, so its queries and answers need no
-//! other thread; between sync calls one thread, `fasteners-postgres`, drives
-//! it (heartbeats, async waits). A sync call made inside a tokio runtime
-//! (where another runtime cannot be driven) parks its thread while that
-//! thread drives instead, so it also works inside another runtime's task,
-//! where it blocks that thread as any blocking lock does. The in-process side
-//! is the one the file locks use (holders by thread or token, writers first,
-//! `WouldDeadlock`, wake-ups of waiting threads and tasks); an async
-//! acquisition that has to wait is a task on the backend's runtime waiting on
-//! the server for every waiting task of the lock object, so it works on any
-//! executor, and a dropped future that was the last to wait cancels the
-//! request on the server. `BENCHMARKS.md` has the figures.
+//! which runs a watch task for each connection. A sync lock call drives that
+//! runtime itself on the caller's thread while it waits, so its queries and
+//! answers need no other thread; between sync calls one thread,
+//! `fasteners-postgres`, drives it (heartbeats, waits that tasks left). A
+//! sync call made inside a tokio runtime (where another runtime cannot be
+//! driven) parks its thread while that thread drives instead, so it also
+//! works inside another runtime's task, where it blocks that thread as any
+//! blocking lock does. The in-process side is the one the file locks use
+//! (holders by thread or token, writers first, `WouldDeadlock`, wake-ups of
+//! waiting threads and tasks).
+//!
+//! An async call (an acquisition that has to ask the server, an async
+//! release) is driven by the task that awaits it, connection included: its
+//! query goes out from the task's own poll. Its answer is heard by the
+//! backend's runtime, whose thread wakes the task, unless the lock object
+//! was made [`with_callers_runtime`](PgLock::with_callers_runtime): then the
+//! socket registers with the awaiting task's runtime, whose reactor wakes
+//! the task directly, as for queries made with tokio-postgres on that
+//! runtime (`BENCHMARKS.md` has both). Either way the backend's runtime
+//! finishes a call that its task no longer drives: when the future is
+//! dropped (a dropped acquisition that was the last to wait cancels its
+//! request on the server; a dropped release still gives the lock back), and
+//! when a thread of the process starts to wait for the same lock object
+//! (which may be the thread that should poll the task). Other tasks waiting
+//! for the same object wait for the first one's call, as they would for a
+//! thread's.
 //!
 //! # Losing a lock
 //!

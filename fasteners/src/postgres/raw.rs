@@ -5,12 +5,14 @@
 //! The calls of threads run on the calling thread in the backend runtime's
 //! context ([`runtime::run`]): a try is one round trip, a blocking or timed
 //! wait waits on the server (`lock_timeout` for the timed one), a give-back
-//! is one round trip. The background wait of async acquisitions is a task on
-//! the backend's runtime. The runtime's own thread never waits for the state
-//! mutex (a caller holding it may be waiting for the runtime), nor makes a
-//! round trip of a sync call: the task hands a grant to its waiters itself
-//! only if the state is free at once, and reports from a blocking-pool
-//! thread otherwise.
+//! is one round trip. The background wait of async acquisitions, and an
+//! async give-back, are driven by the task that started them, or by the
+//! backend's runtime once that task is gone or a thread waits
+//! ([`session::Foreground`](super::session::Foreground)). Neither the
+//! runtime's own thread nor a task's call ever waits for the state mutex (a
+//! caller holding it may be waiting for them), nor makes a round trip of a
+//! sync call: a wait hands a grant to its waiters itself only if the state
+//! is free at once, and reports from a blocking-pool thread otherwise.
 
 use std::cell::Cell;
 use std::pin::pin;

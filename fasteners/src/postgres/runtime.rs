@@ -5,9 +5,9 @@
 //! executor, or a tokio runtime of their own that may not have the drivers
 //! enabled or may be shut down before a lock object is dropped. So the
 //! backend owns one small current-thread tokio runtime, started on the first
-//! connection of the process and kept for its life. Every connection and its
-//! watch run there as tasks, and so does the background wait of async
-//! acquisitions.
+//! connection of the process and kept for its life. Every connection's watch
+//! task and heartbeat run there, and so do the calls that async callers
+//! left to it (see `session::Foreground`).
 //!
 //! Whoever waits drives it. A sync lock call ([`run`]) drives the runtime
 //! itself while it waits (`Runtime::block_on` on the caller's thread), so

@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::runtime::{Handle, Id};
-use tokio_postgres::config::{Host, TargetSessionAttrs};
+use tokio_postgres::config::{Host, LoadBalanceHosts, TargetSessionAttrs};
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{CancelToken, Client, Config, Connection, NoTls, SimpleQueryMessage};
 
@@ -250,13 +250,24 @@ pub(crate) async fn connect(config: &Config) -> Result<Connected, ConnectFailure
         ),
         None,
     );
-    for i in 0..count {
+    let random = config.get_load_balance_hosts() == LoadBalanceHosts::Random;
+    let mut order: Vec<usize> = (0..count).collect();
+    if random {
+        shuffle(&mut order);
+    }
+    for i in order {
         let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
         let peers = match (hostaddrs.get(i), hosts.get(i)) {
             (Some(ip), _) => vec![Peer::Tcp(SocketAddr::new(*ip, port))],
             (None, Some(Host::Tcp(name))) => {
                 match tokio::net::lookup_host((name.as_str(), port)).await {
-                    Ok(addrs) => addrs.map(Peer::Tcp).collect(),
+                    Ok(addrs) => {
+                        let mut peers: Vec<Peer> = addrs.map(Peer::Tcp).collect();
+                        if random {
+                            shuffle(&mut peers);
+                        }
+                        peers
+                    }
                     Err(err) => {
                         failure = ConnectFailure::Io(err, None);
                         continue;
@@ -287,6 +298,24 @@ pub(crate) async fn connect(config: &Config) -> Result<Connected, ConnectFailure
         }
     }
     Err(failure)
+}
+
+/// Shuffles `items` (for `load_balance_hosts=random`), seeded by the
+/// process's random hash keys.
+fn shuffle<T>(items: &mut [T]) {
+    use std::hash::{BuildHasher, Hasher};
+    let mut state = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        | 1;
+    for i in (1..items.len()).rev() {
+        // xorshift64
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = usize::try_from(state % (i as u64 + 1)).unwrap_or(0);
+        items.swap(i, j);
+    }
 }
 
 async fn connect_once(config: &Config, peer: Peer) -> Result<Connected, ConnectFailure> {
