@@ -777,19 +777,22 @@ fn sync_and_async_calls_on_the_callers_runtime_take_turns_on_one_session() {
         // Async on a runtime (the socket moves there), sync from a plain
         // thread and from inside the runtime (the backend takes it back).
         runtime.block_on(async {
-            let guard = lock.lock_async().await.unwrap();
+            let guard = lock.lock_async_for(STEP).await.unwrap();
             assert_eq!(observer_requests_granted(&url, key), 1);
             guard.release_async().await.unwrap();
         });
-        let guard = lock.lock().unwrap();
+        let guard = lock.try_lock_for(STEP).unwrap();
         assert_eq!(observer.requests(key, "ExclusiveLock", true), 1);
         if i % 2 == 0 {
             guard.release().unwrap();
         } else {
-            runtime.block_on(guard.release_async()).unwrap();
+            runtime
+                .block_on(async { tokio::time::timeout(STEP, guard.release_async()).await })
+                .expect("released within STEP")
+                .unwrap();
         }
         runtime.block_on(async {
-            lock.lock().unwrap().release().unwrap();
+            lock.try_lock_for(STEP).unwrap().release().unwrap();
         });
     }
     assert_eq!(
