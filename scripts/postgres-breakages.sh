@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 
 backup="$(mktemp -d)"
 files=(fasteners/src/postgres/session.rs fasteners/src/postgres/lock.rs
-    fasteners/src/postgres/raw.rs fasteners/src/postgres/runtime.rs)
+    fasteners/src/postgres/raw.rs fasteners/src/postgres/runtime.rs
+    fasteners/src/postgres/drive.rs)
 for file in "${files[@]}"; do
     cp "$file" "$backup/$(basename "$file")"
 done
@@ -79,7 +80,7 @@ breakage "no heartbeat" \
     "tokio::time::sleep(heartbeat.interval).await;" "std::future::pending::<()>().await;"
 breakage "the connection's end is not watched" \
     a_holder_whose_backend_is_terminated_reports_the_lock_lost \
-    fasteners/src/postgres/session.rs \
+    fasteners/src/postgres/drive.rs \
     ".send_if_modified(|ended| ended.is_none() && ended.replace(cause).is_none());" \
     ".send_if_modified(|_| { drop(cause); false });"
 breakage "a thread that waits leaves the calls of tasks to them" \
@@ -89,14 +90,14 @@ breakage "a thread that waits leaves the calls of tasks to them" \
     "for call in state.local.in_flight.drain(..).filter(|_| false) {"
 breakage "a dropped async call is not finished by the backend" \
     a_dropped_async_release \
-    fasteners/src/postgres/session.rs \
+    fasteners/src/postgres/drive.rs \
     "        Arc::clone(&self.call).rescue();
     }" \
     "        let _ = &self.call;
     }"
 breakage "a finished async call keeps the connection" \
     sync_and_async_calls_on_the_callers_runtime_take_turns_on_one_session \
-    fasteners/src/postgres/session.rs \
+    fasteners/src/postgres/drive.rs \
     "in_io_home(home, || driven.hand_back());" "let _ = home;"
 
 if [ "$missed" -ne 0 ]; then

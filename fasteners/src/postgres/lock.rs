@@ -8,12 +8,13 @@ use std::task::{Context, Poll};
 use std::thread::{self, ThreadId};
 use std::time::Duration;
 
+use super::drive::Foreground;
 use super::guard::{
     AsyncPgLockGuard, AsyncPgReadGuard, AsyncPgWriteGuard, Held, PgLockGuard, PgReadGuard,
     PgWriteGuard, Share,
 };
 use super::raw::{self, Pg, PgArbiter};
-use super::session::{Foreground, Heartbeat, Target};
+use super::session::{Heartbeat, Target};
 use super::PgLockKey;
 use crate::arbiter::{Holder, Progress, Wait};
 use crate::sys::Mode;

@@ -109,6 +109,7 @@
 //! there, so the server fences it: the session's end releases the lock and
 //! rolls back its open transaction at the same moment.
 
+mod drive;
 mod guard;
 mod key;
 mod lock;

@@ -21,8 +21,9 @@ use std::time::Instant;
 
 use tokio::sync::Notify;
 
+use super::drive::{Foreground, Rescue};
 use super::runtime;
-use super::session::{Foreground, NotTaken, Rescue, ServerWait, Session, Target};
+use super::session::{NotTaken, ServerWait, Session, Target};
 use crate::arbiter::{sync, Arbiter, Holder, Raw, RawLock, Refusal, State};
 use crate::sys::Mode;
 use crate::{Error, ErrorKind, Result};
