@@ -764,6 +764,81 @@ fn tasks_of_a_multi_thread_runtime_exclude_each_other_in_both_socket_modes() {
     assert!(count_in_tasks(lock, false) < 200);
 }
 
+/// Awaits `future`, failing the test if it is not ready within [`STEP`]:
+/// the deadline is looked at first, so that a future that was only woken by
+/// the deadline's own timer fails too.
+async fn within_step<F: Future>(future: F, what: &str) -> F::Output {
+    tokio::select! {
+        biased;
+        () = tokio::time::sleep(STEP) => panic!("not done within {STEP:?}: {what}"),
+        output = future => output,
+    }
+}
+
+#[test]
+fn threads_and_tasks_of_one_lock_object_count_exactly_together_in_both_socket_modes() {
+    let url = server!();
+    for (key, callers_runtime) in [(14_076, false), (14_077, true)] {
+        let lock: &'static PgLock =
+            Box::leak(Box::new(pg_lock(config(&url), key, callers_runtime)));
+        let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        // Tasks and threads of one object: a thread that waits takes over
+        // the calls that tasks drive, which must still tell the tasks.
+        let tasks: Vec<_> = (0..3)
+            .map(|_| {
+                let count = Arc::clone(&count);
+                runtime.spawn(async move {
+                    for _ in 0..40 {
+                        let guard = within_step(lock.lock_async(), "a task's acquisition")
+                            .await
+                            .unwrap();
+                        let seen = count.load(Ordering::SeqCst);
+                        tokio::task::yield_now().await;
+                        count.store(seen + 1, Ordering::SeqCst);
+                        within_step(guard.release_async(), "a task's release")
+                            .await
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let count = Arc::clone(&count);
+                thread::spawn(move || {
+                    for _ in 0..40 {
+                        let guard = lock.try_lock_for(STEP).unwrap();
+                        let seen = count.load(Ordering::SeqCst);
+                        thread::yield_now();
+                        count.store(seen + 1, Ordering::SeqCst);
+                        guard.release().unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        runtime.block_on(async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            200,
+            "callers_runtime {callers_runtime}"
+        );
+        assert!(!lock.is_held());
+        assert_eq!(try_elsewhere("ex", &url, key), "got");
+    }
+}
+
 #[test]
 fn sync_and_async_calls_on_the_callers_runtime_take_turns_on_one_session() {
     let url = server!();
@@ -811,6 +886,15 @@ fn observer_requests_granted(url: &str, key: i64) -> i64 {
     thread::spawn(move || Observer::new(&url).requests(key, "ExclusiveLock", true))
         .join()
         .unwrap()
+}
+
+/// A waker that records that it was woken.
+struct Woken(AtomicBool);
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// Polls `future` once in the current task's context.
@@ -862,12 +946,25 @@ fn a_thread_that_waits_finishes_the_release_its_own_task_was_driving() {
         let lock = pg_lock(config(&url), key, callers_runtime);
         runtime().block_on(async {
             let guard = lock.lock_async().await.unwrap();
-            // The unlock is sent from this task's poll...
+            // The unlock is sent from a poll in this runtime, by a task
+            // whose waker records that it was woken...
             let mut releasing = Box::pin(guard.release_async());
-            assert!(poll_here(&mut releasing).await.is_pending());
+            let woken = Arc::new(Woken(AtomicBool::new(false)));
+            let waker = Waker::from(Arc::clone(&woken));
+            let polled = releasing.as_mut().poll(&mut Context::from_waker(&waker));
+            assert!(polled.is_pending());
             // ...and this thread then blocks in a wait for the lock.
             let guard = lock.try_lock_for(STEP).expect("the thread got the lock");
             guard.release().unwrap();
+            // The task is told that its release is done.
+            let deadline = Instant::now() + STEP;
+            while !woken.0.load(Ordering::SeqCst) {
+                assert!(
+                    Instant::now() < deadline,
+                    "the releasing task was never woken"
+                );
+                thread::sleep(Duration::from_millis(1));
+            }
             assert!(releasing.await.is_ok());
         });
         assert!(!lock.is_held());

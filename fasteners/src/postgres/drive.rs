@@ -149,8 +149,8 @@ pub(crate) struct Call<T> {
 }
 
 enum CallState<T> {
-    /// Driven by the awaiting task.
-    Here(Pin<Box<dyn Future<Output = T> + Send>>),
+    /// Driven by the awaiting task, with the waker of its last poll.
+    Here(Pin<Box<dyn Future<Output = T> + Send>>, Option<Waker>),
     /// On the backend's runtime; the awaiting task's waker, if it waits.
     Rescued(Option<Waker>),
     /// Finished on the backend's runtime.
@@ -169,12 +169,15 @@ impl<T: Send + 'static> Rescue for Call<T> {
     /// drives it; the backend's runtime takes the socket back too.
     fn rescue(self: Arc<Self>) {
         let mut state = lock(&self.state);
-        if !matches!(*state, CallState::Here(_)) {
+        if !matches!(*state, CallState::Here(..)) {
             return;
         }
-        let CallState::Here(call) = std::mem::replace(&mut *state, CallState::Rescued(None)) else {
+        let CallState::Here(call, waker) = std::mem::replace(&mut *state, CallState::Taken) else {
             return;
         };
+        // The awaiting task, if any, hears of the end from the backend's
+        // runtime now: nothing else will wake it for this call.
+        *state = CallState::Rescued(waker);
         drop(state);
         let Ok(backend) = runtime::handle() else {
             return;
@@ -227,7 +230,7 @@ impl<T: Send + 'static> Foreground<T> {
     ) -> Self {
         let call = Arc::new(Call {
             session,
-            state: Mutex::new(CallState::Here(Box::pin(call))),
+            state: Mutex::new(CallState::Here(Box::pin(call), None)),
         });
         if !here {
             Arc::clone(&call).rescue();
@@ -253,7 +256,15 @@ impl<T: Send + 'static> Future for Foreground<T> {
         let this = self.get_mut();
         let mut state = lock(&this.call.state);
         let call = match &mut *state {
-            CallState::Here(call) => call,
+            CallState::Here(call, waker) => {
+                if !waker
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()))
+                {
+                    *waker = Some(cx.waker().clone());
+                }
+                call
+            }
             CallState::Rescued(waker) => {
                 if !waker
                     .as_ref()
