@@ -49,6 +49,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Keeps `waker` in `slot` to wake later (cloned only if it is another).
+fn remember(slot: &mut Option<Waker>, waker: &Waker) {
+    if !slot.as_ref().is_some_and(|kept| kept.will_wake(waker)) {
+        *slot = Some(waker.clone());
+    }
+}
+
 impl Driven {
     pub(crate) fn new(connection: ConnectionFuture) -> Driven {
         Driven {
@@ -123,14 +130,7 @@ impl Driven {
     /// connection whenever nobody else does, until it ends.
     pub(crate) async fn watch(self: Arc<Self>) {
         std::future::poll_fn(|cx| {
-            let mut watch = lock(&self.watch);
-            if !watch
-                .as_ref()
-                .is_some_and(|waker| waker.will_wake(cx.waker()))
-            {
-                *watch = Some(cx.waker().clone());
-            }
-            drop(watch);
+            remember(&mut lock(&self.watch), cx.waker());
             self.poll(cx)
         })
         .await;
@@ -169,15 +169,18 @@ impl<T: Send + 'static> Rescue for Call<T> {
     /// drives it; the backend's runtime takes the socket back too.
     fn rescue(self: Arc<Self>) {
         let mut state = lock(&self.state);
-        if !matches!(*state, CallState::Here(..)) {
-            return;
-        }
-        let CallState::Here(call, waker) = std::mem::replace(&mut *state, CallState::Taken) else {
-            return;
+        let call = match std::mem::replace(&mut *state, CallState::Taken) {
+            // The awaiting task, if any, hears of the end from the backend's
+            // runtime now: nothing else will wake it for this call.
+            CallState::Here(call, waker) => {
+                *state = CallState::Rescued(waker);
+                call
+            }
+            other => {
+                *state = other;
+                return;
+            }
         };
-        // The awaiting task, if any, hears of the end from the backend's
-        // runtime now: nothing else will wake it for this call.
-        *state = CallState::Rescued(waker);
         drop(state);
         let Ok(backend) = runtime::handle() else {
             return;
@@ -257,21 +260,11 @@ impl<T: Send + 'static> Future for Foreground<T> {
         let mut state = lock(&this.call.state);
         let call = match &mut *state {
             CallState::Here(call, waker) => {
-                if !waker
-                    .as_ref()
-                    .is_some_and(|waker| waker.will_wake(cx.waker()))
-                {
-                    *waker = Some(cx.waker().clone());
-                }
+                remember(waker, cx.waker());
                 call
             }
             CallState::Rescued(waker) => {
-                if !waker
-                    .as_ref()
-                    .is_some_and(|waker| waker.will_wake(cx.waker()))
-                {
-                    *waker = Some(cx.waker().clone());
-                }
+                remember(waker, cx.waker());
                 return Poll::Pending;
             }
             CallState::Done(_) => {

@@ -185,7 +185,7 @@ impl Future for Acquiring<'_> {
                     this.wait = None;
                 }
             }
-            let polled =
+            let (polled, started) =
                 raw::polled_by_task(|| this.arbiter.poll_acquire(name, &mut this.progress, cx));
             if polled.is_ready() {
                 // A wait still under way (the acquisition timed out) goes
@@ -194,10 +194,7 @@ impl Future for Acquiring<'_> {
                 this.wait = None;
                 return polled;
             }
-            if this.wait.is_some() {
-                return polled;
-            }
-            match this.arbiter.take_parked() {
+            match started {
                 Some(wait) => this.wait = Some(wait),
                 None => return polled,
             }

@@ -14,7 +14,7 @@
 //! sync call: a wait hands a grant to its waiters itself only if the state
 //! is free at once, and reports from a blocking-pool thread otherwise.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Instant;
@@ -50,44 +50,46 @@ pub(crate) struct PgState {
     holding: Option<Arc<Session>>,
     /// Ends the background wait under way.
     stop: Option<Arc<Notify>>,
-    /// A background wait just started by the task being polled, for that
-    /// task to drive (see [`polled_by_task`]).
-    parked: Option<Foreground<()>>,
     /// The calls that tasks drive, to rescue when a thread waits.
     in_flight: Vec<Weak<dyn Rescue>>,
 }
 
 impl PgState {
-    /// Counts `call` in flight, while no thread waits (a call that a task
-    /// drives is made only then).
-    fn in_flight<T: Send + 'static>(&mut self, call: &Foreground<T>) {
+    /// Keeps `call` to rescue while it is in flight; made only while no
+    /// thread waits.
+    fn track<T: Send + 'static>(&mut self, call: &Foreground<T>) {
         self.in_flight.retain(|call| call.strong_count() > 0);
         self.in_flight.push(call.rescuer());
     }
 }
 
 thread_local! {
-    /// Set while an async acquisition's task polls the arbitration.
-    static POLLED_BY_TASK: Cell<bool> = const { Cell::new(false) };
+    /// `Some` while an async acquisition's task polls the arbitration, with
+    /// the background wait that the poll started, if it started one.
+    static TASK_POLL: RefCell<Option<Option<Foreground<()>>>> = const { RefCell::new(None) };
 }
 
 /// Runs `poll` (a poll of the arbitration by an async acquisition's task)
-/// so that a background wait it starts is parked for the task to drive
-/// itself ([`PgArbiter::take_parked`]), connection included, rather than
+/// so that a background wait it starts is handed back, with the poll's
+/// output, for the task to drive itself, connection included, rather than
 /// spawned on the backend's runtime: the wait's query and its answer then
 /// need no hand-over to the backend's thread. The task leaves the wait to
 /// the backend if it goes before the wait ends (other tasks may wait for
 /// it), as a dropped [`Foreground`] does.
-pub(crate) fn polled_by_task<R>(poll: impl FnOnce() -> R) -> R {
+pub(crate) fn polled_by_task<R>(poll: impl FnOnce() -> R) -> (R, Option<Foreground<()>>) {
     struct Reset;
     impl Drop for Reset {
         fn drop(&mut self) {
-            POLLED_BY_TASK.with(|flag| flag.set(false));
+            // Outside the borrow: a wait dropped here is rescued.
+            let started = TASK_POLL.with(|slot| slot.borrow_mut().take());
+            drop(started);
         }
     }
-    POLLED_BY_TASK.with(|flag| flag.set(true));
+    TASK_POLL.with(|slot| *slot.borrow_mut() = Some(None));
     let _reset = Reset;
-    poll()
+    let output = poll();
+    let started = TASK_POLL.with(|slot| slot.borrow_mut().take()).flatten();
+    (output, started)
 }
 
 impl Pg {
@@ -316,10 +318,10 @@ impl RawLock for Pg {
         let stop = Arc::new(Notify::new());
         let wait = background_wait(Arc::clone(arbiter), Arc::clone(&session), mode, &stop);
         // A waiting thread may be the one that should poll the task.
-        if POLLED_BY_TASK.with(Cell::get) && state.sync_waiters == 0 {
+        if TASK_POLL.with(|slot| slot.borrow().is_some()) && state.sync_waiters == 0 {
             let wait = Foreground::new(session, &pg.target, true, wait);
-            state.local.in_flight(&wait);
-            state.local.parked = Some(wait);
+            state.local.track(&wait);
+            TASK_POLL.with(|slot| *slot.borrow_mut() = Some(Some(wait)));
         } else {
             runtime::spawn(wait).map_err(|err| pg.runtime_error(err))?;
         }
@@ -412,7 +414,7 @@ impl PgArbiter {
             let here = state.sync_waiters == 0;
             let call = Foreground::new(session, target, here, give_back);
             if here {
-                state.local.in_flight(&call);
+                state.local.track(&call);
             }
             Some(call)
         })?;
@@ -425,12 +427,6 @@ impl PgArbiter {
             }
             None => Ok(()),
         }
-    }
-
-    /// A background wait that the task being polled just started, for it
-    /// to drive (see [`polled_by_task`]).
-    pub(crate) fn take_parked(&self) -> Option<Foreground<()>> {
-        self.state().local.parked.take()
     }
 
     /// The end of an async give-back: the lock is free, the waiters hear.

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Poll;
 use std::time::Duration;
@@ -81,7 +81,7 @@ pub(crate) struct Target {
     heartbeat: Mutex<Heartbeat>,
     /// Async calls drive the connection on the awaiting task's runtime
     /// (`with_callers_runtime`).
-    callers_runtime: std::sync::atomic::AtomicBool,
+    callers_runtime: AtomicBool,
 }
 
 /// How long a take may wait on the server.
