@@ -946,12 +946,16 @@ fn main() {
         println!("{note}\n");
     }
     // The scenarios take turns, a slice of the handoffs each per round, so
-    // that a slow spell of the machine falls on all of them alike.
+    // that a slow spell of the machine falls on all of them alike. Each round
+    // starts one scenario further on, so that no scenario always runs right
+    // after the same other one.
     let mut samples: Vec<Vec<u128>> = vec![Vec::new(); scenarios.len()];
     // Each round's median of each scenario, for the paired ratios.
     let mut round_p50s: Vec<Vec<f64>> = vec![Vec::new(); scenarios.len()];
     for round in 0..rounds {
-        for ((scenario, samples), p50s) in scenarios.iter().zip(&mut samples).zip(&mut round_p50s) {
+        for turn in 0..scenarios.len() {
+            let i = (round + turn) % scenarios.len();
+            let (scenario, samples, p50s) = (&scenarios[i], &mut samples[i], &mut round_p50s[i]);
             let total = if *scenario == Scenario::Python {
                 python_iterations.min(iterations)
             } else {

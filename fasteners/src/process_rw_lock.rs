@@ -293,7 +293,7 @@ impl InterProcessReaderWriterLock {
     /// process do not count (see [`is_held`](Self::is_held) for the calling
     /// thread's). How it asks:
     ///
-    /// - [`Mechanism::Ofd`] (Linux): `F_OFD_GETLK`, which takes nothing. It
+    /// - [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) (Linux): `F_OFD_GETLK`, which takes nothing. It
     ///   sees OFD and POSIX record locks, so also a Python fasteners holder,
     ///   whose pid it reports.
     /// - [`Mechanism::Flock`]: there is no query call, so it tries to take the

@@ -1,6 +1,5 @@
 //! The open lock file, and the check that it is still the file at the path.
 
-#[cfg(unix)]
 use crate::sys::{fork, Mechanism, Mode};
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -327,6 +326,7 @@ pub(super) fn at_path(path: &Path, id: FileId) -> std::result::Result<bool, OsEr
     }
 }
 
+#[cfg(unix)]
 fn deleted_file() -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,

@@ -141,15 +141,14 @@ mod imp {
         0
     }
 
+    /// Nothing to register without `fork`.
     #[derive(Debug)]
     pub(crate) struct Registration;
-
-    pub(crate) fn register(_: std::os::raw::c_int) -> Registration {
-        Registration
-    }
 }
 
-pub(crate) use imp::{generation, register, watch, Registration};
+#[cfg(unix)]
+pub(crate) use imp::register;
+pub(crate) use imp::{generation, watch, Registration};
 
 /// A value each process has its own of: made on first use, and again on
 /// first use in each forked child, whose copy of its parent's is left

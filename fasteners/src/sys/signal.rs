@@ -133,8 +133,10 @@ mod imp {
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 mod imp {
-    /// No wake-up signal on this platform: timed and async waits poll.
-    pub(crate) type Thread = ();
+    /// No wake-up signal on this platform: timed and async waits poll, and
+    /// no thread is ever interrupted.
+    #[derive(Clone, Copy, Debug)]
+    pub(crate) struct Thread;
 
     pub(crate) fn disable() {}
 
@@ -146,7 +148,9 @@ mod imp {
         None
     }
 
-    pub(crate) fn current_thread() -> Thread {}
+    pub(crate) fn current_thread() -> Thread {
+        Thread
+    }
 
     pub(crate) fn interrupt(_: Thread, _: i32) {}
 }
