@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 #
 # name | file | perl substitution | test target
 breakages=(
-  "no-interrupt-on-leave|fasteners/src/lock_file/mod.rs|s/Kernel::Acquiring\(_\) => self\.stop_background_wait\(state\),/Kernel::Acquiring(_) => {}/|--test waits"
+  "no-interrupt-on-leave|fasteners/src/lock_file/mod.rs|s/Entry::stop_background_wait\(state\);/let _ = state;/|--test waits"
   "eintr-is-an-error|fasteners/src/lock_file/kernel.rs|s/if Instant::now\(\) >= deadline \{\n(\s*)break Ok\(false\);/if true {\n\$1break Err(err);/|--test wait_signals"
   "timed-waits-in-background|fasteners/src/lock_file/mod.rs|s/if can_block \{/if can_block \&\& matches!(wait, Wait::Forever) {/|--test waits"
   "signal-with-sa-restart|fasteners/src/sys/signal.rs|s/action\.sa_flags = 0;/action.sa_flags = libc::SA_RESTART;/|--test waits"
@@ -25,6 +25,8 @@ breakages=(
   "no-atfork-handler|fasteners/src/sys/fork.rs|s/unsafe \{ libc::pthread_atfork\(None, None, Some\(in_child\)\) \};/let _ = in_child;/|--test fork"
   "first-lock-claims-existing-entry|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/return (Handle(entry), held.is_some());/|--test first_lock"
   "first-lock-keeps-its-description|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/std::mem::forget(opened); return (Handle(entry), false);/|--test first_lock"
+  "interrupt-sent-once|fasteners/src/timer.rs|s/armed\.at = Some\(now \+ REPEAT\);\n(\s*)true/armed.at = Some(now + REPEAT);\n\$1false/|-p fasteners --lib an_interrupt_that_comes_before_the_kernel_call"
+  "fired-interrupt-sent-once|fasteners/src/timer.rs|s/armed\.at = Some\(again\);/armed.at = None;/|-p fasteners --lib a_background_interrupt_that_comes_before_the_kernel_call"
   "claim-any-signal|fasteners/src/sys/signal.rs|s/disposition\(signal\) == Some\(libc::SIG_DFL\) \&\& //|--test wait_fallback"
 )
 

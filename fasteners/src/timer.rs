@@ -35,6 +35,9 @@ struct Armed {
     /// `None`: not before [`Interrupt::fire`].
     at: Option<Instant>,
     action: Action,
+    /// How many times its interrupt was sent (unit tests).
+    #[cfg(test)]
+    sent: usize,
 }
 
 #[derive(Default)]
@@ -128,6 +131,10 @@ impl Timer {
                     }
                     Action::Interrupt(thread, sig) => {
                         signal::interrupt(*thread, *sig);
+                        #[cfg(test)]
+                        {
+                            armed.sent += 1;
+                        }
                         armed.at = Some(now + REPEAT);
                         true
                     }
@@ -172,7 +179,13 @@ impl Timer {
             alarms.thread_started = true;
         }
         let id = next_id();
-        alarms.armed.push(Armed { id, at, action });
+        alarms.armed.push(Armed {
+            id,
+            at,
+            action,
+            #[cfg(test)]
+            sent: 0,
+        });
         if let Some(at) = at {
             self.wake_for(&mut alarms, at);
         }
@@ -278,6 +291,10 @@ impl Interrupt {
         if let Some(armed) = alarms.armed.iter_mut().find(|armed| armed.id == id) {
             if let Action::Interrupt(thread, sig) = armed.action {
                 signal::interrupt(thread, sig);
+                #[cfg(test)]
+                {
+                    armed.sent += 1;
+                }
                 let again = Instant::now() + REPEAT;
                 armed.at = Some(again);
                 timer.wake_for(&mut alarms, again);
@@ -290,6 +307,18 @@ impl Drop for Interrupt {
     fn drop(&mut self) {
         timer().remove(self.id);
     }
+}
+
+/// How many times the interrupt `id` was sent, at its deadline or fired;
+/// an interrupt no longer armed counts as sent (unit tests).
+#[cfg(test)]
+pub(crate) fn interrupts_sent(id: u64) -> usize {
+    timer()
+        .alarms()
+        .armed
+        .iter()
+        .find(|armed| armed.id == id)
+        .map_or(usize::MAX, |armed| armed.sent)
 }
 
 /// The error of [`with_timeout`]: the deadline passed first.

@@ -124,6 +124,8 @@ impl Entry {
         let Some(interrupt) = Interrupt::arm(Some(deadline)) else {
             return self.poll_until(file, mode, || Instant::now() >= deadline, Some(deadline));
         };
+        #[cfg(test)]
+        BEFORE_WAIT.with(|hook| hook.take().map(|hook| hook(interrupt.id())));
         let granted = loop {
             match self.mechanism().lock_once(&file.file, mode) {
                 Ok(()) => break Ok(true),
@@ -247,6 +249,10 @@ impl Entry {
             let interrupt = Interrupt::arm(None);
             state.local.background.interrupt = interrupt.as_ref().map(Interrupt::id);
             drop(state);
+            #[cfg(test)]
+            if let Some(interrupt) = &interrupt {
+                before_background_wait(self.path(), interrupt.id());
+            }
             let locked = match &interrupt {
                 Some(_) => match self.mechanism().lock_once(&file.file, mode) {
                     Ok(()) => Ok(true),
@@ -288,6 +294,35 @@ impl Entry {
 
 /// How long the background waiter's thread stays for a next job.
 pub(super) const LINGER: Duration = Duration::from_millis(10);
+
+#[cfg(test)]
+thread_local! {
+    /// Run once, with the interrupt's id, between the arming of the calling
+    /// thread's next timed wait and its call into the kernel (unit tests: a
+    /// wake-up signal that comes before the call).
+    static BEFORE_WAIT: std::cell::Cell<Option<fn(u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// The same for the background waiter of one lock file, which is a thread of
+/// the crate's: run once, with the interrupt's id, by the next background wait
+/// on that path (unit tests).
+#[cfg(test)]
+type BackgroundHook = Option<(std::path::PathBuf, fn(u64))>;
+
+#[cfg(test)]
+static BEFORE_BACKGROUND_WAIT: std::sync::Mutex<BackgroundHook> = std::sync::Mutex::new(None);
+
+#[cfg(test)]
+fn before_background_wait(path: &std::path::Path, id: u64) {
+    let mut hook = BEFORE_BACKGROUND_WAIT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if hook.as_ref().is_some_and(|(hooked, _)| hooked == path) {
+        let (_, run) = hook.take().unwrap();
+        drop(hook);
+        run(id);
+    }
+}
 
 /// The longest pause between two attempts of a polling wait.
 const POLL_MAX: Duration = Duration::from_millis(10);
@@ -334,6 +369,80 @@ mod tests {
             Mechanism::Ofd.unlock(&elsewhere).unwrap();
             waiter.join().unwrap().unwrap();
         });
+        drop((lock, elsewhere));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// The race a re-sent interrupt closes: the deadline's signal reaches
+    /// the waiting thread after it armed its interrupt but before it entered
+    /// the kernel, so the handler runs and the call that follows does not
+    /// see it. Sent once only, that call would block until the holder let go.
+    #[test]
+    fn an_interrupt_that_comes_before_the_kernel_call_is_sent_again() {
+        let path = temp_path("interrupt-before-call.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::scope(|s| {
+            s.spawn(|| {
+                // Holds the thread back until the timer has sent its signal
+                // for this wait (which the empty handler takes in the meantime).
+                BEFORE_WAIT.with(|hook| {
+                    hook.set(Some(|id| {
+                        let sent = within(Duration::from_secs(20), || {
+                            crate::timer::interrupts_sent(id) > 0
+                        });
+                        assert!(sent, "the deadline's signal was never sent");
+                    }));
+                });
+                let result = lock.acquire(Mode::Exclusive, Wait::For(Duration::from_millis(20)));
+                tx.send(result.map(drop).map_err(|err| err.kind())).unwrap();
+            });
+            let result = rx.recv_timeout(Duration::from_secs(10));
+            // Lets a waiter stuck in the kernel go, pass or fail.
+            Mechanism::Ofd.unlock(&elsewhere).unwrap();
+            assert_eq!(
+                result,
+                Ok(Err(crate::ErrorKind::TimedOut)),
+                "the timed wait blocked past its deadline: its interrupt was not sent again"
+            );
+        });
+        drop((lock, elsewhere));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// The same race for the background waiter of an async wait: its
+    /// interrupt (sent when the last task leaves) reaches it before its call.
+    #[test]
+    fn a_background_interrupt_that_comes_before_the_kernel_call_is_sent_again() {
+        static IN_HOOK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let path = temp_path("background-interrupt-before-call.lock");
+        let elsewhere = hold_elsewhere(&path);
+        let lock = LockFile::new(&path, Mechanism::Ofd);
+        let entry = Arc::downgrade(lock.entry().unwrap());
+        *BEFORE_BACKGROUND_WAIT.lock().unwrap() = Some((path.clone(), |id| {
+            IN_HOOK.store(true, std::sync::atomic::Ordering::SeqCst);
+            let sent = within(Duration::from_secs(20), || {
+                crate::timer::interrupts_sent(id) > 0
+            });
+            assert!(sent, "the interrupt was never sent");
+        }));
+        let future = pending_acquisition(&lock, Mode::Exclusive);
+        // The background waiter has armed its interrupt and not yet called
+        // the kernel; the task leaves, which sends the interrupt.
+        assert!(within(Duration::from_secs(20), || IN_HOOK
+            .load(std::sync::atomic::Ordering::SeqCst)));
+        drop(future);
+        let left = within(Duration::from_secs(5), || {
+            queued_in_kernel(&path) == 0
+                && !entry.upgrade().unwrap().state().local.background.running
+        });
+        // Lets a background waiter stuck in the kernel go, pass or fail.
+        Mechanism::Ofd.unlock(&elsewhere).unwrap();
+        assert!(
+            left,
+            "the background waiter stayed in the kernel: its interrupt was not sent again"
+        );
         drop((lock, elsewhere));
         std::fs::remove_file(&path).unwrap();
     }
