@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 breakages=(
   "no-interrupt-on-leave|fasteners/src/lock_file/mod.rs|s/Entry::stop_background_wait\(state\);/let _ = state;/|--test waits"
   "eintr-is-an-error|fasteners/src/lock_file/kernel.rs|s/if Instant::now\(\) >= deadline \{\n(\s*)break Ok\(false\);/if true {\n\$1break Err(err);/|--test wait_signals"
-  "timed-waits-in-background|fasteners/src/lock_file/mod.rs|s/if can_block \{/if can_block \&\& matches!(wait, Wait::Forever) {/|--test waits"
+  "timed-waits-in-background|fasteners/src/arbiter/mod.rs|s/if can_block \{\n(\s*)return Step::Block;/if can_block \&\& matches!(wait, Wait::Forever) {\n\$1return Step::Block;/|--test waits"
   "signal-with-sa-restart|fasteners/src/sys/signal.rs|s/action\.sa_flags = 0;/action.sa_flags = libc::SA_RESTART;/|--test waits"
   "ignore-blocked-mask|fasteners/src/sys/signal.rs|s/== 1 \{\n(\s*)return None;/== 2 {\n\$1return None;/|--test wait_signals"
   "no-shared-entry|fasteners/src/lock_file/registry.rs|s/if identity\.open && identity\.id == opened\.id \{/if false {/|--test aliases"
