@@ -25,8 +25,8 @@ breakages=(
   "no-atfork-handler|fasteners/src/sys/fork.rs|s/unsafe \{ libc::pthread_atfork\(None, None, Some\(in_child\)\) \};/let _ = in_child;/|--test fork"
   "first-lock-claims-existing-entry|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/return (Handle(entry), held.is_some());/|--test first_lock"
   "first-lock-keeps-its-description|fasteners/src/lock_file/registry.rs|s/return \(Handle\(entry\), false\);/std::mem::forget(opened); return (Handle(entry), false);/|--test first_lock"
-  "interrupt-sent-once|fasteners/src/timer.rs|s/armed\.at = Some\(now \+ REPEAT\);\n(\s*)true/armed.at = Some(now + REPEAT);\n\$1false/|-p fasteners --lib an_interrupt_that_comes_before_the_kernel_call"
-  "fired-interrupt-sent-once|fasteners/src/timer.rs|s/armed\.at = Some\(again\);/armed.at = None;/|-p fasteners --lib a_background_interrupt_that_comes_before_the_kernel_call"
+  "interrupt-sent-once|fasteners/src/timer.rs|s/armed\.interrupt\(thread, sig, now\);\n(\s*)true/armed.interrupt(thread, sig, now);\n\$1false/|-p fasteners --lib an_interrupt_that_comes_before_the_kernel_call"
+  "fired-interrupt-sent-once|fasteners/src/timer.rs|s/(let again = armed\.interrupt\(thread, sig, Instant::now\(\)\);)/\$1 armed.at = None;/|-p fasteners --lib a_background_interrupt_that_comes_before_the_kernel_call"
   "claim-any-signal|fasteners/src/sys/signal.rs|s/disposition\(signal\) == Some\(libc::SIG_DFL\) \&\& //|--test wait_fallback"
 )
 

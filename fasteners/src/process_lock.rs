@@ -56,9 +56,10 @@ use crate::{LockHolder, Lockable, Result, TimedLockable};
 ///   directories of lock files in use. (A process that already holds the old
 ///   file cannot see a new one appear either: do not delete lock files that
 ///   are in use.)
-/// - **Mechanism.** [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) on Linux (excludes Python fasteners'
-///   `lockf` locks, works on NFS), [`Mechanism::Flock`] elsewhere (`flock` /
-///   `LockFileEx`). Every user of one file must use the same mechanism.
+/// - **Mechanism.** [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) on Linux
+///   (excludes Python fasteners' `lockf` locks, works on NFS),
+///   [`Mechanism::Flock`] elsewhere (`flock` / `LockFileEx`). Every user of
+///   one file must use the same mechanism.
 /// - **One lock per file, whatever its spelling.** One process holds one
 ///   kernel lock (and one descriptor) per file, whatever the number of lock
 ///   objects, keyed by the file's identity (device and inode, read when the
@@ -387,9 +388,9 @@ impl InterProcessLock {
     /// process do not count (see [`is_held`](Self::is_held) for the calling
     /// thread's). How it asks:
     ///
-    /// - [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) (Linux): `F_OFD_GETLK`, which takes nothing. It
-    ///   sees OFD and POSIX record locks, so also a Python fasteners holder,
-    ///   whose pid it reports.
+    /// - [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) (Linux): `F_OFD_GETLK`,
+    ///   which takes nothing. It sees OFD and POSIX record locks, so also a
+    ///   Python fasteners holder, whose pid it reports.
     /// - [`Mechanism::Flock`]: there is no query call, so it tries to take the
     ///   lock exclusively, then shared, without waiting, and releases at once;
     ///   for that instant the lock is taken, and another process trying it

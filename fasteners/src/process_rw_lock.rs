@@ -293,9 +293,9 @@ impl InterProcessReaderWriterLock {
     /// process do not count (see [`is_held`](Self::is_held) for the calling
     /// thread's). How it asks:
     ///
-    /// - [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) (Linux): `F_OFD_GETLK`, which takes nothing. It
-    ///   sees OFD and POSIX record locks, so also a Python fasteners holder,
-    ///   whose pid it reports.
+    /// - [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) (Linux): `F_OFD_GETLK`,
+    ///   which takes nothing. It sees OFD and POSIX record locks, so also a
+    ///   Python fasteners holder, whose pid it reports.
     /// - [`Mechanism::Flock`]: there is no query call, so it tries to take the
     ///   lock exclusively, then shared, without waiting, and releases at once;
     ///   for that instant the lock is taken, and another process trying it

@@ -40,6 +40,21 @@ struct Armed {
     sent: usize,
 }
 
+impl Armed {
+    /// Sends the wake-up signal to `thread` now, and again [`REPEAT`] later
+    /// (the time it returns) unless disarmed first.
+    fn interrupt(&mut self, thread: signal::Thread, sig: i32, now: Instant) -> Instant {
+        signal::interrupt(thread, sig);
+        #[cfg(test)]
+        {
+            self.sent += 1;
+        }
+        let again = now + REPEAT;
+        self.at = Some(again);
+        again
+    }
+}
+
 #[derive(Default)]
 struct Alarms {
     /// Armed alarms; few at a time, so a vector scanned in full will do.
@@ -129,13 +144,8 @@ impl Timer {
                         due.push(waker.clone());
                         false
                     }
-                    Action::Interrupt(thread, sig) => {
-                        signal::interrupt(*thread, *sig);
-                        #[cfg(test)]
-                        {
-                            armed.sent += 1;
-                        }
-                        armed.at = Some(now + REPEAT);
+                    &Action::Interrupt(thread, sig) => {
+                        armed.interrupt(thread, sig, now);
                         true
                     }
                 }
@@ -290,13 +300,7 @@ impl Interrupt {
         let mut alarms = timer.alarms();
         if let Some(armed) = alarms.armed.iter_mut().find(|armed| armed.id == id) {
             if let Action::Interrupt(thread, sig) = armed.action {
-                signal::interrupt(thread, sig);
-                #[cfg(test)]
-                {
-                    armed.sent += 1;
-                }
-                let again = Instant::now() + REPEAT;
-                armed.at = Some(again);
+                let again = armed.interrupt(thread, sig, Instant::now());
                 timer.wake_for(&mut alarms, again);
             }
         }

@@ -125,7 +125,7 @@ impl Entry {
             return self.poll_until(file, mode, || Instant::now() >= deadline, Some(deadline));
         };
         #[cfg(test)]
-        BEFORE_WAIT.with(|hook| hook.take().map(|hook| hook(interrupt.id())));
+        before_kernel_wait(self.path(), interrupt.id());
         let granted = loop {
             match self.mechanism().lock_once(&file.file, mode) {
                 Ok(()) => break Ok(true),
@@ -251,7 +251,7 @@ impl Entry {
             drop(state);
             #[cfg(test)]
             if let Some(interrupt) = &interrupt {
-                before_background_wait(self.path(), interrupt.id());
+                before_kernel_wait(self.path(), interrupt.id());
             }
             let locked = match &interrupt {
                 Some(_) => match self.mechanism().lock_once(&file.file, mode) {
@@ -295,26 +295,19 @@ impl Entry {
 /// How long the background waiter's thread stays for a next job.
 pub(super) const LINGER: Duration = Duration::from_millis(10);
 
+/// Run once, with the interrupt's id, by the next wait on that path that
+/// interrupts can end (a timed wait, or the background waiter's), between
+/// the arming of its interrupt and its call into the kernel (unit tests: a
+/// wake-up signal that comes before the call).
 #[cfg(test)]
-thread_local! {
-    /// Run once, with the interrupt's id, between the arming of the calling
-    /// thread's next timed wait and its call into the kernel (unit tests: a
-    /// wake-up signal that comes before the call).
-    static BEFORE_WAIT: std::cell::Cell<Option<fn(u64)>> = const { std::cell::Cell::new(None) };
-}
-
-/// The same for the background waiter of one lock file, which is a thread of
-/// the crate's: run once, with the interrupt's id, by the next background wait
-/// on that path (unit tests).
-#[cfg(test)]
-type BackgroundHook = Option<(std::path::PathBuf, fn(u64))>;
+type WaitHook = Option<(std::path::PathBuf, fn(u64))>;
 
 #[cfg(test)]
-static BEFORE_BACKGROUND_WAIT: std::sync::Mutex<BackgroundHook> = std::sync::Mutex::new(None);
+static BEFORE_KERNEL_WAIT: std::sync::Mutex<WaitHook> = std::sync::Mutex::new(None);
 
 #[cfg(test)]
-fn before_background_wait(path: &std::path::Path, id: u64) {
-    let mut hook = BEFORE_BACKGROUND_WAIT
+fn before_kernel_wait(path: &std::path::Path, id: u64) {
+    let mut hook = BEFORE_KERNEL_WAIT
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     if hook.as_ref().is_some_and(|(hooked, _)| hooked == path) {
@@ -382,19 +375,17 @@ mod tests {
         let path = temp_path("interrupt-before-call.lock");
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
+        // Holds the waiting thread back until the timer has sent its signal
+        // for this wait (which the empty handler takes in the meantime).
+        *BEFORE_KERNEL_WAIT.lock().unwrap() = Some((path.clone(), |id| {
+            let sent = within(Duration::from_secs(20), || {
+                crate::timer::interrupts_sent(id) > 0
+            });
+            assert!(sent, "the deadline's signal was never sent");
+        }));
         let (tx, rx) = std::sync::mpsc::channel();
         thread::scope(|s| {
             s.spawn(|| {
-                // Holds the thread back until the timer has sent its signal
-                // for this wait (which the empty handler takes in the meantime).
-                BEFORE_WAIT.with(|hook| {
-                    hook.set(Some(|id| {
-                        let sent = within(Duration::from_secs(20), || {
-                            crate::timer::interrupts_sent(id) > 0
-                        });
-                        assert!(sent, "the deadline's signal was never sent");
-                    }));
-                });
                 let result = lock.acquire(Mode::Exclusive, Wait::For(Duration::from_millis(20)));
                 tx.send(result.map(drop).map_err(|err| err.kind())).unwrap();
             });
@@ -420,7 +411,7 @@ mod tests {
         let elsewhere = hold_elsewhere(&path);
         let lock = LockFile::new(&path, Mechanism::Ofd);
         let entry = Arc::downgrade(lock.entry().unwrap());
-        *BEFORE_BACKGROUND_WAIT.lock().unwrap() = Some((path.clone(), |id| {
+        *BEFORE_KERNEL_WAIT.lock().unwrap() = Some((path.clone(), |id| {
             IN_HOOK.store(true, std::sync::atomic::Ordering::SeqCst);
             let sent = within(Duration::from_secs(20), || {
                 crate::timer::interrupts_sent(id) > 0

@@ -18,7 +18,8 @@ pub(crate) mod signal;
 /// All users of one lock file, in every process and in every language, must
 /// use the same mechanism: on Linux, `flock` locks and `fcntl` locks (OFD and
 /// POSIX `lockf`) do not see each other, so a [`Mechanism::Flock`] holder and
-/// a [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) holder would both get the lock.
+/// a [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) holder would both get
+/// the lock.
 ///
 /// # Examples
 ///
@@ -50,7 +51,8 @@ pub enum Mechanism {
 }
 
 impl Default for Mechanism {
-    /// [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) on Linux, [`Mechanism::Flock`] elsewhere: what
+    /// [`Mechanism::Ofd`](crate::Mechanism#variant.Ofd) on Linux,
+    /// [`Mechanism::Flock`] elsewhere: what
     /// [`InterProcessLock::new`](crate::InterProcessLock::new) uses.
     ///
     /// ```
